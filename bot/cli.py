@@ -1,0 +1,160 @@
+"""The ``sosbot`` command.
+
+Configuration errors print one line naming the key and exit 1, without a
+traceback. Logging is configured here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from bot import __version__, logs
+from bot.config import Config, ConfigError, find_config, load_config, load_secrets
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sosbot", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"sosbot {__version__}")
+    parser.add_argument("--config", help="config file (else $SOSBOT_CONFIG, else ./config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("init", help="create the data folder, master key, schema and config")
+    sub.add_parser("check", help="validate the config and try each connection")
+    sub.add_parser("run", help="run the bot until SIGINT/SIGTERM")
+    sub.add_parser("rotate-key", help="re-wrap every data key under a new master key")
+    audit = sub.add_parser("audit", help="audit log tools")
+    audit.add_argument("action", choices=["verify"])
+    members = sub.add_parser("members", help="member registry import/export (CSV)")
+    members.add_argument("action", choices=["import", "export"])
+    members.add_argument("file", nargs="?", help="CSV file (import); export writes to stdout")
+    demo = sub.add_parser("demo", help="a local web playground with no accounts")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--data", help="data folder (default: a temporary one)")
+    return parser
+
+
+def _example_config() -> str:
+    return (resources.files("bot") / "config.example.toml").read_text(encoding="utf-8")
+
+
+async def _init(path: Path) -> int:
+    from storage.keys import create_master_key_file
+    from storage.migrate import upgrade_to_head
+
+    if path.exists():
+        print(f"config: {path} exists, left as it is")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_example_config(), encoding="utf-8")
+        print(f"config: wrote {path} from the example; edit it before enabling a platform")
+    config = load_config(path)
+    config.bot.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    print(f"data: {config.bot.data_dir}")
+    if os.environ.get("SOSBOT_MASTER_KEY"):
+        print("master key: taken from $SOSBOT_MASTER_KEY, no key file written")
+    elif create_master_key_file(config.crypto.master_key_file):
+        print(f"master key: created {config.crypto.master_key_file} (mode 0600); back it up")
+    else:
+        print(f"master key: {config.crypto.master_key_file} exists, left untouched")
+    await upgrade_to_head(config.storage.url)
+    print("database: schema at the latest version")
+    return EXIT_OK
+
+
+async def _check(config: Config) -> int:
+    from bot.app import check_parts
+
+    verdicts = await check_parts(config, dict(os.environ))
+    for part, ok, line in verdicts:
+        print(f"{part}: {'ok' if ok else 'FAILED'} — {line}")
+    return EXIT_OK if all(ok for _, ok, _ in verdicts) else EXIT_ERROR
+
+
+async def _run(config: Config) -> int:
+    from bot.app import App
+
+    app = await App.build(config, load_secrets(config))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start()
+        await stop.wait()
+    finally:
+        await app.stop()
+    return EXIT_OK
+
+
+async def _rotate_key(config: Config) -> int:
+    from bot.admin import rotate_key
+
+    return await rotate_key(config, dict(os.environ))
+
+
+async def _audit_verify(config: Config) -> int:
+    from bot.admin import audit_verify
+
+    return await audit_verify(config, dict(os.environ))
+
+
+async def _members(config: Config, action: str, file: str | None) -> int:
+    from bot.admin import members_export, members_import
+
+    if action == "import":
+        if not file:
+            print("members import: name the CSV file to import", file=sys.stderr)
+            return EXIT_ERROR
+        return await members_import(config, dict(os.environ), Path(file))
+    return await members_export(config, dict(os.environ), sys.stdout)
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return await run_demo(port=args.port, data=Path(args.data) if args.data else None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.configure(verbose=args.verbose)
+    path = find_config(args.config, os.environ)
+    try:
+        if args.command == "init":
+            return asyncio.run(_init(path))
+        if args.command == "demo":
+            return asyncio.run(_demo(args))
+        config = load_config(path)
+        if args.command == "check":
+            return asyncio.run(_check(config))
+        if args.command == "run":
+            return asyncio.run(_run(config))
+        if args.command == "rotate-key":
+            return asyncio.run(_rotate_key(config))
+        if args.command == "audit":
+            return asyncio.run(_audit_verify(config))
+        if args.command == "members":
+            return asyncio.run(_members(config, args.action, args.file))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_OK
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,29 @@
+"""What the app asks of a transport."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from handlers.messages import IncomingMessage, Platform
+from handlers.messenger import Messenger
+
+Deliver = Callable[[IncomingMessage, Messenger], Awaitable[None]]
+"""How a transport hands an incoming message to the handlers."""
+
+
+class Transport(Protocol):
+    platform: Platform
+    messenger: Messenger
+
+    async def start(self, deliver: Deliver) -> None:
+        """Connect, catch up on what arrived while down, then keep receiving."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop receiving; finish in-flight handling; never log out."""
+        ...
+
+    async def check(self) -> str:
+        """Try the connection once; a one-line verdict, or raise with one."""
+        ...

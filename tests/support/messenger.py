@@ -1,0 +1,76 @@
+"""An in-memory messenger for handler tests: it records what was sent."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from handlers.messages import Address, Option, Platform, Sent
+from handlers.messenger import DestinationGone
+
+
+@dataclass
+class Outgoing:
+    chat: Address
+    message_id: str
+    text: str
+    options: tuple[Option, ...] = ()
+    file: tuple[str, bytes, str] | None = None
+    reply_to: str | None = None
+    deleted: bool = False
+
+
+@dataclass
+class MemoryMessenger:
+    platform: Platform = Platform.TELEGRAM
+    encrypted_chats: set[Address] = field(default_factory=set)
+    gone: set[Address] = field(default_factory=set)
+    sent: list[Outgoing] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def _record(self, chat: Address, text: str, **extra: object) -> Sent:
+        if chat in self.gone:
+            raise DestinationGone(str(chat.platform))
+        out = Outgoing(chat, str(next(self._ids)), text, **extra)  # type: ignore[arg-type]
+        self.sent.append(out)
+        return Sent(chat, out.message_id)
+
+    async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
+        return self._record(chat, text, reply_to=reply_to)
+
+    async def ask(self, chat: Address, text: str, options: Sequence[Option]) -> Sent:
+        return self._record(chat, text, options=tuple(options))
+
+    async def send_file(
+        self, chat: Address, filename: str, data: bytes, mime_type: str, caption: str = ""
+    ) -> Sent:
+        return self._record(chat, caption, file=(filename, data, mime_type))
+
+    async def edit_text(self, chat: Address, message_id: str, text: str) -> bool:
+        for out in self.sent:
+            if out.chat == chat and out.message_id == message_id and not out.deleted:
+                out.text = text
+                return True
+        return False
+
+    async def delete_message(self, chat: Address, message_id: str) -> bool:
+        for out in self.sent:
+            if out.chat == chat and out.message_id == message_id and not out.deleted:
+                out.deleted = True
+                return True
+        return False
+
+    def mention(self, account: Address) -> str:
+        return f"@{account.id}"
+
+    async def is_encrypted(self, chat: Address) -> bool:
+        return chat in self.encrypted_chats
+
+    def to(self, chat: Address) -> list[Outgoing]:
+        return [out for out in self.sent if out.chat == chat and not out.deleted]
+
+    def last(self, chat: Address) -> Outgoing:
+        messages = self.to(chat)
+        assert messages, f"nothing was sent to {chat}"
+        return messages[-1]
