@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from handlers.i18n import FSI, PDI, render, supported
+from locales.catalogs import problems
+
+
+def test_catalogs_are_current_complete_and_placeholders_match() -> None:
+    assert problems() == []
+
+
+def test_every_language_translates_the_welcome() -> None:
+    english = render("en", "Please choose one of the options.")
+    for language in ("es", "fr", "ar"):
+        assert render(language, "Please choose one of the options.") != english
+
+
+def test_arabic_isolates_user_text_and_references() -> None:
+    text = render("ar", "Added to {ref}. The advisory group has been told.", ref="C-7K4QM2")
+    assert f"{FSI}C-7K4QM2{PDI}" in text
+    english = render("en", "Added to {ref}. The advisory group has been told.", ref="C-7K4QM2")
+    assert FSI not in english and "C-7K4QM2" in english
+
+
+def test_platform_hints() -> None:
+    assert supported("es-MX") == "es"
+    assert supported("ar_EG") == "ar"
+    assert supported("FR") == "fr"
+    assert supported("de") is None
+    assert supported(None) is None
