@@ -1,0 +1,128 @@
+"""Session-scoped fixtures for real PostgreSQL and Synapse servers.
+
+Register with ``pytest_plugins = ["tests.plugins.components"]`` in tests/conftest.py.
+
+Fixtures
+--------
+``postgres_server`` (session)
+    A started :class:`tests.fakes.postgres.PostgresServer`.  Use
+    ``postgres_server.create_database(name=None) -> url`` for an isolated database
+    and ``postgres_server.dump(dbname) -> bytes`` to scan a pg_dump.
+``postgres_url`` (function)
+    ``postgres_server.create_database()`` with a unique name: an empty database per test.
+``synapse_server`` (session)
+    A started :class:`tests.fakes.synapse.SynapseServer` with all rate limits raised.
+``synapse_server_rate_limited`` (session, started only when requested)
+    Same, but ``rc_message`` is 0.2/s with burst 2, for ``M_LIMIT_EXCEEDED`` tests.
+
+Tests that use these fixtures get the ``postgres`` / ``synapse`` markers
+automatically, so ``pytest -m "not synapse"`` deselects them.
+
+Missing components: when the binaries (PostgreSQL) or the package (Synapse)
+are not installed, the fixture skips the test with the reason -- except when
+the environment variable ``CI`` is ``true``, where it fails instead, so CI can
+never go green by skipping.  A component that is installed but does not start
+is always an error.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from typing import NoReturn
+
+import pytest
+
+from tests.fakes.postgres import PostgresServer, PostgresUnavailable, find_pg_bindir
+from tests.fakes.synapse import SynapseServer
+
+_FIXTURE_MARKERS = {
+    "postgres_server": "postgres",
+    "postgres_url": "postgres",
+    "synapse_server": "synapse",
+    "synapse_server_rate_limited": "synapse",
+}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def component_missing(reason: str) -> NoReturn:
+    """Skip the test -- or, with CI=true, fail it: CI must not pass by skipping."""
+    if in_ci():
+        pytest.fail(
+            f"{reason} [CI=true: a missing component is a failure, not a skip]", pytrace=False
+        )
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in _FIXTURE_MARKERS.items():
+            if fixture in names:
+                item.add_marker(getattr(pytest.mark, marker))
+
+
+def _require_synapse() -> None:
+    if importlib.util.find_spec("synapse") is None:
+        component_missing(
+            f"matrix-synapse is not installed in {sys.executable} "
+            "(pip install -e '.[dev]' or pip install matrix-synapse)"
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    if find_pg_bindir() is None:
+        component_missing(
+            "PostgreSQL binaries (initdb/pg_ctl/pg_dump) not found via $PG_BINDIR, "
+            "`pg_config --bindir` or /usr/lib/postgresql/*/bin"
+        )
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL is installed but did not start:\n{exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """SQLAlchemy (asyncpg) URL of a fresh, empty database, dropped afterwards."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url.rsplit("/", 1)[1])
+
+
+def _start_synapse(*, rate_limited: bool) -> SynapseServer:
+    _require_synapse()
+    server = SynapseServer(rate_limited=rate_limited)
+    try:
+        server.start()
+    except Exception as exc:
+        pytest.fail(f"Synapse is installed but did not start:\n{exc}", pytrace=False)
+    return server
+
+
+@pytest.fixture(scope="session")
+def synapse_server() -> Iterator[SynapseServer]:
+    server = _start_synapse(rate_limited=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse_server_rate_limited() -> Iterator[SynapseServer]:
+    server = _start_synapse(rate_limited=True)
+    try:
+        yield server
+    finally:
+        server.stop()
