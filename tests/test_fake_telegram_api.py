@@ -1,0 +1,720 @@
+"""The fake Telegram Bot API, driven by the real python-telegram-bot stack."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+)
+
+from tests.fakes.telegram_api import ApiError, FakeChat, FakeTelegramServer, FakeUser, tiny_png
+from tests.fakes.telegram_markup import format_text
+
+TOKEN = "123456:TEST-TOKEN"
+OTHER_TOKEN = "654321:OTHER-TOKEN"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeTelegramServer]:
+    async with FakeTelegramServer() as fake:
+        fake.add_bot(TOKEN)
+        yield fake
+    assert fake.internal_errors == []
+
+
+@pytest.fixture
+async def bot(server: FakeTelegramServer) -> AsyncIterator[Bot]:
+    async with Bot(TOKEN, base_url=server.base_url, base_file_url=server.base_file_url) as b:
+        yield b
+
+
+@pytest.fixture
+def alice(server: FakeTelegramServer) -> FakeUser:
+    user = server.new_user("Alice", language_code="es")
+    server.add_chat(user)  # Alice has started the bot
+    return user
+
+
+def build_app(server: FakeTelegramServer, token: str = TOKEN) -> Application:  # type: ignore[type-arg]
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(server.base_url)
+        .base_file_url(server.base_file_url)
+        .build()
+    )
+
+
+@asynccontextmanager
+async def polling(app: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=dtm.timedelta(seconds=1))
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+async def echo_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None and update.effective_user is not None
+    await update.effective_message.reply_text(
+        f"Hello {update.effective_user.first_name} ({update.effective_user.language_code})"
+    )
+
+
+# --- HTTP shapes ------------------------------------------------------------------------
+
+
+async def test_json_shapes_unknown_token_and_unknown_method(server: FakeTelegramServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.base_url}{TOKEN}/getMe") as response:
+            assert response.status == 200
+            body = await response.json()
+        assert body["ok"] is True
+        assert body["result"]["username"] == "sosbot_test_bot"
+        assert body["result"]["is_bot"] is True and body["result"]["id"] == 123456
+
+        async with http.get(f"{server.base_url}999:WRONG/getMe") as response:
+            assert response.status == 401
+            assert await response.json() == {
+                "ok": False,
+                "error_code": 401,
+                "description": "Unauthorized",
+            }
+        async with http.post(f"{server.base_url}{TOKEN}/noSuchMethod") as response:
+            assert response.status == 404
+            assert await response.json() == {
+                "ok": False,
+                "error_code": 404,
+                "description": "Not Found",
+            }
+        # JSON bodies work as well as PTB's form/multipart ones; method names ignore case.
+        async with http.post(
+            f"{server.base_url}{TOKEN}/sendmessage", json={"chat_id": 42, "text": "hi"}
+        ) as response:
+            assert response.status == 400
+            body = await response.json()
+        assert body == {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: chat not found",
+        }
+
+    wrong = Bot("999:WRONG", base_url=server.base_url)
+    try:
+        with pytest.raises(InvalidToken, match="rejected by the server"):
+            await wrong.initialize()
+    finally:
+        await wrong.shutdown()
+    async with Bot(TOKEN, base_url=server.base_url) as ok_bot:
+        with pytest.raises(EndPointNotFound):
+            await ok_bot.do_api_request("noSuchMethod")
+
+
+# --- the real Application -----------------------------------------------------------------
+
+
+async def test_application_answers_start_via_polling(
+    server: FakeTelegramServer, alice: FakeUser
+) -> None:
+    app = build_app(server)
+    app.add_handler(CommandHandler("start", echo_start))
+    async with polling(app):
+        sent = server.user_sends(alice, alice, "/start")
+        reply = await server.wait_for_message(alice.id)
+    assert sent.data["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
+    assert reply.text == "Hello Alice (es)"
+    assert reply.message_id == sent.message_id + 1
+    assert reply.data["from"]["id"] == 123456
+    assert reply.data["chat"] == {"id": alice.id, "type": "private", "first_name": "Alice"}
+    startup = [r.method for r in server.requests][:3]
+    assert startup == ["getMe", "deleteWebhook", "getUpdates"]
+    assert "drop_pending_updates" not in server.requests_for("deleteWebhook")[0].params
+    assert server.pending_updates() == []  # confirmed by PTB's final getUpdates at stop
+
+
+async def test_pending_updates_survive_a_restart(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    server.user_sends(alice, alice, "/start")
+    # A first bot instance fetched the update and died before confirming it.
+    fetched = await bot.get_updates(timeout=0)
+    assert len(fetched) == 1 and fetched[0].message is not None
+    assert len(server.pending_updates()) == 1
+
+    app = build_app(server)
+    app.add_handler(CommandHandler("start", echo_start))
+    async with polling(app):
+        reply = await server.wait_for_message(alice.id)
+        await server.wait_until_confirmed()
+    assert reply.text == "Hello Alice (es)"
+    assert server.pending_updates() == []
+
+
+async def test_long_poll_returns_as_soon_as_an_update_arrives(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    started = time.monotonic()
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await server.wait_until_polling()
+    server.user_sends(alice, alice, "hello")
+    updates = await poll
+    assert time.monotonic() - started < 2
+    assert [u.message.text for u in updates if u.message] == ["hello"]
+    # Offsets confirm: a poll past the update id drops it.
+    assert await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0) == ()
+    assert server.pending_updates() == []
+
+
+async def test_a_second_bot_instance_terminates_the_first_poll(
+    server: FakeTelegramServer, bot: Bot
+) -> None:
+    first = asyncio.create_task(bot.get_updates(timeout=5))
+    await server.wait_until_polling()
+    async with Bot(TOKEN, base_url=server.base_url) as second_instance:
+        assert await second_instance.get_updates(timeout=0) == ()
+    with pytest.raises(Conflict, match="terminated by other getUpdates request"):
+        await first
+
+
+async def test_callback_query_round_trip(server: FakeTelegramServer, alice: FakeUser) -> None:
+    async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        keyboard = [[InlineKeyboardButton("Yes", callback_data="t:yes")]]
+        await update.effective_message.reply_text(
+            "Continue?", reply_markup=InlineKeyboardMarkup(keyboard)
+        )
+
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        await query.answer("Noted")
+        await query.edit_message_text(f"You chose {query.data}")
+
+    app = build_app(server)
+    app.add_handler(CommandHandler("start", ask))
+    app.add_handler(CallbackQueryHandler(answer))
+    async with polling(app):
+        server.user_sends(alice, alice, "/start")
+        question = await server.wait_for_message(alice.id)
+        assert question.button_texts == ["Yes"] and question.callback_data == ["t:yes"]
+        query_id = server.press_button(alice, alice, question.message_id, "t:yes")
+        assert (await server.wait_for_callback_answer(query_id))["text"] == "Noted"
+        edited = await server.wait_for_message(alice.id, lambda m: m.edits > 0)
+    assert edited.message_id == question.message_id
+    assert edited.text == "You chose t:yes"
+    assert edited.reply_markup is None  # an edit without reply_markup removes the keyboard
+    with pytest.raises(LookupError):
+        server.press_button(alice, alice, question.message_id, "t:no")
+
+
+# --- errors and limits --------------------------------------------------------------------
+
+
+async def test_message_length_and_empty_text(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(alice.id, "x" * 4097)
+    await bot.send_message(alice.id, "x" * 4096)
+    await bot.send_message(alice.id, "😀" * 4096)  # code points count, not UTF-16 units
+    with pytest.raises(BadRequest, match="Message text is empty"):
+        await bot.send_message(alice.id, "")
+    with pytest.raises(BadRequest, match="Message text is empty"):
+        await bot.send_message(alice.id, " \n ")
+    # The limit applies after entity parsing: markup does not count.
+    await bot.send_message(alice.id, "<b>" + "y" * 4096 + "</b>", parse_mode="HTML")
+    assert server.requests_for("sendMessage")[0].error == "Bad Request: message is too long"
+
+
+async def test_callback_data_over_64_bytes_is_rejected(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    def markup(data: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup([[InlineKeyboardButton("Go", callback_data=data)]])
+
+    with pytest.raises(BadRequest, match="Button_data_invalid"):
+        await bot.send_message(alice.id, "pick", reply_markup=markup("a" * 65))
+    with pytest.raises(BadRequest, match="Button_data_invalid"):
+        await bot.send_message(alice.id, "pick", reply_markup=markup("é" * 33))  # 66 bytes
+    message = await bot.send_message(alice.id, "pick", reply_markup=markup("a" * 64))
+    assert message.reply_markup is not None
+    assert server.messages_to(alice.id)[0].callback_data == ["a" * 64]
+    assert server.requests_for("sendMessage")[0].error == "Bad Request: BUTTON_DATA_INVALID"
+
+
+async def test_blocked_user_and_kicked_bot_are_forbidden(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    group = server.new_group("Members")
+    server.block(alice.id)
+    server.block(group.id)
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(alice.id, "hi")
+    with pytest.raises(Forbidden, match="bot was kicked from the group chat"):
+        await bot.send_message(group.id, "hi")
+    updates = await bot.get_updates(timeout=0)
+    statuses = [u.my_chat_member.new_chat_member.status for u in updates if u.my_chat_member]
+    assert statuses == ["kicked", "left"]
+    # A user who never started the bot cannot be written to.
+    stranger = server.new_user("Bob")
+    with pytest.raises(Forbidden, match="bot can't initiate conversation with a user"):
+        await bot.send_message(stranger.id, "hi")
+    # Writing to the bot again unblocks it.
+    server.user_sends(alice, alice, "/start")
+    await bot.send_message(alice.id, "welcome back")
+
+
+async def test_deleted_chat_is_not_found(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    server.delete_chat(alice.id)
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.send_message(alice.id, "hi")
+
+
+async def test_rate_limits(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta
+    clock = FakeClock()
+    server.limiter.clock = clock
+    server.rate_limits = True
+    for _ in range(server.limiter.private_burst):
+        await bot.send_message(alice.id, "burst")
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(alice.id, "one too many")
+    assert caught.value.retry_after == dtm.timedelta(seconds=1)
+    clock.now += 1.0
+    await bot.send_message(alice.id, "after waiting")
+
+    group = server.new_group("Members")
+    for _ in range(20):
+        await bot.send_message(group.id, "appeal")
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(group.id, "appeal")
+    assert caught.value.retry_after == dtm.timedelta(seconds=3)  # 20/min refills every 3 s
+    assert server.count_429 == 2
+    assert server.requests[-1].status == 429
+    assert server.requests[-1].error == "Too Many Requests: retry after 3"
+
+    server.limiter.reset()
+    server.limiter.bot_burst = 2
+    others = [server.add_chat(server.new_user(f"U{i}")) for i in range(3)]
+    await bot.send_message(others[0].id, "a")
+    await bot.send_message(others[1].id, "b")
+    with pytest.raises(RetryAfter):  # 30/s overall, here lowered to a burst of 2
+        await bot.send_message(others[2].id, "c")
+
+
+async def test_fault_injection(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    server.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", {"retry_after": 7})
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(alice.id, "hi")
+    assert caught.value.retry_after == dtm.timedelta(seconds=7)
+    assert server.count_429 == 1
+
+    server.fail_next("sendMessage", 502, "Bad Gateway", count=2)
+    for _ in range(2):
+        with pytest.raises(NetworkError, match="Bad Gateway"):
+            await bot.send_message(alice.id, "hi")
+    assert server.messages_to(alice.id) == []
+    await bot.send_message(alice.id, "finally")
+
+    # The answer is lost but the message went out: the bot must not assume it failed.
+    server.fail_next("sendMessage", 502, "Bad Gateway", after_effect=True)
+    with pytest.raises(NetworkError):
+        await bot.send_message(alice.id, "sent anyway")
+    assert [m.text for m in server.messages_to(alice.id)] == ["finally", "sent anyway"]
+
+
+async def test_parse_modes_like_telegram(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    message = await bot.send_message(
+        alice.id, "<b>Case</b> C-7K4QM2 from &lt;Ana&gt; &amp; co", parse_mode="HTML"
+    )
+    assert message.text == "Case C-7K4QM2 from <Ana> & co"
+    stored = server.messages_to(alice.id)[-1]
+    assert stored.entities == [{"type": "bold", "offset": 0, "length": 4}]
+    assert stored.parse_mode == "HTML"
+    assert stored.raw_text == "<b>Case</b> C-7K4QM2 from &lt;Ana&gt; &amp; co"
+
+    # Unescaped user text breaks HTML exactly like on the real server.
+    with pytest.raises(BadRequest) as caught:
+        await bot.send_message(alice.id, "Name: <Ana>", parse_mode="HTML")
+    assert server.requests[-1].error == (
+        'Bad Request: can\'t parse entities: Unsupported start tag "ana" at byte offset 6'
+    )
+    assert "can't parse entities" in caught.value.message.lower()
+    with pytest.raises(BadRequest):
+        await bot.send_message(alice.id, "<b>open", parse_mode="HTML")
+    assert server.requests[-1].error == (
+        "Bad Request: can't parse entities: Can't find end tag corresponding to start tag b"
+    )
+
+    with pytest.raises(BadRequest):
+        await bot.send_message(alice.id, "Thanks.", parse_mode="MarkdownV2")
+    assert server.requests[-1].error == (
+        "Bad Request: can't parse entities: Character '.' is reserved and must be escaped "
+        "with the preceding '\\'"
+    )
+    with pytest.raises(BadRequest):
+        await bot.send_message(alice.id, "*bold", parse_mode="MarkdownV2")
+    assert server.requests[-1].error == (
+        "Bad Request: can't parse entities: Can't find end of Bold entity at byte offset 0"
+    )
+    message = await bot.send_message(alice.id, "*Él* dijo \\_hola\\_\\.", parse_mode="MarkdownV2")
+    assert message.text == "Él dijo _hola_."
+    assert server.messages_to(alice.id)[-1].entities == [{"type": "bold", "offset": 0, "length": 2}]
+    message = await bot.send_message(alice.id, "A 😀 <i>x</i>", parse_mode="HTML")
+    assert server.messages_to(alice.id)[-1].entities == [
+        {"type": "italic", "offset": 5, "length": 1}  # UTF-16 offsets
+    ]
+    with pytest.raises(BadRequest, match="Unsupported parse_mode"):
+        await bot.send_message(alice.id, "x", parse_mode="BBCode")
+
+
+async def test_edit_and_delete_messages(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    message = await bot.send_message(alice.id, "draft")
+    edited = await bot.edit_message_text("final", chat_id=alice.id, message_id=message.message_id)
+    assert not isinstance(edited, bool) and edited.edit_date is not None
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_text("final", chat_id=alice.id, message_id=message.message_id)
+    with pytest.raises(BadRequest, match="Message to edit not found"):
+        await bot.edit_message_text("x", chat_id=alice.id, message_id=999)
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("OK", callback_data="ok")]])
+    await bot.edit_message_reply_markup(alice.id, message.message_id, reply_markup=markup)
+    assert server.messages_to(alice.id)[0].button_texts == ["OK"]
+
+    from_alice = server.user_sends(alice, alice, "my report text")
+    assert await bot.delete_message(alice.id, from_alice.message_id)
+    assert await bot.delete_message(alice.id, message.message_id)
+    with pytest.raises(BadRequest, match="Message to delete not found"):
+        await bot.delete_message(alice.id, message.message_id)
+    assert server.messages_to(alice.id) == []
+    assert server.history(alice.id) == []
+    assert len(server.history(alice.id, include_deleted=True)) == 2
+
+
+async def test_document_upload_and_download_round_trip(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    payload = bytes(range(256)) * 40
+    message = await bot.send_document(
+        alice.id,
+        document=payload,
+        filename="evidence.pdf",
+        caption="<i>scan</i>",
+        parse_mode="HTML",
+    )
+    assert message.document is not None
+    assert message.document.file_name == "evidence.pdf"
+    assert message.document.mime_type == "application/pdf"
+    assert message.document.file_size == len(payload)
+    assert message.caption == "scan"
+    file = await bot.get_file(message.document.file_id)
+    assert file.file_path is not None and file.file_path.startswith(server.base_file_url)
+    assert bytes(await file.download_as_bytearray()) == payload
+    assert server.file_bytes(message.document.file_id) == payload
+    request = server.requests_for("sendDocument")[0]
+    assert request.params["document"] == {
+        "filename": "evidence.pdf",
+        "mime_type": "application/pdf",
+        "size": len(payload),
+    }
+    assert request.params["chat_id"] == alice.id
+
+    # A document a person sends can be fetched by the bot.
+    sent = server.user_sends_document(alice, alice, b"%PDF-1.4 ...", file_name="threat.pdf")
+    assert sent.document is not None and sent.document["mime_type"] == "application/pdf"
+    file = await bot.get_file(sent.document["file_id"])
+    assert bytes(await file.download_as_bytearray()) == b"%PDF-1.4 ..."
+    # Re-sending by file_id needs no upload.
+    again = await bot.send_document(alice.id, document=sent.document["file_id"])
+    assert again.document is not None and again.document.file_name == "threat.pdf"
+
+
+async def test_photos_and_size_limits(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    message = await bot.send_photo(alice.id, photo=tiny_png(1000, 500), caption="map")
+    assert [(p.width, p.height) for p in message.photo] == [
+        (90, 45),
+        (320, 160),
+        (800, 400),
+        (1000, 500),
+    ]
+    with pytest.raises(BadRequest, match="Image_process_failed"):
+        await bot.send_photo(alice.id, photo=b"not an image")
+
+    sent = server.user_sends_photo(alice, alice, tiny_png(40, 30), caption="the car")
+    assert sent.photo is not None and sent.caption == "the car"
+    largest = sent.photo[-1]
+    assert (largest["width"], largest["height"]) == (40, 30)
+    file = await bot.get_file(largest["file_id"])
+    assert bytes(await file.download_as_bytearray()) == tiny_png(40, 30)
+
+    server.limits.document_upload = 1000
+    with pytest.raises(NetworkError, match="Request Entity Too Large"):
+        await bot.send_document(alice.id, document=b"x" * 1001, filename="big.bin")
+    server.limits.download = 10
+    big = server.user_sends_document(alice, alice, b"y" * 11, file_name="big.bin")
+    assert big.document is not None
+    with pytest.raises(BadRequest, match="File is too big"):
+        await bot.get_file(big.document["file_id"])
+
+
+async def test_group_migration(server: FakeTelegramServer, bot: Bot) -> None:
+    group = server.new_group("Members")
+    await bot.send_message(group.id, "before")
+    new_id = server.migrate_group(group.id)
+    assert str(new_id).startswith("-100")
+    with pytest.raises(ChatMigrated) as caught:
+        await bot.send_message(group.id, "after")
+    assert caught.value.new_chat_id == new_id
+    assert server.requests[-1].error == "Bad Request: group chat was upgraded to a supergroup chat"
+    updates = await bot.get_updates(timeout=0)
+    messages = [u.message for u in updates if u.message]
+    assert [(m.chat.id, m.migrate_to_chat_id) for m in messages if m.migrate_to_chat_id] == [
+        (group.id, new_id)
+    ]
+    assert [(m.chat.id, m.migrate_from_chat_id) for m in messages if m.migrate_from_chat_id] == [
+        (new_id, group.id)
+    ]
+    await bot.send_message(new_id, "after")
+    assert [m.text for m in server.messages_to(new_id)] == ["after"]
+
+
+async def test_group_privacy_mode(server: FakeTelegramServer, bot: Bot, alice: FakeUser) -> None:
+    group = server.new_group("Members")
+    card = await bot.send_message(group.id, "Appeal A-9TXW3B")
+    server.user_sends(alice, group, "just chatting")
+    server.user_sends(alice, group, "!sign A-9TXW3B")
+    server.user_sends(alice, group, "/sign@sosbot_test_bot A-9TXW3B")
+    server.user_sends(alice, group, "/sign@other_bot A-9TXW3B")
+    server.user_sends(alice, group, "I sign", reply_to=card.message_id)
+    updates = await bot.get_updates(timeout=0)
+    texts = [u.message.text for u in updates if u.message]
+    assert texts == ["/sign@sosbot_test_bot A-9TXW3B", "I sign"]
+    command = next(u.message for u in updates if u.message and u.message.entities)
+    assert command.entities[0].length == len("/sign@sosbot_test_bot")
+    assert len(server.history(group.id)) == 6  # everyone else still sees them
+
+
+async def test_commands_chat_info_and_actions(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    assert await bot.set_my_commands([("start", "Start"), ("report", "Report a threat")])
+    assert await bot.set_my_commands([("start", "Empezar")], language_code="es")
+    assert [c.command for c in await bot.get_my_commands()] == ["start", "report"]
+    assert [c.description for c in await bot.get_my_commands(language_code="es")] == ["Empezar"]
+    assert await bot.delete_my_commands(language_code="es")
+    assert await bot.get_my_commands(language_code="es") == ()
+    with pytest.raises(BadRequest, match="Bot_command_invalid"):
+        await bot.set_my_commands([("Not valid!", "x")])
+
+    chat = await bot.get_chat(alice.id)
+    assert chat.type == "private" and chat.first_name == "Alice"
+    group = server.new_group("Triage")
+    assert (await bot.get_chat(group.id)).title == "Triage"
+    assert await bot.send_chat_action(alice.id, "typing")
+    assert await bot.leave_chat(group.id)
+    with pytest.raises(Forbidden, match="bot is not a member of the group chat"):
+        await bot.send_message(group.id, "hi")
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.get_chat(-1)
+
+    info = await bot.get_webhook_info()
+    assert info.url == "" and info.pending_update_count == 1  # the my_chat_member update
+
+
+async def test_allowed_updates_filter(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    server.user_sends(alice, alice, "text")
+    message = await bot.send_message(
+        alice.id,
+        "q",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]]),
+    )
+    server.press_button(alice, alice, message.message_id, "a")
+    updates = await bot.get_updates(timeout=0, allowed_updates=["callback_query"])
+    assert [u.callback_query.data for u in updates if u.callback_query] == ["a"]
+    assert len(updates) == 1
+    server.user_sends(alice, alice, "ignored now")
+    assert len(server.pending_updates()) == 1  # only the callback query is kept
+
+
+async def test_two_bots_are_separate(server: FakeTelegramServer, alice: FakeUser) -> None:
+    other_id = server.add_bot(OTHER_TOKEN, username="other_test_bot")
+    async with (
+        Bot(TOKEN, base_url=server.base_url) as first,
+        Bot(OTHER_TOKEN, base_url=server.base_url) as second,
+    ):
+        assert (await second.get_me()).username == "other_test_bot"
+        with pytest.raises(Forbidden):  # Alice started only the first bot
+            await second.send_message(alice.id, "hi")
+        server.user_sends(alice, alice, "/start", bot=OTHER_TOKEN)
+        await second.send_message(alice.id, "hi from the other bot")
+        assert await first.get_updates(timeout=0) == ()
+    assert [m.text for m in server.messages_to(alice.id, bot=other_id)] == ["hi from the other bot"]
+    assert server.messages_to(alice.id) == []
+
+
+async def test_wait_for_message_sees_earlier_messages_and_times_out(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    first = await bot.send_message(alice.id, "one")
+    assert (await server.wait_for_message(alice.id)).message_id == first.message_id
+    waiter = asyncio.create_task(
+        server.wait_for_message(alice.id, lambda m: m.text == "two", timeout=5)
+    )
+    await bot.send_message(alice.id, "two")
+    assert (await waiter).text == "two"
+    with pytest.raises(TimeoutError, match="present"):
+        await server.wait_for_message(alice.id, after=first.message_id + 1, timeout=0.05)
+
+
+def test_user_and_chat_helpers() -> None:
+    user = FakeUser(7, "Ana", username="ana", language_code="ar")
+    assert FakeChat.private(user).to_api() == {
+        "id": 7,
+        "type": "private",
+        "username": "ana",
+        "first_name": "Ana",
+    }
+    assert user.to_api()["language_code"] == "ar"
+    assert FakeChat.group(-5, "G").is_group and not FakeChat.private(user).is_group
+
+
+async def test_copy_forward_replies_and_reply_keyboards(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    triage = server.new_group("Triage")
+    photo = server.user_sends_photo(alice, alice, tiny_png(10, 10), caption="evidence")
+    copied = await bot.copy_message(triage.id, alice.id, photo.message_id)
+    card = server.message(triage.id, copied.message_id)
+    assert card is not None and card.caption == "evidence" and card.photo
+    forwarded = await bot.forward_message(triage.id, alice.id, photo.message_id)
+    assert forwarded.forward_origin is not None
+    assert forwarded.forward_origin.type == "user"
+    assert photo.photo is not None
+    with pytest.raises(BadRequest, match="Can't use file of type photo as document"):
+        await bot.send_document(alice.id, photo.photo[-1]["file_id"])
+    with pytest.raises(BadRequest, match="Wrong file identifier/http url specified"):
+        await bot.send_document(alice.id, "no-such-file-id")
+
+    keyboard = ReplyKeyboardMarkup([["Yes", "No"]], one_time_keyboard=True)
+    reply = await bot.send_message(
+        alice.id, "Got it", reply_to_message_id=photo.message_id, reply_markup=keyboard
+    )
+    assert reply.reply_to_message is not None
+    assert reply.reply_to_message.message_id == photo.message_id
+    stored = server.messages_to(alice.id)[-1]
+    assert stored.reply_markup is None  # Telegram returns only inline keyboards
+    assert stored.reply_keyboard is not None
+    assert stored.reply_keyboard["keyboard"] == [[{"text": "Yes"}, {"text": "No"}]]
+    with pytest.raises(BadRequest, match="Message to be replied not found"):
+        await bot.send_message(alice.id, "x", reply_to_message_id=999)
+    logged = server.requests_for("sendMessage")[0].params
+    assert logged["chat_id"] == alice.id
+    assert logged["reply_parameters"] == {"message_id": photo.message_id}
+    assert logged["reply_markup"]["one_time_keyboard"] is True
+
+
+def test_markup_parsers_follow_telegram() -> None:
+    assert format_text('<pre><code class="language-python">x = 1</code></pre>', "HTML") == (
+        "x = 1",
+        [{"type": "pre", "offset": 0, "length": 5, "language": "python"}],
+    )
+    text, entities = format_text('<a href="https://example.org/?a=1&amp;b=2">site</a>', "HTML")
+    assert (text, entities[0]["url"]) == ("site", "https://example.org/?a=1&b=2")
+    assert format_text("x &copy; &#128512; &#x27;", "HTML")[0] == "x &copy; 😀 '"
+    assert format_text("*a _b_* __u__ ||s|| [l](https://x.org/\\)y)", "MarkdownV2") == (
+        "a b u s l",
+        [
+            {"type": "bold", "offset": 0, "length": 3},
+            {"type": "italic", "offset": 2, "length": 1},
+            {"type": "underline", "offset": 4, "length": 1},
+            {"type": "spoiler", "offset": 6, "length": 1},
+            {"type": "text_link", "offset": 8, "length": 1, "url": "https://x.org/)y"},
+        ],
+    )
+    assert format_text("*b* _i_ `c`", "Markdown")[0] == "b i c"
+    errors = {
+        ("a < b", "HTML"): 'Unsupported start tag "" at byte offset 2',
+        ("Ñandú <x>", "HTML"): 'Unsupported start tag "x" at byte offset 8',
+        ("<b>x</i>", "HTML"): 'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"',
+        ("<span>x</span>", "HTML"): 'Tag "span" must have class "tg-spoiler" at byte offset 0',
+        ("Case C-7K4QM2", "MarkdownV2"): (
+            "Character '-' is reserved and must be escaped with the preceding '\\'"
+        ),
+        ("ñ *x", "MarkdownV2"): "Can't find end of Bold entity at byte offset 3",
+        ("*open", "Markdown"): "Can't find end of the entity starting at byte offset 0",
+    }
+    for (source, mode), reason in errors.items():
+        with pytest.raises(ApiError) as caught:
+            format_text(source, mode)
+        assert caught.value.description == f"Bad Request: can't parse entities: {reason}"
+    text, entities = format_text("  see https://example.org/x. or /help  ", None)
+    assert text == "see https://example.org/x. or /help"
+    assert entities == [
+        {"type": "url", "offset": 4, "length": 21},
+        {"type": "bot_command", "offset": 30, "length": 5},
+    ]
+
+
+async def test_people_edit_their_messages(
+    server: FakeTelegramServer, bot: Bot, alice: FakeUser
+) -> None:
+    sent = server.user_sends(alice, alice, "Threat in Lima")
+    server.user_edits(alice, alice, sent.message_id, "Threat in Cusco")
+    updates = await bot.get_updates(timeout=0)
+    assert updates[-1].edited_message is not None
+    assert updates[-1].edited_message.text == "Threat in Cusco"
+    assert updates[-1].edited_message.message_id == sent.message_id
