@@ -7,11 +7,12 @@ the configuration turns into live objects (Synapse's ``HomeServer`` idea).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.config import Config, ConfigError, Secrets, load_secrets
+from bot.scheduler import Scheduler
 from bot.tasks import BackgroundTasks
 from bot.transports.base import Transport
 from handlers.clock import Clock, SystemClock
@@ -34,7 +35,7 @@ def settings_from(config: Config) -> Settings:
         escalation_list=tuple(Address.parse(a) for a in advisory.escalation),
         allow_content_in_unencrypted_rooms=advisory.allow_content_in_unencrypted_rooms,
         escalation_after={
-            "hours": timedelta(minutes=config.escalation.immediate),
+            "immediate": timedelta(minutes=config.escalation.immediate),
             "days": timedelta(minutes=config.escalation.days),
             "weeks": timedelta(minutes=config.escalation.weeks),
         },
@@ -72,6 +73,7 @@ class App:
     services: Services
     router: Router
     transports: list[Transport]
+    scheduler: Scheduler
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     @classmethod
@@ -80,26 +82,30 @@ class App:
         config: Config,
         secrets: Secrets,
         clock: Clock | None = None,
-        transports: list[Transport] | None = None,
+        transports: Callable[[Services], list[Transport]] | None = None,
     ) -> App:
+        """``transports`` builds the transports (tests tune them); default: from the config."""
         clock = clock or SystemClock()
         db = await Database.open(config.storage.url, secrets.master_key, clock.now)
         hub = MessengerHub()
         services = Services(db=db, clock=clock, settings=settings_from(config), hub=hub)
         router = Router(services)
-        if transports is None:
-            transports = build_transports(config, secrets, services)
-        for transport in transports:
+        built = (
+            transports(services) if transports else build_transports(config, secrets, services)
+        )
+        for transport in built:
             hub.register(transport.platform, transport.messenger)
-        return cls(config, services, router, transports)
+        return cls(config, services, router, built, Scheduler(services))
 
     async def start(self) -> None:
         for transport in self.transports:
             await transport.start(self.router.deliver)
             log.info("%s transport started", transport.platform.value)
         await self.router.start()
+        await self.scheduler.start()
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         for transport in reversed(self.transports):
             try:
                 await transport.stop()

@@ -20,7 +20,7 @@ class Settings:
     allow_content_in_unencrypted_rooms: bool = False
     escalation_after: dict[str, timedelta] = field(
         default_factory=lambda: {
-            "hours": timedelta(minutes=15),
+            "immediate": timedelta(minutes=15),
             "days": timedelta(minutes=120),
             "weeks": timedelta(minutes=1440),
         }

@@ -1,0 +1,359 @@
+"""Telegram through python-telegram-bot (long polling; webhook optional).
+
+Updates become neutral ``IncomingMessage``s; ``TelegramMessenger`` sends
+plain text only (never a parse mode, so user text cannot become markup),
+splits texts above Telegram's 4096 characters, and puts opaque server-side
+tokens on buttons (the option key never travels to Telegram).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.transports.base import Deliver
+from handlers.commands import InputTooLong, split_command
+from handlers.messages import (
+    Address,
+    Attachment,
+    AttachmentKind,
+    IncomingMessage,
+    Option,
+    Platform,
+    Sent,
+)
+from handlers.messenger import DestinationGone, TransientSendError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from handlers.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_DOWNLOAD = 20_000_000  # the Bot API refuses getFile above 20 MB
+SEND_ATTEMPTS = 5
+TOKEN_LIFETIME = timedelta(days=30)
+SHUTDOWN_GRACE = 30.0  # seconds for in-flight updates to finish at stop
+GONE_PHRASES = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
+
+
+def file_url_for(base_url: str) -> str:
+    """python-telegram-bot does not derive the file URL: ``…/bot`` → ``…/file/bot``."""
+    if base_url.endswith("/bot"):
+        return base_url[: -len("bot")] + "file/bot"
+    return base_url.rstrip("/") + "/file/bot"
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """``retry_after`` as seconds, without PTB's int/timedelta deprecation warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        delay = exc.retry_after
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at line breaks (or spaces) so that every part fits."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return [p for p in parts if p] or [""]
+
+
+class TelegramMessenger:
+    def __init__(
+        self, application: Application[Any, Any, Any, Any, Any, Any], services: Services
+    ) -> None:
+        self.app = application
+        self.services = services
+
+    async def _call(self, chat: Address, send: Any) -> Any:
+        """Run one Bot API call with Telegram's errors turned into ours."""
+        chat_id = int(chat.id)
+        for _attempt in range(SEND_ATTEMPTS):
+            try:
+                return await send(chat_id)
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_seconds(exc))
+            except ChatMigrated as exc:
+                new = Address(Platform.TELEGRAM, str(exc.new_chat_id))
+                await self.services.db.members.migrate_chat(str(chat), str(new))
+                chat_id = exc.new_chat_id
+            except Forbidden as exc:
+                await self.services.db.accounts.mark_inactive(str(chat))
+                raise DestinationGone("telegram: forbidden") from exc
+            except BadRequest as exc:
+                if any(phrase in exc.message.lower() for phrase in GONE_PHRASES):
+                    await self.services.db.accounts.mark_inactive(str(chat))
+                    raise DestinationGone("telegram: chat gone") from exc
+                raise
+            except NetworkError as exc:
+                last = exc
+                await asyncio.sleep(0)
+                continue
+        raise TransientSendError("telegram: gave up after retries") from (locals().get("last"))
+
+    async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
+        first: Message | None = None
+        for part in split_text(text):
+            message = await self._call(
+                chat,
+                lambda cid, part=part: self.app.bot.send_message(
+                    cid,
+                    part,
+                    reply_to_message_id=int(reply_to) if reply_to and first is None else None,
+                ),
+            )
+            first = first or message
+        assert first is not None
+        return Sent(chat, str(first.message_id))
+
+    async def ask(self, chat: Address, text: str, options: Sequence[Option]) -> Sent:
+        rows = []
+        for option in options:
+            token = await self.services.db.tokens.issue(str(chat), option.key, TOKEN_LIFETIME)
+            rows.append([InlineKeyboardButton(option.label, callback_data=token)])
+        parts = split_text(text)
+        for part in parts[:-1]:
+            await self._call(chat, lambda cid, part=part: self.app.bot.send_message(cid, part))
+        message = await self._call(
+            chat,
+            lambda cid: self.app.bot.send_message(
+                cid, parts[-1], reply_markup=InlineKeyboardMarkup(rows)
+            ),
+        )
+        return Sent(chat, str(message.message_id))
+
+    async def send_file(
+        self, chat: Address, filename: str, data: bytes, mime_type: str, caption: str = ""
+    ) -> Sent:
+        message = await self._call(
+            chat,
+            lambda cid: self.app.bot.send_document(
+                cid, document=data, filename=filename, caption=caption[:1024] or None
+            ),
+        )
+        return Sent(chat, str(message.message_id))
+
+    async def edit_text(self, chat: Address, message_id: str, text: str) -> bool:
+        try:
+            await self._call(
+                chat,
+                lambda cid: self.app.bot.edit_message_text(text[:MAX_TEXT], cid, int(message_id)),
+            )
+        except BadRequest:
+            return False
+        return True
+
+    async def delete_message(self, chat: Address, message_id: str) -> bool:
+        try:
+            return bool(
+                await self._call(
+                    chat, lambda cid: self.app.bot.delete_message(cid, int(message_id))
+                )
+            )
+        except BadRequest:
+            return False
+
+    def mention(self, account: Address) -> str:
+        return f"[{account.id}]"
+
+    async def is_encrypted(self, chat: Address) -> bool:
+        return False
+
+
+class TelegramTransport:
+    platform = Platform.TELEGRAM
+
+    def __init__(
+        self,
+        token: str,
+        services: Services,
+        base_url: str = "",
+        *,
+        poll_timeout: float = 30.0,
+        poll_interval: float = 0.0,
+    ) -> None:
+        builder = ApplicationBuilder().token(token).concurrent_updates(True)
+        if base_url:
+            builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
+        self.app = builder.build()
+        self.services = services
+        self.messenger = TelegramMessenger(self.app, services)
+        self.poll_timeout = poll_timeout
+        self.poll_interval = poll_interval
+        self._deliver: Deliver | None = None
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self.app.add_handler(TypeHandler(Update, self._on_update))
+
+    @classmethod
+    def from_config(cls, config: Config, token: str, services: Services) -> TelegramTransport:
+        return cls(token, services, config.telegram.base_url)
+
+    async def check(self) -> str:
+        async with self.app.bot:
+            me = await self.app.bot.get_me()
+        return f"connected as @{me.username}"
+
+    async def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+        await self.app.initialize()
+        await self.app.start()
+        assert self.app.updater is not None
+        # Never drop pending updates: what arrived while the bot was down is answered.
+        await self.app.updater.start_polling(
+            poll_interval=self.poll_interval,
+            timeout=int(self.poll_timeout),
+            drop_pending_updates=False,
+            allowed_updates=Update.ALL_TYPES,
+        )
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        # No new updates now; let the ones being handled finish their turn.
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE)
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._deliver is None or update.effective_chat is None:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)
+        try:
+            await self._handle(update)
+        finally:
+            self._inflight.discard(task)
+
+    async def _handle(self, update: Update) -> None:
+        assert self._deliver is not None and update.effective_chat is not None
+        # One chat's updates are handled in the order they came, from the first
+        # await on (a button press must not overtake the text before it);
+        # different chats in parallel.
+        lock = self._locks.setdefault(update.effective_chat.id, asyncio.Lock())
+        async with lock:
+            if update.callback_query is not None:
+                msg = await self._from_callback(update.callback_query)
+            elif update.effective_message is not None and update.effective_user is not None:
+                msg = await self._from_message(update.effective_message)
+            else:
+                return
+            if msg is not None:
+                await self._deliver(msg, self.messenger)
+
+    async def _from_callback(self, query: CallbackQuery) -> IncomingMessage | None:
+        await query.answer()
+        message = query.message
+        if message is None or query.data is None:
+            return None
+        chat = Address(Platform.TELEGRAM, str(message.chat.id))
+        key = await self.services.db.tokens.resolve(query.data, str(chat))
+        if key is None:
+            return None  # expired or forged token: nothing to act on
+        return IncomingMessage(
+            chat=chat,
+            sender=Address(Platform.TELEGRAM, str(query.from_user.id)),
+            is_private=message.chat.type == "private",
+            message_id=None,
+            language_hint=query.from_user.language_code,
+            choice=key,
+        )
+
+    async def _from_message(self, message: Message) -> IncomingMessage | None:
+        if message.migrate_to_chat_id is not None:
+            await self.services.db.members.migrate_chat(
+                f"telegram:{message.chat.id}", f"telegram:{message.migrate_to_chat_id}"
+            )
+            return None
+        user = message.from_user
+        if user is None or user.is_bot:
+            return None
+        try:
+            call = split_command(message.text or "")
+        except InputTooLong:
+            call = None  # the router answers that it is too long
+        if (
+            call
+            and call.addressed_to
+            and call.addressed_to != (self.app.bot.username or "").lower()
+        ):
+            return None  # a command for another bot in the same group
+        return IncomingMessage(
+            chat=Address(Platform.TELEGRAM, str(message.chat.id)),
+            sender=Address(Platform.TELEGRAM, str(user.id)),
+            text=message.text or message.caption or "",
+            is_private=message.chat.type == "private",
+            message_id=str(message.message_id),
+            reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None,
+            language_hint=user.language_code,
+            attachments=await self._attachments(message),
+        )
+
+    async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
+        if message.photo:
+            photo = message.photo[-1]
+            return (
+                await self._download(
+                    AttachmentKind.PHOTO, photo.file_id, photo.file_size, "photo.jpg", "image/jpeg"
+                ),
+            )
+        if message.document:
+            doc = message.document
+            return (
+                await self._download(
+                    AttachmentKind.DOCUMENT,
+                    doc.file_id,
+                    doc.file_size,
+                    doc.file_name or "document",
+                    doc.mime_type or "application/octet-stream",
+                ),
+            )
+        if any(
+            (
+                message.voice,
+                message.video,
+                message.audio,
+                message.sticker,
+                message.video_note,
+                message.animation,
+            )
+        ):
+            return (Attachment(AttachmentKind.OTHER, "", "", 0, b""),)
+        return ()
+
+    async def _download(
+        self, kind: AttachmentKind, file_id: str, size: int | None, name: str, mime: str
+    ) -> Attachment:
+        limit = min(self.services.settings.max_attachment_bytes, MAX_DOWNLOAD)
+        if size is not None and size > limit:
+            return Attachment(kind, name, mime, size, b"")  # refused by the handler, never fetched
+        file = await self.app.bot.get_file(file_id)
+        data = bytes(await file.download_as_bytearray())
+        return Attachment(kind, name, mime, len(data), data)

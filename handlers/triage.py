@@ -1,0 +1,206 @@
+"""The advisory group's commands (SPEC §4).
+
+Only configured advisors may use them, and only in an advisory room or a
+private chat with the bot. Anyone else gets the same short refusal, given
+before any reference is looked at, so it reveals nothing, not even whether
+a case exists. In a room, a reply to a case card may leave out the
+reference. Every change lands in the case history and the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from handlers import relay
+from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers.i18n import N_
+from handlers.messages import Address
+from handlers.turn import Turn
+from storage.errors import Conflict, NotFound
+
+PRIORITIES = ("critical", "high", "normal", "low")
+STATES = ("new", "triage", "verifying", "action", "monitoring", "closed")
+VERDICTS = ("confirmed", "unconfirmed", "false")
+REFERRALS = ("legal", "medical", "relocation", "digital", "material", "other")
+FILTERS = ("open", "mine", "overdue", "all")
+
+CASE = Arg("case", ArgKind.CASE_REF, optional=True)
+
+
+def spec(name: str, *args: Arg) -> CommandSpec:
+    return CommandSpec(name, (CASE, *args))
+
+
+SPECS = {
+    "ack": spec("ack"),
+    "claim": spec("claim"),
+    "assign": spec("assign", Arg("person")),
+    "priority": spec("priority", Arg("level", ArgKind.CHOICE, choices=PRIORITIES)),
+    "state": spec("state", Arg("state", ArgKind.CHOICE, choices=STATES)),
+    "verify": spec("verify", Arg("verdict", ArgKind.CHOICE, choices=VERDICTS)),
+    "note": spec("note", Arg("text", ArgKind.REST)),
+    "ask": spec("ask", Arg("text", ArgKind.REST)),
+    "refer": spec("refer", Arg("kind", ArgKind.CHOICE, choices=REFERRALS), Arg("partner", ArgKind.REST)),
+    "followup": spec("followup", Arg("after", ArgKind.DURATION)),
+    "close": spec("close", Arg("reason", ArgKind.REST)),
+    "case": spec("case"),
+    "cases": CommandSpec("cases", (Arg("filter", ArgKind.CHOICE, optional=True, choices=FILTERS),)),
+}
+
+
+def allowed(turn: Turn) -> bool:
+    settings = turn.services.settings
+    if not settings.is_advisor(turn.msg.sender):
+        return False
+    return turn.msg.is_private or settings.is_advisory_room(turn.msg.chat)
+
+
+async def refuse(turn: Turn) -> None:
+    await turn.say(turn.t("This command is for the advisory group."))
+
+
+async def case_ref(turn: Turn, args: Mapping[str, Any]) -> str | None:
+    """The reference given, or the one of the card this message replies to."""
+    if args.get("case"):
+        return str(args["case"])
+    if turn.msg.reply_to and not turn.msg.is_private:
+        return await turn.services.db.cases.case_for_card(str(turn.msg.chat), turn.msg.reply_to)
+    return None
+
+
+def resolve_advisor(turn: Turn, person: str) -> Address | None:
+    """``@alice:example.org``, ``alice``, ``matrix:@alice:…`` or a Telegram id → an advisor."""
+    wanted = person.strip().lstrip("@").casefold()
+    for advisor in turn.services.settings.advisors:
+        ident = advisor.id.lstrip("@").casefold()
+        if wanted in (ident, str(advisor).casefold(), ident.split(":")[0]):
+            return advisor
+    return None
+
+
+Action = Callable[[Turn, str, Mapping[str, Any]], Awaitable[str | None]]
+
+
+async def ack(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    await turn.services.db.cases.acknowledge(ref, str(turn.msg.sender))
+    await turn.services.db.deadlines.cancel("escalation", ref)
+    return turn.t("{ref} acknowledged. Escalation stopped.", ref=ref)
+
+
+async def claim(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    await turn.services.db.cases.claim(ref, str(turn.msg.sender))
+    await turn.services.db.deadlines.cancel("escalation", ref)
+    return turn.t("You took {ref}.", ref=ref)
+
+
+async def assign(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    advisor = resolve_advisor(turn, args["person"])
+    if advisor is None:
+        return turn.t("{person} is not one of the advisors.", person=args["person"])
+    await turn.services.db.cases.assign(ref, str(turn.msg.sender), str(advisor))
+    return turn.t("{ref} assigned to {person}.", ref=ref, person=turn.services.hub.mention(advisor))
+
+
+async def priority(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    await turn.services.db.cases.set_priority(ref, str(turn.msg.sender), args["level"])
+    return turn.t("{ref}: priority {value}.", ref=ref, value=args["level"])
+
+
+async def state(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    if args["state"] == "closed":
+        return turn.t("Use /close {ref} with a reason to close a case.", ref=ref)
+    await turn.services.db.cases.set_state(ref, str(turn.msg.sender), args["state"])
+    return turn.t("{ref}: state {value}.", ref=ref, value=args["state"])
+
+
+async def verify(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    await turn.services.db.cases.set_verification(ref, str(turn.msg.sender), args["verdict"])
+    return turn.t("{ref}: verification {value}.", ref=ref, value=args["verdict"])
+
+
+async def note(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    await turn.services.db.cases.add_note(ref, str(turn.msg.sender), args["text"])
+    return turn.t("Note added to {ref}.", ref=ref)
+
+
+async def ask(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    await turn.services.db.cases.ask(ref, str(turn.msg.sender), args["text"])
+    delivered = await relay.to_defender(turn.services, ref, args["text"])
+    if not delivered:
+        return turn.t("The defender of {ref} cannot be reached (withdrawn or unreachable).", ref=ref)
+    return turn.t("Sent to the defender of {ref}.", ref=ref)
+
+
+async def refer(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    await turn.services.db.cases.refer(ref, str(turn.msg.sender), args["kind"], args["partner"])
+    return turn.t("{ref} referred ({kind}).", ref=ref, kind=args["kind"])
+
+
+async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    due: datetime = turn.services.clock.now() + args["after"]
+    await turn.services.db.cases.followup(ref, str(turn.msg.sender), due)
+    await turn.services.db.deadlines.schedule("followup", ref, due)
+    return turn.t("Follow-up of {ref} due {date}.", ref=ref, date=due.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    await turn.services.db.cases.close(ref, str(turn.msg.sender), args["reason"])
+    for kind in ("escalation", "followup"):
+        await turn.services.db.deadlines.cancel(kind, ref)
+    return turn.t("{ref} closed.", ref=ref)
+
+
+async def show(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
+    from handlers import views
+
+    return await views.case_view(turn, ref)
+
+
+ACTIONS: dict[str, Action] = {
+    "ack": ack,
+    "claim": claim,
+    "assign": assign,
+    "priority": priority,
+    "state": state,
+    "verify": verify,
+    "note": note,
+    "ask": ask,
+    "refer": refer,
+    "followup": followup,
+    "close": close,
+    "case": show,
+}
+
+
+async def run(turn: Turn, name: str, args: Mapping[str, Any]) -> None:
+    if not allowed(turn):
+        await refuse(turn)
+        return
+    if name == "cases":
+        from handlers import views
+
+        await turn.say(await views.case_list(turn, args.get("filter") or "open"))
+        return
+    ref = await case_ref(turn, args)
+    if ref is None:
+        await turn.say(turn.t("Which case? Give the reference or reply to its card: {usage}", usage=SPECS[name].usage()))
+        return
+    try:
+        answer = await ACTIONS[name](turn, ref, args)
+    except NotFound:
+        answer = turn.t("There is no case {ref}.", ref=ref)
+    except Conflict:
+        answer = turn.t("{ref} cannot be changed in its current state.", ref=ref)
+    if answer:
+        await turn.say(answer)
+
+
+def next_digest(now: datetime, at: str) -> datetime:
+    hour, minute = (int(part) for part in at.split(":"))
+    candidate = datetime.combine(now.date(), time(hour, minute), tzinfo=UTC)
+    return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+__all__ = ["N_", "SPECS", "run"]

@@ -1,0 +1,65 @@
+"""One turn: an incoming message, who sent it, and how to answer in their language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.i18n import render
+from handlers.messages import Address, IncomingMessage, Option, Sent
+from handlers.messenger import Messenger
+from handlers.services import Services
+from storage import Account
+
+
+@dataclass
+class Turn:
+    services: Services
+    msg: IncomingMessage
+    messenger: Messenger
+    account: Account
+    language: str
+    sent_ids: list[str] = field(default_factory=list)
+    """Ids of the messages this turn sent, for the clean-up offer."""
+
+    @property
+    def chat(self) -> Address:
+        return self.msg.chat
+
+    def t(self, message: str, **params: Any) -> str:
+        return render(self.language, message, **params)
+
+    async def say(self, text: str) -> Sent:
+        sent = await self.messenger.send_text(self.chat, text)
+        self.sent_ids.append(sent.message_id)
+        return sent
+
+    async def ask(self, text: str, options: Sequence[Option]) -> Sent:
+        sent = await self.messenger.ask(self.chat, text, options)
+        self.sent_ids.append(sent.message_id)
+        return sent
+
+
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def resolve_choice(msg: IncomingMessage, options: Sequence[Option]) -> str | None:
+    """The key of the option the person chose: a pressed button, a number
+    from a numbered list, or the option's word typed out."""
+    keys = {option.key for option in options}
+    if msg.choice is not None:
+        return msg.choice if msg.choice in keys else None
+    text = msg.text.strip()
+    if not text:
+        return None
+    number = _NUMBER.match("".join(str(int(c)) if c.isdigit() else c for c in text))
+    if number:
+        index = int(number.group(1)) - 1
+        return options[index].key if 0 <= index < len(options) else None
+    folded = text.casefold()
+    for option in options:
+        if folded in (option.label.casefold(), option.key.split(":")[-1].casefold()):
+            return option.key
+    return None

@@ -1,0 +1,42 @@
+"""What advisors read: the full case view and the case lists."""
+
+from __future__ import annotations
+
+from handlers import cards
+from handlers.turn import Turn
+
+HISTORY_LIMIT = 50
+
+
+async def case_view(turn: Turn, ref: str) -> str:
+    case = await turn.services.db.cases.get(ref)
+    with_content = turn.msg.is_private or await cards.content_allowed(turn.services, turn.msg.chat)
+    lines = [cards.card_text(case, turn.language, with_content).split("\n")[0]]
+    lines += [
+        turn.t("State: {value}", value=case.state),
+        turn.t("Priority: {value}", value=case.priority),
+        turn.t("Verification: {value}", value=case.verification or "-"),
+        turn.t("Assigned to: {value}", value=case.assignee or "-"),
+    ]
+    body = cards.card_text(case, turn.language, with_content).split("\n")[1:-1]
+    lines += body
+    if with_content:
+        events = await turn.services.db.cases.history(ref)
+        if events:
+            lines += ["", turn.t("History:")]
+        for event in events[-HISTORY_LIMIT:]:
+            stamp = event.at.strftime("%Y-%m-%d %H:%M")
+            shown = " ".join(part for part in (event.value, event.text) if part)
+            lines.append(f"{stamp} {event.kind}{': ' + shown if shown else ''}")
+    return "\n".join(lines)
+
+
+async def case_list(turn: Turn, which: str) -> str:
+    cases = await turn.services.db.cases.list_cases(which, str(turn.msg.sender))
+    if not cases:
+        return turn.t("No cases.")
+    lines = [turn.t("Cases ({which}):", which=which)]
+    for case in cases:
+        ack = turn.t("acknowledged") if case.acknowledged_at else turn.t("NOT acknowledged")
+        lines.append(f"{case.ref} · {case.urgency} · {case.priority} · {case.state} · {ack}")
+    return "\n".join(lines)

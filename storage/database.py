@@ -1,0 +1,146 @@
+"""``Database``: the storage layer's one entry point.
+
+    db = await Database.open(url, master_key, clock.now)
+    account = await db.accounts.get_or_create("telegram:123", "es")
+    ...
+    await db.close()
+
+It builds the engine, checks that the schema is at head (refusing a
+database migrated by a newer sosbot), opens the key vault and hands every
+repository the same plumbing. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from storage.crypto import Keyring, master_key_id
+from storage.engine import READ_ONLY, is_sqlite, is_sqlite_memory, make_engine
+from storage.errors import UnknownMasterKey, WrongMasterKey
+from storage.migrate import require_head, upgrade_engine
+from storage.repos.accounts import Accounts
+from storage.repos.appeals import Appeals
+from storage.repos.audit import Audit
+from storage.repos.base import Now, Store
+from storage.repos.cases import Cases
+from storage.repos.conversations import Conversations
+from storage.repos.deadlines import Deadlines
+from storage.repos.members import Members
+from storage.repos.outbox import Outbox
+from storage.repos.tokens import CallbackTokens
+from storage.vault import KeyLoader, Vault
+
+
+class Database:
+    accounts: Accounts
+    conversations: Conversations
+    cases: Cases
+    audit: Audit
+    deadlines: Deadlines
+    tokens: CallbackTokens
+    members: Members
+    appeals: Appeals
+    outbox: Outbox
+
+    def __init__(self, engine: AsyncEngine, store: Store) -> None:
+        self._engine = engine
+        self._store = store
+        self.accounts = Accounts(store)
+        self.conversations = Conversations(store)
+        self.cases = Cases(store)
+        self.audit = Audit(store)
+        self.deadlines = Deadlines(store)
+        self.tokens = CallbackTokens(store)
+        self.members = Members(store)
+        self.appeals = Appeals(store)
+        self.outbox = Outbox(store)
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        master_key: bytes,
+        now: Now,
+        *,
+        extra_keys: Sequence[bytes] = (),
+        key_loader: KeyLoader | None = None,
+        migrate: bool = False,
+    ) -> Database:
+        """Open the database at ``url`` with ``master_key`` (32 bytes).
+
+        ``extra_keys`` are further master keys this process may unwrap with
+        (e.g. the old key during a rotation). ``key_loader`` is called when
+        a data key turns out to be wrapped by a key not yet held, which is
+        how a running bot follows a rotation: it should return the keys in
+        the key file and its ``.new``/``.old`` siblings
+        (``storage.keys.key_file_loader``). ``migrate=True`` upgrades the
+        schema first (``sosbot init``, in-memory test databases).
+        """
+        engine = make_engine(url)
+        try:
+            return await cls._open(engine, url, master_key, now, extra_keys, key_loader, migrate)
+        except BaseException:
+            await engine.dispose()
+            raise
+
+    @classmethod
+    async def _open(
+        cls,
+        engine: AsyncEngine,
+        url: str,
+        master_key: bytes,
+        now: Now,
+        extra_keys: Sequence[bytes],
+        key_loader: KeyLoader | None,
+        migrate: bool,
+    ) -> Database:
+        if migrate:
+            await upgrade_engine(engine)
+        await require_head(engine)
+        backend = engine.dialect.name
+        read_options = {READ_ONLY: True} if backend == "sqlite" else {"postgresql_readonly": True}
+        store = Store(
+            sessions=async_sessionmaker(engine, expire_on_commit=False),
+            read_sessions=async_sessionmaker(
+                engine.execution_options(**read_options), expire_on_commit=False
+            ),
+            vault=Vault(Keyring([master_key, *extra_keys]), key_loader),
+            clock=now,
+            dialect=backend,
+            write_lock=asyncio.Lock() if is_sqlite(url) else None,
+            lock_reads=is_sqlite_memory(url),
+        )
+        own_id = master_key_id(master_key)
+        try:
+            async with store.write() as session:
+                await store.vault.open(session, own_id, store.now())
+        except UnknownMasterKey as exc:
+            raise WrongMasterKey(
+                f"The master key does not open this database: its keys are wrapped by master "
+                f"key {exc.key_id}, but the key given is {own_id}. Check the key file "
+                "(or SOSBOT_MASTER_KEY)."
+            ) from None
+        return cls(engine, store)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._store.dialect
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

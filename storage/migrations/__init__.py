@@ -1,0 +1,1 @@
+"""Alembic migrations of the sosbot schema (numbered, one transaction each)."""

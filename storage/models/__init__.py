@@ -1,0 +1,42 @@
+"""ORM models. They never leave the storage package: repositories return dataclasses."""
+
+from storage.models.appeals import Appeal, AppealText, Approval, OutboxMessage, Signature
+from storage.models.base import Base
+from storage.models.cases import Attachment, Case, CaseCard, CaseEvent
+from storage.models.people import Account, Contact, Conversation, Invite, MemberGroup, Organisation
+from storage.models.system import (
+    AuditEntry,
+    AuditHead,
+    CallbackToken,
+    DataKey,
+    Deadline,
+    KeyringState,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "Account",
+    "Appeal",
+    "AppealText",
+    "Approval",
+    "Attachment",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "CallbackToken",
+    "Case",
+    "CaseCard",
+    "CaseEvent",
+    "Contact",
+    "Conversation",
+    "DataKey",
+    "Deadline",
+    "Invite",
+    "KeyringState",
+    "MemberGroup",
+    "Organisation",
+    "OutboxMessage",
+    "Signature",
+    "metadata",
+]

@@ -1,0 +1,101 @@
+"""Appeals, their texts, approvals, signatures and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base
+from storage.types import Id, UTCDateTime
+
+
+class Appeal(Base):
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    case_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    drafter: Mapped[str] = mapped_column(String(32))  # pseudonym
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    target_region: Mapped[str | None] = mapped_column(String(64))
+    target_language: Mapped[str | None] = mapped_column(String(8))
+    target_group: Mapped[str | None] = mapped_column(String(64))
+    allow_individuals: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AppealText(Base):
+    __tablename__ = "appeal_texts"
+    __table_args__ = (UniqueConstraint("appeal_id", "language"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("appeal_id", "approver"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
+    approver: Mapped[str] = mapped_column(String(32))  # pseudonym
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Signature(Base):
+    """One signature per (appeal, organisation)."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (UniqueConstraint("appeal_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    signer: Mapped[str] = mapped_column(String(32))  # pseudonym of the person or group
+    via_group_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("member_groups.id", ondelete="SET NULL")
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """One message to one destination; the unique key makes a broadcast idempotent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("kind", "ref", "destination_hash"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(64))
+    destination_hash: Mapped[str] = mapped_column(String(64), index=True)
+    destination_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    language: Mapped[str | None] = mapped_column(String(8))
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remote_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

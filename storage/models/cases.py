@@ -1,0 +1,96 @@
+"""Cases, their history, attachments and case cards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.models.base import Base
+from storage.types import Id, UTCDateTime
+
+
+class Case(Base):
+    """A report. Every free-text field is sealed with the case's data key."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    reporter_account_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    urgency: Mapped[str] = mapped_column(String(16))
+    consent: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    priority: Mapped[str] = mapped_column(String(16))
+    verification: Mapped[str] = mapped_column(String(16))
+    what_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    where_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    who_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    close_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    assignee_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    assignee_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    event_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    followup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseEvent(Base):
+    """One entry of a case's history; ``text_enc`` is sealed with the case's key."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(24))
+    role: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(32))  # pseudonym, never an address
+    value: Mapped[str | None] = mapped_column(String(64))  # enumerated values only
+    text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Never navigated (lazy="raise"); declared so one flush inserts parents first.
+    case: Mapped[Case] = relationship(lazy="raise")
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("case_events.id", ondelete="CASCADE"), index=True
+    )
+    filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    mime: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship(lazy="raise")
+    event: Mapped[CaseEvent | None] = relationship(lazy="raise")
+
+
+class CaseCard(Base):
+    """Which message in which room shows which case (for replies that omit the reference)."""
+
+    __tablename__ = "case_cards"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    lookup_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    location_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

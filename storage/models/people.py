@@ -1,0 +1,110 @@
+"""Accounts, conversations and the member registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base
+from storage.types import Id, UTCDateTime
+
+
+class Account(Base):
+    """A platform account that talked to the bot, known by a keyed hash."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    language: Mapped[str | None] = mapped_column(String(8))
+    language_hint: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Conversation(Base):
+    """The encrypted state of an unfinished guided conversation."""
+
+    __tablename__ = "conversations"
+
+    account_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    state: Mapped[str] = mapped_column(String(64))
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    name_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    country: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(64))
+    languages: Mapped[str] = mapped_column(String(64))  # ";"-separated codes
+    working_groups: Mapped[str] = mapped_column(String(1000))  # ";"-separated
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberGroup(Base):
+    """A member chat (Telegram group, Matrix room) that receives appeals."""
+
+    __tablename__ = "member_groups"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    organisation_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    chat_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    chat_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    language: Mapped[str] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean)
+    muted: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Contact(Base):
+    """A platform account that speaks for an organisation; sealed with the organisation's key."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("organisation_id", "address_hash"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    organisation_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    address_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Invite(Base):
+    """A one-time code that binds a group to an organisation; only its hash is kept."""
+
+    __tablename__ = "invites"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

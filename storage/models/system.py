@@ -1,0 +1,85 @@
+"""Keys, audit log, deadlines and button tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base
+from storage.types import Id, UTCDateTime
+
+
+class DataKey(Base):
+    """A random data key, stored only wrapped by a master key."""
+
+    __tablename__ = "data_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    master_key_id: Mapped[str] = mapped_column(String(16), index=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    # Named system keys ("index"); NULL for the data keys of records.
+    name: Mapped[str | None] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KeyringState(Base):
+    """One row: the id of the master key that wraps new data keys.
+
+    A rotation switches it first, so every process starts wrapping under the
+    new key before the old data keys are re-wrapped.
+    """
+
+    __tablename__ = "keyring"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    primary_key_id: Mapped[str] = mapped_column(String(16))
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    object_ref: Mapped[str | None] = mapped_column(String(64))
+    detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the last sequence number and hash; locking it serialises appends."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Deadline(Base):
+    __tablename__ = "deadlines"
+    __table_args__ = (UniqueConstraint("kind", "object_ref"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    object_ref: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CallbackToken(Base):
+    """An opaque button token: only its hash is stored, the option key is encrypted."""
+
+    __tablename__ = "callback_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_hash: Mapped[str] = mapped_column(String(64))
+    key_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,269 @@
+"""What repositories return: frozen, plaintext dataclasses (never a ciphertext).
+
+Enumerations are ``StrEnum``: callers may pass the plain strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Urgency(StrEnum):
+    IMMEDIATE = "immediate"  # hours
+    DAYS = "days"
+    WEEKS = "weeks"
+
+
+class Consent(StrEnum):
+    ADVISORY_ONLY = "advisory_only"
+    TRUSTED_PARTNERS = "trusted_partners"
+    PUBLIC_NAMED = "public_named"
+    PUBLIC_ANONYMISED = "public_anonymised"
+
+
+class CaseState(StrEnum):
+    NEW = "new"
+    TRIAGE = "triage"
+    VERIFYING = "verifying"
+    ACTION = "action"
+    MONITORING = "monitoring"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class Verification(StrEnum):
+    UNVERIFIED = "unverified"
+    CONFIRMED = "confirmed"
+    UNCONFIRMED = "unconfirmed"
+    FALSE = "false"
+
+
+class CaseFilter(StrEnum):
+    OPEN = "open"
+    MINE = "mine"
+    OVERDUE = "overdue"
+    ALL = "all"
+
+
+class EventKind(StrEnum):
+    CREATED = "created"
+    DETAILS = "details"  # the defender completed an /sos report
+    UPDATE = "update"  # the defender added information
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+    PRIORITY = "priority"
+    STATE = "state"
+    VERIFICATION = "verification"
+    NOTE = "note"  # internal
+    QUESTION = "question"  # /ask, relayed to the defender
+    REFERRED = "referred"
+    FOLLOWUP = "followup"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    WITHDRAWN = "withdrawn"
+
+
+class Role(StrEnum):
+    DEFENDER = "defender"
+    ADVISOR = "advisor"
+    SYSTEM = "system"
+
+
+AttachmentInput = tuple[str, str, bytes]
+"""(filename, MIME type, content) of a file to store with a case."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    language: str | None  # the person's choice, else the platform's hint, else None
+    active: bool
+    created_at: datetime
+    language_chosen: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    account_id: int
+    state: str
+    data: dict[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    id: int
+    filename: str
+    mime_type: str
+    size: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A case's metadata (what the lists and the defender's /status show)."""
+
+    ref: str
+    state: str
+    urgency: str
+    consent: str
+    channel: str
+    priority: str
+    verification: str
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    followup_at: datetime | None
+    closed_at: datetime | None
+    withdrawn_at: datetime | None
+    assigned: bool
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail(Case):
+    """A case with its decrypted content (None once the defender withdrew it)."""
+
+    what: str | None
+    where: str | None
+    who: str | None
+    contact: str | None
+    assignee: str | None  # advisor address
+    close_reason: str | None
+    reporter_account_id: int | None
+    attachments: tuple[AttachmentInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    seq: int
+    kind: str
+    role: str
+    actor: str | None  # pseudonym (advisors), None for the defender and the system
+    value: str | None  # the new priority, state, …
+    text: str | None  # note, update, question, reason (None once erased)
+    at: datetime
+    attachments: tuple[AttachmentInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    at: datetime
+    actor: str  # pseudonym or a role word ("system", "defender")
+    action: str
+    object_ref: str | None
+    detail: str | None
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The result of verifying the audit chain."""
+
+    ok: bool
+    entries: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None  # "altered" | "removed" | "inserted"
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            return f"audit log intact: {self.entries} entries, head {self.head_hash[:16]}"
+        return f"audit log broken: entry {self.first_bad_seq} {self.problem}"
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    id: int
+    kind: str
+    object_ref: str
+    due_at: datetime
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: int
+    kind: str  # organisation | individual
+    name: str
+    country: str
+    region: str
+    languages: tuple[str, ...]
+    working_groups: tuple[str, ...]
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberGroup:
+    id: int
+    address: str
+    organisation_id: int | None
+    language: str
+    active: bool
+    muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    ref: str
+    state: str  # draft | sent | closed | cancelled
+    case_ref: str | None
+    deadline_at: datetime | None
+    target_region: str | None
+    target_language: str | None
+    target_group: str | None
+    allow_individuals: bool
+    approvals: int
+    created_at: datetime
+    sent_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppealDetail(Appeal):
+    texts: dict[str, str] = field(default_factory=dict)  # language -> text
+    approvers: tuple[str, ...] = ()  # pseudonyms
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRecord:
+    organisation_id: int
+    organisation: str
+    kind: str
+    country: str
+    region: str
+    at: datetime
+    via_group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    kind: str
+    ref: str
+    address: str
+    language: str | None
+    body: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RotationReport:
+    new_key_id: str
+    rewrapped: int
+    batches: int

@@ -1,0 +1,1 @@
+"""Repositories: one small module per topic, each method one transaction."""

@@ -1,0 +1,323 @@
+"""Appeals: drafts, texts per language, approvals and signatures.
+
+Every action is audited in the same transaction. Changing a text or the
+audience of a draft withdraws its approvals: advisors approve what is sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import Conflict, NotFound
+from storage.models import Appeal as AppealRow
+from storage.models import AppealText, Approval, Signature
+from storage.models import Case as CaseRow
+from storage.models import Organisation as OrgRow
+from storage.records import Appeal, AppealDetail, SignatureRecord
+from storage.repos.audit import append_entry
+from storage.repos.base import Repository, open_text, rowcount, seal_text
+from storage.types import new_id
+
+DRAFT, SENT, CLOSED = "draft", "sent", "closed"
+
+
+class Appeals(Repository):
+    async def create(self, ref: str, drafter: str, case_ref: str | None = None) -> Appeal:
+        """Open a draft (``Conflict`` on a taken reference, ``NotFound`` for an unknown case)."""
+        now = self._store.now()
+        async with self._store.write() as session:
+            if await session.scalar(select(AppealRow.id).where(AppealRow.ref == ref)):
+                raise Conflict("appeal reference already in use")
+            case_id = None
+            if case_ref is not None:
+                case_id = await session.scalar(select(CaseRow.id).where(CaseRow.ref == case_ref))
+                if case_id is None:
+                    raise NotFound("no such case")
+            key_id, _ = await self._vault.new_key(session, now)
+            row = AppealRow(
+                id=new_id(),
+                ref=ref,
+                case_id=case_id,
+                data_key_id=key_id,
+                state=DRAFT,
+                drafter=self._vault.index.pseudonym(drafter),
+                allow_individuals=True,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            await self._audit(session, drafter, "appeal.create", ref, case_ref, now)
+            return await self._appeal(session, row)
+
+    async def get(self, ref: str) -> AppealDetail:
+        async with self._store.read() as session:
+            row = await self._row(session, ref)
+            base = await self._appeal(session, row)
+            key = await self._vault.key(session, row.data_key_id)
+            texts = await session.execute(select(AppealText).where(AppealText.appeal_id == row.id))
+            approvers = await session.execute(
+                select(Approval.approver).where(Approval.appeal_id == row.id).order_by(Approval.at)
+            )
+            return AppealDetail(
+                **{name: getattr(base, name) for name in Appeal.__dataclass_fields__},
+                texts={
+                    t.language: open_text(key, "appeal_texts", "text", t.id, t.text_enc) or ""
+                    for t in texts.scalars()
+                },
+                approvers=tuple(approvers.scalars()),
+            )
+
+    async def list_appeals(self, state: str | None = None) -> list[Appeal]:
+        stmt = select(AppealRow).order_by(AppealRow.created_at, AppealRow.id)
+        if state is not None:
+            stmt = stmt.where(AppealRow.state == state)
+        async with self._store.read() as session:
+            return [await self._appeal(session, r) for r in (await session.execute(stmt)).scalars()]
+
+    async def set_text(self, ref: str, actor: str, language: str, text: str) -> None:
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await self._draft(session, ref)
+            key = await self._vault.key(session, row.data_key_id)
+            existing = (
+                await session.execute(
+                    select(AppealText).where(
+                        AppealText.appeal_id == row.id, AppealText.language == language
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is None:
+                existing = AppealText(id=new_id(), appeal_id=row.id, language=language)
+                session.add(existing)
+            existing.text_enc = seal_text(key, "appeal_texts", "text", existing.id, text) or b""
+            existing.updated_at = now
+            await self._changed(session, row, actor, "appeal.text", language, now)
+
+    async def set_deadline(self, ref: str, actor: str, deadline_at: datetime | None) -> Appeal:
+        if deadline_at is not None and deadline_at.tzinfo is None:
+            raise ValueError("deadline_at must be timezone-aware")
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await self._row(session, ref, lock=True)
+            if row.state == CLOSED:
+                raise Conflict("the appeal is closed")
+            row.deadline_at = deadline_at
+            detail = None if deadline_at is None else deadline_at.isoformat(timespec="minutes")
+            row.updated_at = now
+            await self._audit(session, actor, "appeal.deadline", ref, detail, now)
+            return await self._appeal(session, row)
+
+    async def set_target(
+        self,
+        ref: str,
+        actor: str,
+        *,
+        region: str | None = None,
+        language: str | None = None,
+        group: str | None = None,
+        allow_individuals: bool | None = None,
+    ) -> Appeal:
+        """Choose the audience (None leaves a criterion unrestricted)."""
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await self._draft(session, ref)
+            row.target_region, row.target_language, row.target_group = region, language, group
+            if allow_individuals is not None:
+                row.allow_individuals = allow_individuals
+            detail = f"region={region or '*'} language={language or '*'} group={group or '*'}"
+            await self._changed(session, row, actor, "appeal.target", detail, now)
+            return await self._appeal(session, row)
+
+    async def approve(self, ref: str, approver: str) -> int:
+        """Record ``approver``'s approval of the draft; returns the number of distinct approvals."""
+        now = self._store.now()
+        pseudonym = self._vault.index.pseudonym(approver)
+        async with self._store.write() as session:
+            row = await self._draft(session, ref)
+            already = await session.scalar(
+                select(Approval.id).where(
+                    Approval.appeal_id == row.id, Approval.approver == pseudonym
+                )
+            )
+            if already is None:
+                session.add(Approval(id=new_id(), appeal_id=row.id, approver=pseudonym, at=now))
+                await self._audit(session, approver, "appeal.approve", ref, None, now)
+                await session.flush()
+            return await self._approvals(session, row.id)
+
+    async def mark_sent(self, ref: str, actor: str) -> Appeal:
+        """The broadcast is queued: the appeal is open for signatures."""
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await self._draft(session, ref)
+            row.state, row.sent_at, row.updated_at = SENT, now, now
+            await self._audit(session, actor, "appeal.send", ref, None, now)
+            return await self._appeal(session, row)
+
+    async def close(self, ref: str, actor: str) -> Appeal:
+        """Signing closes (the deadline passed, or an advisor closed it)."""
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await self._row(session, ref, lock=True)
+            if row.state != CLOSED:
+                row.state, row.closed_at, row.updated_at = CLOSED, now, now
+                await self._audit(session, actor, "appeal.close", ref, None, now)
+            return await self._appeal(session, row)
+
+    # -------------------------------------------------------------- signatures
+    async def sign(
+        self, ref: str, organisation_id: int, signer: str, via_group_id: int | None = None
+    ) -> bool:
+        """Sign for an organisation; False if it had already signed. ``Conflict`` unless open."""
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await self._row(session, ref, lock=True)
+            if row.state != SENT:
+                raise Conflict("the appeal is not open for signatures")
+            org = await session.get(OrgRow, organisation_id)
+            if org is None or not org.active:
+                raise NotFound("no such organisation")
+            if org.kind == "individual" and not row.allow_individuals:
+                raise Conflict("this appeal takes signatures from organisations only")
+            exists = await session.scalar(
+                select(Signature.id).where(
+                    Signature.appeal_id == row.id, Signature.organisation_id == organisation_id
+                )
+            )
+            if exists is not None:
+                return False
+            session.add(
+                Signature(
+                    id=new_id(),
+                    appeal_id=row.id,
+                    organisation_id=organisation_id,
+                    signer=self._vault.index.pseudonym(signer),
+                    via_group_id=via_group_id,
+                    at=now,
+                )
+            )
+            await self._audit(session, signer, "appeal.sign", ref, None, now)
+            return True
+
+    async def unsign(self, ref: str, organisation_id: int, signer: str) -> bool:
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await self._row(session, ref, lock=True)
+            if row.state != SENT:
+                raise Conflict("the appeal is not open for signatures")
+            result = await session.execute(
+                delete(Signature).where(
+                    Signature.appeal_id == row.id, Signature.organisation_id == organisation_id
+                )
+            )
+            if rowcount(result) == 0:
+                return False
+            await self._audit(session, signer, "appeal.unsign", ref, None, now)
+            return True
+
+    async def signatures(self, ref: str) -> list[SignatureRecord]:
+        """Signatories in signing order (for the tally and the export)."""
+        async with self._store.read() as session:
+            row = await self._row(session, ref)
+            result = await session.execute(
+                select(Signature, OrgRow)
+                .join(OrgRow, OrgRow.id == Signature.organisation_id)
+                .where(Signature.appeal_id == row.id)
+                .order_by(Signature.at, Signature.id)
+            )
+            records = []
+            for sig, org in result:
+                key = await self._vault.key(session, org.data_key_id)
+                name = open_text(key, "organisations", "name", org.id, org.name_enc) or ""
+                records.append(
+                    SignatureRecord(
+                        org.id,
+                        name,
+                        org.kind,
+                        org.country,
+                        org.region,
+                        sig.at,
+                        sig.via_group_id is not None,
+                    )
+                )
+            return records
+
+    async def signed_organisation_ids(self, ref: str) -> set[int]:
+        """Organisations that signed: reminders go to the audience minus these."""
+        async with self._store.read() as session:
+            row = await self._row(session, ref)
+            ids = await session.execute(
+                select(Signature.organisation_id).where(Signature.appeal_id == row.id)
+            )
+            return set(ids.scalars())
+
+    # --------------------------------------------------------------- internals
+    @staticmethod
+    async def _row(session: AsyncSession, ref: str, *, lock: bool = False) -> AppealRow:
+        stmt = select(AppealRow).where(AppealRow.ref == ref)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = (await session.execute(stmt)).scalar_one_or_none()
+        if row is None:
+            raise NotFound("no such appeal")
+        return row
+
+    async def _draft(self, session: AsyncSession, ref: str) -> AppealRow:
+        row = await self._row(session, ref, lock=True)
+        if row.state != DRAFT:
+            raise Conflict("the appeal was already sent")
+        return row
+
+    async def _changed(
+        self,
+        session: AsyncSession,
+        row: AppealRow,
+        actor: str,
+        action: str,
+        detail: str,
+        now: datetime,
+    ) -> None:
+        await session.execute(delete(Approval).where(Approval.appeal_id == row.id))
+        row.updated_at = now
+        await self._audit(session, actor, action, row.ref, detail, now)
+
+    async def _audit(
+        self,
+        session: AsyncSession,
+        actor: str,
+        action: str,
+        ref: str,
+        detail: str | None,
+        now: datetime,
+    ) -> None:
+        await append_entry(session, self._vault.index, actor, action, ref, detail, now)
+
+    @staticmethod
+    async def _approvals(session: AsyncSession, appeal_id: int) -> int:
+        count = await session.scalar(
+            select(func.count()).select_from(Approval).where(Approval.appeal_id == appeal_id)
+        )
+        return int(count or 0)
+
+    async def _appeal(self, session: AsyncSession, row: AppealRow) -> Appeal:
+        await session.flush()
+        case_ref = None
+        if row.case_id is not None:
+            case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
+        return Appeal(
+            ref=row.ref,
+            state=row.state,
+            case_ref=case_ref,
+            deadline_at=row.deadline_at,
+            target_region=row.target_region,
+            target_language=row.target_language,
+            target_group=row.target_group,
+            allow_individuals=row.allow_individuals,
+            approvals=await self._approvals(session, row.id),
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+            closed_at=row.closed_at,
+        )

@@ -1,0 +1,68 @@
+"""Opaque button tokens for Telegram callback data (64 bytes at most).
+
+The token is random (``secrets``); only its SHA-256 is stored, with the
+chat's keyed hash and the option key sealed. A token only resolves in the
+chat it was issued to and until it expires.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from storage.crypto import associated_data, seal, token_hash, unseal
+from storage.models import CallbackToken
+from storage.repos.base import Repository, rowcount
+
+TOKEN_BYTES = 24  # 32 URL-safe characters
+
+
+class CallbackTokens(Repository):
+    async def issue(self, chat_address: str, key: str, ttl: timedelta) -> str:
+        now = self._store.now()
+        index = self._vault.index
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        hashed = token_hash(token)
+        async with self._store.write() as session:
+            session.add(
+                CallbackToken(
+                    token_hash=hashed,
+                    chat_hash=index.address_hash(chat_address),
+                    key_enc=seal(
+                        index.system_key,
+                        key.encode(),
+                        associated_data("callback_tokens", "key", hashed),
+                    ),
+                    expires_at=now + ttl,
+                    created_at=now,
+                )
+            )
+        return token
+
+    async def resolve(self, token: str, chat_address: str) -> str | None:
+        """The option key behind ``token``; None if unknown, expired or from another chat."""
+        if not token or len(token) > 64:
+            return None
+        index = self._vault.index
+        hashed = token_hash(token)
+        async with self._store.read() as session:
+            row = (
+                await session.execute(
+                    select(CallbackToken).where(CallbackToken.token_hash == hashed)
+                )
+            ).scalar_one_or_none()
+            if row is None or row.expires_at <= self._store.now():
+                return None
+            if not secrets.compare_digest(row.chat_hash, index.address_hash(chat_address)):
+                return None
+            aad = associated_data("callback_tokens", "key", hashed)
+            return unseal(index.system_key, row.key_enc, aad).decode()
+
+    async def purge_expired(self) -> int:
+        async with self._store.write() as session:
+            result = await session.execute(
+                delete(CallbackToken).where(CallbackToken.expires_at <= self._store.now())
+            )
+            return rowcount(result)

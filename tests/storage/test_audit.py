@@ -1,0 +1,157 @@
+"""The audit chain: tampering is named, concurrent appends keep it whole."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from storage import Database
+from tests.storage.conftest import Clock, raw
+
+ALICE = "matrix:@alice:example.org"
+
+
+async def fill(db: Database, count: int = 10, clock: Clock | None = None) -> None:
+    for n in range(count):
+        await db.audit.append(ALICE, "case.note", f"C-{n:06d}", detail=f"d{n}")
+        if clock is not None:
+            clock.advance(seconds=1)
+
+
+async def test_an_untouched_log_verifies(db: Database) -> None:
+    assert (await db.audit.verify()).ok  # empty
+    await fill(db)
+    verdict = await db.audit.verify()
+    assert verdict.ok and verdict.entries == 10 and verdict.problem is None
+    entries = await db.audit.entries()
+    assert [e.seq for e in entries] == list(range(1, 11))
+    assert entries[0].actor == db.audit.pseudonym(ALICE) != ALICE
+    assert entries[3].detail == "d3" and entries[3].hash == (await db.audit.entries(3, 1))[0].hash
+
+
+async def test_the_log_never_holds_raw_addresses(db: Database, db_url: str) -> None:
+    await db.audit.append(ALICE, "member.add", None)
+    await db.audit.append("system", "retention", None)
+    async with raw(db_url) as conn:
+        actors = (
+            (await conn.execute(text("SELECT actor FROM audit_log ORDER BY seq"))).scalars().all()
+        )
+    assert actors == [db.audit.pseudonym(ALICE), "system"]
+    assert "alice" not in actors[0]
+
+
+async def test_an_altered_entry_is_named(db: Database, db_url: str) -> None:
+    await fill(db)
+    async with raw(db_url) as conn:
+        await conn.execute(text("UPDATE audit_log SET action = 'case.close' WHERE seq = 5"))
+    verdict = await db.audit.verify()
+    assert (verdict.ok, verdict.first_bad_seq, verdict.problem) == (False, 5, "altered")
+    assert "entry 5 altered" in verdict.message
+
+
+async def test_an_altered_detail_or_time_is_named(db: Database, db_url: str, clock: Clock) -> None:
+    await fill(db, clock=clock)
+    async with raw(db_url) as conn:
+        await conn.execute(
+            text(
+                "UPDATE audit_log SET detail_enc = "
+                "(SELECT detail_enc FROM audit_log WHERE seq = 2) WHERE seq = 7"
+            )
+        )
+    verdict = await db.audit.verify()
+    assert (verdict.first_bad_seq, verdict.problem) == (7, "altered")
+    async with raw(db_url) as conn:
+        await conn.execute(
+            text("UPDATE audit_log SET at = (SELECT at FROM audit_log WHERE seq = 1) WHERE seq = 3")
+        )
+    verdict = await db.audit.verify()
+    assert (verdict.first_bad_seq, verdict.problem) == (3, "altered")
+
+
+async def test_a_removed_entry_is_named(db: Database, db_url: str) -> None:
+    await fill(db)
+    async with raw(db_url) as conn:
+        await conn.execute(text("DELETE FROM audit_log WHERE seq = 4"))
+    verdict = await db.audit.verify()
+    assert (verdict.first_bad_seq, verdict.problem) == (4, "removed")
+
+
+async def test_a_removed_and_renumbered_entry_is_named(db: Database, db_url: str) -> None:
+    await fill(db)
+    async with raw(db_url) as conn:
+        await conn.execute(text("DELETE FROM audit_log WHERE seq = 4"))
+        for seq in range(5, 11):
+            await conn.execute(
+                text("UPDATE audit_log SET seq = :new WHERE seq = :old"),
+                {"new": seq - 1, "old": seq},
+            )
+    verdict = await db.audit.verify()
+    assert (verdict.first_bad_seq, verdict.problem) == (4, "removed")
+
+
+async def test_removing_the_last_entries_is_noticed(db: Database, db_url: str) -> None:
+    await fill(db)
+    async with raw(db_url) as conn:
+        await conn.execute(text("DELETE FROM audit_log WHERE seq >= 9"))
+    verdict = await db.audit.verify()
+    assert (verdict.first_bad_seq, verdict.problem) == (9, "removed")
+
+
+async def test_an_inserted_entry_is_named(db: Database, db_url: str) -> None:
+    await fill(db)
+    async with raw(db_url) as conn:
+        for seq in range(10, 5, -1):  # make room at 6
+            await conn.execute(
+                text("UPDATE audit_log SET seq = :new WHERE seq = :old"),
+                {"new": seq + 1, "old": seq},
+            )
+        prev = (await conn.execute(text("SELECT hash FROM audit_log WHERE seq = 5"))).scalar()
+        await conn.execute(
+            text(
+                "INSERT INTO audit_log (seq, at, actor, action, object_ref, prev_hash, hash) "
+                "SELECT 6, at, actor, 'case.close', 'C-FORGED', :prev, :forged "
+                "FROM audit_log WHERE seq = 5"
+            ),
+            {"prev": prev, "forged": "f" * 64},
+        )
+    verdict = await db.audit.verify()
+    assert (verdict.first_bad_seq, verdict.problem) == (6, "inserted")
+
+
+async def test_an_entry_forged_on_the_end_is_named(db: Database, db_url: str) -> None:
+    await fill(db, 3)
+    async with raw(db_url) as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO audit_log (seq, at, actor, action, object_ref, prev_hash, hash) "
+                "SELECT 4, at, actor, 'case.close', 'C-FORGED', hash, :forged "
+                "FROM audit_log WHERE seq = 3"
+            ),
+            {"forged": "e" * 64},
+        )
+    verdict = await db.audit.verify()
+    assert (verdict.first_bad_seq, verdict.problem) == (4, "inserted")
+
+
+async def test_fifty_concurrent_appends_keep_the_chain_whole(db: Database) -> None:
+    await asyncio.gather(
+        *(db.audit.append(f"telegram:{n}", "appeal.sign", f"A-{n:06d}") for n in range(50))
+    )
+    verdict = await db.audit.verify()
+    assert verdict.ok and verdict.entries == 50
+    entries = await db.audit.entries(limit=100)
+    assert sorted(e.object_ref or "" for e in entries) == [f"A-{n:06d}" for n in range(50)]
+
+
+async def test_concurrent_case_work_keeps_the_chain_whole(db: Database) -> None:
+    refs = [f"C-{n:06d}" for n in range(20)]
+    await asyncio.gather(
+        *(
+            db.cases.create(r, None, "days", "advisory_only", "matrix", "t", None, None)
+            for r in refs
+        )
+    )
+    await asyncio.gather(*(db.cases.acknowledge(r, ALICE) for r in refs))
+    verdict = await db.audit.verify()
+    assert verdict.ok and verdict.entries == 40

@@ -1,0 +1,119 @@
+"""A whole bot in memory: real storage (SQLite file), real router and
+scheduler, in-memory messengers for Telegram and Matrix, a fake clock."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from bot.scheduler import Scheduler
+from handlers.clock import FakeClock
+from handlers.hub import MessengerHub
+from handlers.messages import Address, Attachment, IncomingMessage, Platform
+from handlers.router import Router
+from handlers.services import Services
+from handlers.settings import Settings
+from storage import Database
+from storage.migrate import upgrade_to_head
+from tests.support.messenger import MemoryMessenger, Outgoing
+
+TRIAGE = Address(Platform.MATRIX, "!triage:localhost")
+ALICE = Address(Platform.MATRIX, "@alice:localhost")
+BOB = Address(Platform.TELEGRAM, "2002")
+COORDINATOR = Address(Platform.MATRIX, "@coordinator:localhost")
+
+
+def default_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "advisory_rooms": (TRIAGE,),
+        "advisors": (ALICE, BOB),
+        "escalation_list": (COORDINATOR,),
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Harness:
+    services: Services
+    router: Router
+    scheduler: Scheduler
+    telegram: MemoryMessenger
+    matrix: MemoryMessenger
+    clock: FakeClock
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def messenger(self, platform: Platform) -> MemoryMessenger:
+        return self.telegram if platform is Platform.TELEGRAM else self.matrix
+
+    async def send(
+        self,
+        sender: Address,
+        text: str = "",
+        *,
+        chat: Address | None = None,
+        choice: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
+        hint: str | None = None,
+        reply_to: str | None = None,
+    ) -> list[Outgoing]:
+        """Deliver one message; what the bot sent in answer, anywhere."""
+        chat = chat or sender
+        messenger = self.messenger(sender.platform)
+        before = len(self.telegram.sent), len(self.matrix.sent)
+        msg = IncomingMessage(
+            chat=chat,
+            sender=sender,
+            text=text,
+            is_private=chat == sender,
+            message_id=str(next(self._ids)),
+            reply_to=reply_to,
+            language_hint=hint,
+            attachments=attachments,
+            choice=choice,
+            room_encrypted=await messenger.is_encrypted(chat),
+        )
+        await self.router.deliver(msg, messenger)
+        return self.telegram.sent[before[0] :] + self.matrix.sent[before[1] :]
+
+    async def press(self, sender: Address, label_or_key: str) -> list[Outgoing]:
+        """Press a button of the last question asked in the sender's chat."""
+        last = [o for o in self.messenger(sender.platform).to(sender) if o.options]
+        assert last, "no question with options was asked"
+        for option in last[-1].options:
+            if label_or_key in (option.key, option.label):
+                return await self.send(sender, choice=option.key)
+        raise AssertionError(f"no option {label_or_key!r} in {last[-1].options}")
+
+    async def advance(self, delta: timedelta) -> int:
+        return await self.scheduler.advance(delta)
+
+
+async def open_database(path: Path, clock: FakeClock, url: str | None = None) -> Database:
+    url = url or f"sqlite+aiosqlite:///{path / 'sosbot.db'}"
+    await upgrade_to_head(url)
+    return await Database.open(url, b"k" * 32, clock.now)
+
+
+async def make_harness(tmp_path: Path, settings: Settings | None = None, url: str | None = None) -> Harness:
+    clock = FakeClock()
+    db = await open_database(tmp_path, clock, url)
+    telegram = MemoryMessenger(Platform.TELEGRAM)
+    matrix = MemoryMessenger(Platform.MATRIX, encrypted_chats={TRIAGE})
+    hub = MessengerHub()
+    hub.register(Platform.TELEGRAM, telegram)
+    hub.register(Platform.MATRIX, matrix)
+    services = Services(db=db, clock=clock, settings=settings or default_settings(), hub=hub)
+    scheduler = Scheduler(services)
+    await scheduler.start()
+    return Harness(services, Router(services), scheduler, telegram, matrix, clock)
+
+
+__all__ = ["ALICE", "BOB", "COORDINATOR", "TRIAGE", "Harness", "make_harness", "os"]
