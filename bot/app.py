@@ -22,6 +22,7 @@ from handlers.router import Router
 from handlers.services import Services
 from handlers.settings import Settings
 from storage import Database
+from storage.keys import key_file_loader
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,14 @@ class App:
     ) -> App:
         """``transports`` builds the transports (tests tune them); default: from the config."""
         clock = clock or SystemClock()
-        db = await Database.open(config.storage.url, secrets.master_key, clock.now)
+        config.bot.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db = await Database.open(
+            config.storage.url,
+            secrets.master_key,
+            clock.now,
+            key_loader=key_file_loader(config.crypto.master_key_file),
+            migrate=True,
+        )
         hub = MessengerHub()
         services = Services(db=db, clock=clock, settings=settings_from(config), hub=hub)
         router = Router(services)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from bot import __version__, logs
 from bot.config import Config, ConfigError, find_config, load_config, load_secrets
+from storage.errors import StorageError
+from storage.keys import KeyFileError
 
 EXIT_OK, EXIT_ERROR = 0, 1
 
@@ -33,12 +35,6 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("rotate-key", help="re-wrap every data key under a new master key")
     audit = sub.add_parser("audit", help="audit log tools")
     audit.add_argument("action", choices=["verify"])
-    members = sub.add_parser("members", help="member registry import/export (CSV)")
-    members.add_argument("action", choices=["import", "export"])
-    members.add_argument("file", nargs="?", help="CSV file (import); export writes to stdout")
-    demo = sub.add_parser("demo", help="a local web playground with no accounts")
-    demo.add_argument("--port", type=int, default=8080)
-    demo.add_argument("--data", help="data folder (default: a temporary one)")
     return parser
 
 
@@ -47,6 +43,9 @@ def _example_config() -> str:
 
 
 async def _init(path: Path) -> int:
+    from bot.config import read_master_key
+    from handlers.clock import SystemClock
+    from storage import Database
     from storage.keys import create_master_key_file
     from storage.migrate import upgrade_to_head
 
@@ -66,7 +65,11 @@ async def _init(path: Path) -> int:
     else:
         print(f"master key: {config.crypto.master_key_file} exists, left untouched")
     await upgrade_to_head(config.storage.url)
-    print("database: schema at the latest version")
+    # Opening once binds the database to this master key, so that a later
+    # start with another key is refused instead of adopted.
+    db = await Database.open(config.storage.url, read_master_key(config, os.environ), SystemClock().now)
+    await db.close()
+    print("database: schema at the latest version, bound to the master key")
     return EXIT_OK
 
 
@@ -107,23 +110,6 @@ async def _audit_verify(config: Config) -> int:
     return await audit_verify(config, dict(os.environ))
 
 
-async def _members(config: Config, action: str, file: str | None) -> int:
-    from bot.admin import members_export, members_import
-
-    if action == "import":
-        if not file:
-            print("members import: name the CSV file to import", file=sys.stderr)
-            return EXIT_ERROR
-        return await members_import(config, dict(os.environ), Path(file))
-    return await members_export(config, dict(os.environ), sys.stdout)
-
-
-async def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
-
-    return await run_demo(port=args.port, data=Path(args.data) if args.data else None)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.configure(verbose=args.verbose)
@@ -131,8 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "init":
             return asyncio.run(_init(path))
-        if args.command == "demo":
-            return asyncio.run(_demo(args))
         config = load_config(path)
         if args.command == "check":
             return asyncio.run(_check(config))
@@ -142,10 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_rotate_key(config))
         if args.command == "audit":
             return asyncio.run(_audit_verify(config))
-        if args.command == "members":
-            return asyncio.run(_members(config, args.action, args.file))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_ERROR
+    except (StorageError, KeyFileError) as exc:
+        print(f"storage: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_OK

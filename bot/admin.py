@@ -1,0 +1,73 @@
+"""Operator commands: master key rotation and audit verification.
+
+Both print what they did in a line or two and return an exit code; errors
+are one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from bot.config import MASTER_KEY_ENV, Config, read_master_key
+from storage.admin import rotate_master_key, verify_audit
+from storage.keys import (
+    generate_master_key,
+    key_file_loader,
+    read_master_key_file,
+    sibling,
+    write_master_key_file,
+)
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+async def rotate_key(config: Config, environ: Mapping[str, str]) -> int:
+    """Re-wrap every data key under a new master key; re-run to finish after a crash.
+
+    The new key is written to ``<key_file>.new`` first (a re-run takes it up
+    again), the data keys are re-wrapped in batches, then the files are
+    renamed: ``<key_file>`` → ``<key_file>.old``, ``.new`` → ``<key_file>``.
+    A running bot keeps reading throughout: it loads ``.new``/``.old`` when
+    it meets a data key wrapped by a key it does not hold yet.
+    """
+    if environ.get(MASTER_KEY_ENV):
+        print(f"rotate-key: the master key comes from ${MASTER_KEY_ENV}; rotation works on "
+              "the key file (crypto.master_key_file). Unset the variable and use a file.")
+        return EXIT_ERROR
+    path = config.crypto.master_key_file
+    new_path, old_path = sibling(path, ".new"), sibling(path, ".old")
+    if not path.exists() and new_path.exists() and old_path.exists():
+        os.replace(new_path, path)  # a crash between the two renames: finish them
+        print(f"rotate-key: finished an interrupted rotation; the old key is in {old_path}")
+        return EXIT_OK
+    old_key = read_master_key(config, environ)
+    if new_path.exists():
+        new_key = read_master_key_file(new_path)
+        print(f"rotate-key: resuming with the new key already in {new_path}")
+    else:
+        new_key = generate_master_key()
+        write_master_key_file(new_path, new_key)
+    report = await rotate_master_key(
+        config.storage.url,
+        old_key,
+        new_key,
+        on_batch=lambda done: print(f"rotate-key: {done} data keys re-wrapped", flush=True),
+    )
+    if old_path.exists():
+        old_path.unlink()  # the key before last: every data key is now under the new one
+    os.replace(path, old_path)
+    os.replace(new_path, path)
+    print(
+        f"rotate-key: {report.rewrapped} data keys re-wrapped under key {report.new_key_id[:12]}. "
+        f"The old key is in {old_path}: delete it once every running sosbot has restarted."
+    )
+    return EXIT_OK
+
+
+async def audit_verify(config: Config, environ: Mapping[str, str]) -> int:
+    key = read_master_key(config, environ)
+    extra = [] if environ.get(MASTER_KEY_ENV) else key_file_loader(config.crypto.master_key_file)()
+    verdict = await verify_audit(config.storage.url, key, [k for k in extra if k != key])
+    print(verdict.message)
+    return EXIT_OK if verdict.ok else EXIT_ERROR
