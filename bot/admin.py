@@ -32,8 +32,10 @@ async def rotate_key(config: Config, environ: Mapping[str, str]) -> int:
     it meets a data key wrapped by a key it does not hold yet.
     """
     if environ.get(MASTER_KEY_ENV):
-        print(f"rotate-key: the master key comes from ${MASTER_KEY_ENV}; rotation works on "
-              "the key file (crypto.master_key_file). Unset the variable and use a file.")
+        print(
+            f"rotate-key: the master key comes from ${MASTER_KEY_ENV}; rotation works on "
+            "the key file (crypto.master_key_file). Unset the variable and use a file."
+        )
         return EXIT_ERROR
     path = config.crypto.master_key_file
     new_path, old_path = sibling(path, ".new"), sibling(path, ".old")

@@ -98,9 +98,7 @@ class App:
         hub = MessengerHub()
         services = Services(db=db, clock=clock, settings=settings_from(config), hub=hub)
         router = Router(services)
-        built = (
-            transports(services) if transports else build_transports(config, secrets, services)
-        )
+        built = transports(services) if transports else build_transports(config, secrets, services)
         for transport in built:
             hub.register(transport.platform, transport.messenger)
         return cls(config, services, router, built, Scheduler(services))
@@ -141,7 +139,10 @@ async def check_parts(config: Config, environ: Mapping[str, str]) -> list[tuple[
         backend = config.storage.url.split("+")[0]
         verdicts.append(("storage", True, f"{backend} reachable, schema up to date, key opens it"))
         services = Services(db, SystemClock(), settings_from(config), MessengerHub())
-        for name, enabled in (("telegram", config.telegram.enabled), ("matrix", config.matrix.enabled)):
+        for name, enabled in (
+            ("telegram", config.telegram.enabled),
+            ("matrix", config.matrix.enabled),
+        ):
             if not enabled:
                 verdicts.append((name, True, "disabled in the config"))
         for transport in build_transports(config, secrets, services):

@@ -42,12 +42,9 @@ def _example_config() -> str:
     return (resources.files("bot") / "config.example.toml").read_text(encoding="utf-8")
 
 
-async def _init(path: Path) -> int:
-    from bot.config import read_master_key
-    from handlers.clock import SystemClock
-    from storage import Database
+def _init(path: Path) -> int:
+    """Files first (synchronously), then the database."""
     from storage.keys import create_master_key_file
-    from storage.migrate import upgrade_to_head
 
     if path.exists():
         print(f"config: {path} exists, left as it is")
@@ -64,10 +61,21 @@ async def _init(path: Path) -> int:
         print(f"master key: created {config.crypto.master_key_file} (mode 0600); back it up")
     else:
         print(f"master key: {config.crypto.master_key_file} exists, left untouched")
+    return asyncio.run(_init_database(config))
+
+
+async def _init_database(config: Config) -> int:
+    from bot.config import read_master_key
+    from handlers.clock import SystemClock
+    from storage import Database
+    from storage.migrate import upgrade_to_head
+
     await upgrade_to_head(config.storage.url)
     # Opening once binds the database to this master key, so that a later
     # start with another key is refused instead of adopted.
-    db = await Database.open(config.storage.url, read_master_key(config, os.environ), SystemClock().now)
+    db = await Database.open(
+        config.storage.url, read_master_key(config, os.environ), SystemClock().now
+    )
     await db.close()
     print("database: schema at the latest version, bound to the master key")
     return EXIT_OK
@@ -116,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = find_config(args.config, os.environ)
     try:
         if args.command == "init":
-            return asyncio.run(_init(path))
+            return _init(path)
         config = load_config(path)
         if args.command == "check":
             return asyncio.run(_check(config))

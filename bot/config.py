@@ -145,7 +145,7 @@ def _coerce(path: str, annotation: Any, value: Any, base_dir: Path) -> Any:
     """Check one value against its annotation; wrong types are errors, not guesses."""
     origin = typing.get_origin(annotation)
     if origin in (types.UnionType, typing.Union):
-        inner = [a for a in typing.get_args(annotation) if a is not type(None)][0]
+        inner = next(a for a in typing.get_args(annotation) if a is not type(None))
         return _coerce(path, inner, value, base_dir)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -233,13 +233,17 @@ def _validate(config: Config) -> None:
             raise ConfigError("matrix.user_id", "expected a Matrix user id like @bot:server")
         if config.matrix.user_id.endswith(":example.org"):
             raise ConfigError("matrix.user_id", "still the example value; set the bot's user id")
-    if config.telegram.base_url and not config.telegram.base_url.startswith(("http://", "https://")):
+    if config.telegram.base_url and not config.telegram.base_url.startswith(
+        ("http://", "https://")
+    ):
         raise ConfigError("telegram.base_url", "expected an http(s):// URL or an empty string")
     for name in ("rooms", "advisors", "escalation"):
         values = getattr(config.advisory, name)
         _check_address_list(f"advisory.{name}", values)
         enabled_example = [
-            v for v in values if v.endswith(":example.org") and getattr(config, v.split(":")[0]).enabled
+            v
+            for v in values
+            if v.endswith(":example.org") and getattr(config, v.split(":")[0]).enabled
         ]
         if enabled_example:
             raise ConfigError(f"advisory.{name}", f"still the example value {enabled_example[0]!r}")

@@ -101,7 +101,9 @@ async def post_case_card(services: Services, ref: str, *, sos: bool = False) -> 
             continue
         try:
             with_content = await content_allowed(services, room)
-            sent = await services.hub.send_text(room, card_text(case, language, with_content, sos=sos))
+            sent = await services.hub.send_text(
+                room, card_text(case, language, with_content, sos=sos)
+            )
             await services.db.cases.record_card(ref, str(room), sent.message_id)
             if with_content:
                 for attachment in case.attachments:

@@ -82,7 +82,9 @@ async def followup(services: Services, ref: str) -> None:
         return
     if case.state == "closed":
         return
-    text = render(services.settings.default_language, "⏰ Follow-up due for {ref}. /case {ref}", ref=ref)
+    text = render(
+        services.settings.default_language, "⏰ Follow-up due for {ref}. /case {ref}", ref=ref
+    )
     for room in services.settings.advisory_rooms:
         await _send(services, room, text)
 
@@ -104,7 +106,11 @@ async def digest(services: Services, now: datetime) -> None:
         ),
     ]
     for case in unacked:
-        lines.append(render(language, "Not acknowledged: {ref} ({urgency})", ref=case.ref, urgency=case.urgency))
+        lines.append(
+            render(
+                language, "Not acknowledged: {ref} ({urgency})", ref=case.ref, urgency=case.urgency
+            )
+        )
     for case in overdue:
         lines.append(render(language, "Follow-up overdue: {ref}", ref=case.ref))
     for room in services.settings.advisory_rooms:

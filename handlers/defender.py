@@ -143,7 +143,9 @@ async def sos(turn: Turn, text: str | None) -> None:
     state, data = await load(turn)
     draft: dict[str, Any] = data.get("draft", {}) if state != IDLE else {}
     if draft.get("sos_ref"):
-        await turn.say(turn.t("The advisory group has already been alerted for {ref}.", ref=draft["sos_ref"]))
+        await turn.say(
+            turn.t("The advisory group has already been alerted for {ref}.", ref=draft["sos_ref"])
+        )
         return
     if text:
         draft.setdefault("what", []).append(text)
@@ -186,7 +188,9 @@ async def status(turn: Turn) -> None:
 
 async def update(turn: Turn, ref: str, text: str | None) -> None:
     if not text and not turn.msg.attachments:
-        await turn.say(turn.t("Write the new information after the reference: /update {ref} …", ref=ref))
+        await turn.say(
+            turn.t("Write the new information after the reference: /update {ref} …", ref=ref)
+        )
         return
     own = {case.ref for case in await turn.services.db.cases.cases_of(turn.account.id)}
     if ref not in own:
@@ -201,7 +205,9 @@ async def update(turn: Turn, ref: str, text: str | None) -> None:
         ref, turn.account.id, text or "", cards.attachments_from_draft({"attachments": files})
     )
     await turn.say(turn.t("Added to {ref}. The advisory group has been told.", ref=ref))
-    await cards.tell_rooms(turn.services, N_("The defender added information to {ref}. /case {ref} shows it."), ref=ref)
+    await cards.tell_rooms(
+        turn.services, N_("The defender added information to {ref}. /case {ref} shows it."), ref=ref
+    )
 
 
 async def forget(turn: Turn) -> None:
@@ -213,7 +219,10 @@ async def forget(turn: Turn) -> None:
             "This erases your reports, files, contact details and any draft. The advisory "
             "group keeps only the case reference, dates and state. Are you sure?"
         ),
-        [Option("forget:yes", turn.t("Yes, erase my data")), Option("forget:no", turn.t("No, keep it"))],
+        [
+            Option("forget:yes", turn.t("Yes, erase my data")),
+            Option("forget:no", turn.t("No, keep it")),
+        ],
     )
 
 
@@ -257,7 +266,9 @@ async def _go(turn: Turn, state: State, data: dict[str, Any]) -> None:
 
 async def _resume(turn: Turn, state: State, data: dict[str, Any]) -> None:
     if state == State.SUMMARY:
-        await turn.ask(intake.summary_text(turn, data.get("draft", {})), intake.summary_options(turn))
+        await turn.ask(
+            intake.summary_text(turn, data.get("draft", {})), intake.summary_options(turn)
+        )
     else:
         await intake.ask_step(turn, state)
 
@@ -311,7 +322,9 @@ async def _create_case(turn: Turn, draft: dict[str, Any]) -> str:
         except Conflict:
             continue
         settings = turn.services.settings
-        due = turn.services.clock.now() + settings.escalation_after[draft.get("urgency", "immediate")]
+        due = (
+            turn.services.clock.now() + settings.escalation_after[draft.get("urgency", "immediate")]
+        )
         await turn.services.db.deadlines.schedule("escalation", ref, due)
         return ref
     raise RuntimeError("could not allocate a case reference")
@@ -331,7 +344,9 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
             attachments=cards.attachments_from_draft(draft),
         )
         await cards.tell_rooms(
-            turn.services, N_("The defender completed the SOS report {ref}. /case {ref} shows it."), ref=ref
+            turn.services,
+            N_("The defender completed the SOS report {ref}. /case {ref} shows it."),
+            ref=ref,
         )
     else:
         ref = await _create_case(turn, draft)
@@ -354,7 +369,10 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
                 "to end, so you may want to delete this conversation's messages from this chat. "
                 "Delete them now?"
             ),
-            [Option("cleanup:yes", turn.t("Delete the messages")), Option("cleanup:no", turn.t("Keep them"))],
+            [
+                Option("cleanup:yes", turn.t("Delete the messages")),
+                Option("cleanup:no", turn.t("Keep them")),
+            ],
         )
         await turn.say(
             turn.t("For end-to-end encryption you can also reach the network on Matrix.")
@@ -378,7 +396,13 @@ async def _answer_pending(
         await turn.say(turn.t("I will write to you in English from now on."))
         return True
     if kind == "forget":
-        key = resolve_choice(turn.msg, [Option("forget:yes", turn.t("Yes, erase my data")), Option("forget:no", turn.t("No, keep it"))])
+        key = resolve_choice(
+            turn.msg,
+            [
+                Option("forget:yes", turn.t("Yes, erase my data")),
+                Option("forget:no", turn.t("No, keep it")),
+            ],
+        )
         if key is None:
             return False
         if key == "forget:no":
@@ -390,7 +414,9 @@ async def _answer_pending(
         await turn.services.db.conversations.delete(turn.account.id)
         for ref in refs:
             await cards.tell_rooms(
-                turn.services, N_("Case {ref} was withdrawn by the defender; its content is erased."), ref=ref
+                turn.services,
+                N_("Case {ref} was withdrawn by the defender; its content is erased."),
+                ref=ref,
             )
         await turn.say(turn.t("Your data has been erased."))
         return True

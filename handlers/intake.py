@@ -67,9 +67,7 @@ STEPS: dict[State, Step] = {
         multi=True,
     ),
     State.WHERE: Step(N_("Where is this happening? Country and place."), State.WHO),
-    State.WHO: Step(
-        N_("Who is at risk? A person, an organisation or a community."), State.URGENCY
-    ),
+    State.WHO: Step(N_("Who is at risk? A person, an organisation or a community."), State.URGENCY),
     State.URGENCY: Step(N_("How urgent is it?"), State.CONSENT, choices=URGENCIES),
     State.CONSENT: Step(
         N_("What may the network do with your report?"), State.CONTACT, choices=CONSENTS

@@ -51,7 +51,9 @@ async def to_rooms(services: Services, ref: str, text: str, files: int = 0) -> N
         if not services.hub.serves(room.platform):
             continue
         if await cards.content_allowed(services, room):
-            message = render(language, "The defender answers on {ref}:\n\n{text}", ref=ref, text=text)
+            message = render(
+                language, "The defender answers on {ref}:\n\n{text}", ref=ref, text=text
+            )
         else:
             message = render(
                 language,
@@ -80,7 +82,9 @@ async def from_defender(turn: Turn, data: dict[str, Any]) -> bool:
     text = turn.msg.text.strip()
     if not text:
         return False
-    cases = [c for c in await turn.services.db.cases.cases_of(turn.account.id) if c.state != "closed"]
+    cases = [
+        c for c in await turn.services.db.cases.cases_of(turn.account.id) if c.state != "closed"
+    ]
     if not cases:
         return False
     if len(text) > turn.services.settings.max_text_chars:

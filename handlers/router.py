@@ -51,7 +51,9 @@ def _defender_commands() -> list[Command]:
     return [
         Command(CommandSpec("start"), lambda turn, a: defender.start(turn)),
         Command(CommandSpec("help"), lambda turn, a: defender.help_(turn), private_only=False),
-        Command(CommandSpec("language", aliases=("lang",)), lambda turn, a: defender.language(turn)),
+        Command(
+            CommandSpec("language", aliases=("lang",)), lambda turn, a: defender.language(turn)
+        ),
         Command(CommandSpec("report"), lambda turn, a: defender.report(turn)),
         Command(CommandSpec("sos", (text,)), lambda turn, a: defender.sos(turn, a["text"])),
         Command(CommandSpec("status"), lambda turn, a: defender.status(turn)),
@@ -113,7 +115,9 @@ class Router:
         try:
             if not self.limiter.allow(str(msg.sender), now):
                 if msg.is_private:
-                    await turn.say(turn.t("You are sending messages too fast. Please wait a minute."))
+                    await turn.say(
+                        turn.t("You are sending messages too fast. Please wait a minute.")
+                    )
                 return
             await self._dispatch(turn)
             await defender.remember_sent(turn)
@@ -130,10 +134,13 @@ class Router:
         if call is not None:
             if call.addressed_to and self.bot_names and call.addressed_to not in self.bot_names:
                 return  # a command for another bot in the same group
-            command = self.commands.get(self.table.get(call.name).name) if self.table.get(call.name) else None
+            spec = self.table.get(call.name)
+            command = self.commands.get(spec.name) if spec else None
             if command is None:
                 if msg.is_private:
-                    await turn.say(turn.t("I do not know that command. /help lists what you can do."))
+                    await turn.say(
+                        turn.t("I do not know that command. /help lists what you can do.")
+                    )
                 return
             if command.private_only and not msg.is_private:
                 return

@@ -42,7 +42,9 @@ SPECS = {
     "verify": spec("verify", Arg("verdict", ArgKind.CHOICE, choices=VERDICTS)),
     "note": spec("note", Arg("text", ArgKind.REST)),
     "ask": spec("ask", Arg("text", ArgKind.REST)),
-    "refer": spec("refer", Arg("kind", ArgKind.CHOICE, choices=REFERRALS), Arg("partner", ArgKind.REST)),
+    "refer": spec(
+        "refer", Arg("kind", ArgKind.CHOICE, choices=REFERRALS), Arg("partner", ArgKind.REST)
+    ),
     "followup": spec("followup", Arg("after", ArgKind.DURATION)),
     "close": spec("close", Arg("reason", ArgKind.REST)),
     "case": spec("case"),
@@ -129,7 +131,9 @@ async def ask(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.ask(ref, str(turn.msg.sender), args["text"])
     delivered = await relay.to_defender(turn.services, ref, args["text"])
     if not delivered:
-        return turn.t("The defender of {ref} cannot be reached (withdrawn or unreachable).", ref=ref)
+        return turn.t(
+            "The defender of {ref} cannot be reached (withdrawn or unreachable).", ref=ref
+        )
     return turn.t("Sent to the defender of {ref}.", ref=ref)
 
 
@@ -142,7 +146,9 @@ async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     due: datetime = turn.services.clock.now() + args["after"]
     await turn.services.db.cases.followup(ref, str(turn.msg.sender), due)
     await turn.services.db.deadlines.schedule("followup", ref, due)
-    return turn.t("Follow-up of {ref} due {date}.", ref=ref, date=due.strftime("%Y-%m-%d %H:%M UTC"))
+    return turn.t(
+        "Follow-up of {ref} due {date}.", ref=ref, date=due.strftime("%Y-%m-%d %H:%M UTC")
+    )
 
 
 async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
@@ -185,7 +191,12 @@ async def run(turn: Turn, name: str, args: Mapping[str, Any]) -> None:
         return
     ref = await case_ref(turn, args)
     if ref is None:
-        await turn.say(turn.t("Which case? Give the reference or reply to its card: {usage}", usage=SPECS[name].usage()))
+        await turn.say(
+            turn.t(
+                "Which case? Give the reference or reply to its card: {usage}",
+                usage=SPECS[name].usage(),
+            )
+        )
         return
     try:
         answer = await ACTIONS[name](turn, ref, args)

@@ -32,7 +32,13 @@ def extract() -> Catalog:
         for filename, lineno, message, comments, context in extract_from_dir(
             PROJECT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):
-            catalog.add(message, None, [(f"{package}/{filename}", lineno)], auto_comments=comments, context=context)
+            catalog.add(
+                message,
+                None,
+                [(f"{package}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     return catalog
 
 

@@ -13,8 +13,11 @@ Deliver = Callable[[IncomingMessage, Messenger], Awaitable[None]]
 
 
 class Transport(Protocol):
-    platform: Platform
-    messenger: Messenger
+    @property
+    def platform(self) -> Platform: ...
+
+    @property
+    def messenger(self) -> Messenger: ...
 
     async def start(self, deliver: Deliver) -> None:
         """Connect, catch up on what arrived while down, then keep receiving."""

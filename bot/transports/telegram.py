@@ -117,16 +117,15 @@ class TelegramMessenger:
 
     async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
         first: Message | None = None
+        reply: int | None = int(reply_to) if reply_to else None
         for part in split_text(text):
             message = await self._call(
                 chat,
-                lambda cid, part=part: self.app.bot.send_message(
-                    cid,
-                    part,
-                    reply_to_message_id=int(reply_to) if reply_to and first is None else None,
+                lambda cid, part=part, reply=reply: self.app.bot.send_message(
+                    cid, part, reply_to_message_id=reply
                 ),
             )
-            first = first or message
+            first, reply = first or message, None  # only the first part is a reply
         assert first is not None
         return Sent(chat, str(first.message_id))
 

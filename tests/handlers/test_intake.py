@@ -35,7 +35,7 @@ async def full_report(bot: Harness, who: Address, language: str) -> str:
     await bot.press(who, f"lang:{language}")
     await bot.send(who, "/report")
     await bot.send(who, what)
-    await bot.press(who, f"what:done")
+    await bot.press(who, "what:done")
     await bot.send(who, where)
     await bot.send(who, at_risk)
     await bot.press(who, "urgency:days")
@@ -136,7 +136,10 @@ async def test_sos_alerts_at_once_then_completes(bot: Harness) -> None:
     await bot.press(ANA, "summary:confirm")
     case = await bot.db.cases.get(ref)
     assert case.where == "San Salvador" and case.who == "me and my son"
-    assert len(await bot.db.cases.cases_of((await bot.db.accounts.get_or_create(str(ANA), None)).id)) == 1
+    assert (
+        len(await bot.db.cases.cases_of((await bot.db.accounts.get_or_create(str(ANA), None)).id))
+        == 1
+    )
 
 
 async def test_forget_erases_report_and_tells_the_room(bot: Harness) -> None:
@@ -146,7 +149,10 @@ async def test_forget_erases_report_and_tells_the_room(bot: Harness) -> None:
     case = await bot.db.cases.get(ref)
     assert not case.what and not case.where and not case.who and not case.contact and case.withdrawn
     assert "withdrawn" in bot.matrix.to(TRIAGE)[-1].text and ref in bot.matrix.to(TRIAGE)[-1].text
-    assert await bot.db.conversations.load((await bot.db.accounts.get_or_create(str(ANA), None)).id) is None
+    assert (
+        await bot.db.conversations.load((await bot.db.accounts.get_or_create(str(ANA), None)).id)
+        is None
+    )
 
 
 async def test_bad_input_is_refused_and_nothing_is_stored(bot: Harness) -> None:

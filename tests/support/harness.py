@@ -102,7 +102,9 @@ async def open_database(path: Path, clock: FakeClock, url: str | None = None) ->
     return await Database.open(url, b"k" * 32, clock.now)
 
 
-async def make_harness(tmp_path: Path, settings: Settings | None = None, url: str | None = None) -> Harness:
+async def make_harness(
+    tmp_path: Path, settings: Settings | None = None, url: str | None = None
+) -> Harness:
     clock = FakeClock()
     db = await open_database(tmp_path, clock, url)
     telegram = MemoryMessenger(Platform.TELEGRAM)

@@ -39,7 +39,9 @@ class TelegramWorld:
         return clock
 
 
-async def start_app(server: FakeTelegramServer, path: Path, extra: str = "", clock: FakeClock | None = None) -> App:
+async def start_app(
+    server: FakeTelegramServer, path: Path, extra: str = "", clock: FakeClock | None = None
+) -> App:
     text = f"""
 [bot]
 data_dir = "data"
@@ -51,7 +53,9 @@ base_url = "{server.base_url}"
     config = parse_config(text, path)
     config.bot.data_dir.mkdir(exist_ok=True)
     await upgrade_to_head(config.storage.url)
-    secrets = load_secrets(config, {"SOSBOT_MASTER_KEY": MASTER_KEY, "SOSBOT_TELEGRAM_TOKEN": TOKEN})
+    secrets = load_secrets(
+        config, {"SOSBOT_MASTER_KEY": MASTER_KEY, "SOSBOT_TELEGRAM_TOKEN": TOKEN}
+    )
 
     def transports(services: Services) -> list[TelegramTransport]:  # type: ignore[type-arg]
         return [TelegramTransport(TOKEN, services, server.base_url, poll_timeout=1)]
@@ -75,7 +79,9 @@ advisors = ["telegram:{advisor.id}"]
 allow_content_in_unencrypted_rooms = true
 """
         (tmp_path / "extra.toml").write_text(extra)
-        world = TelegramWorld(server, await start_app(server, tmp_path, extra), triage, advisor, tmp_path)
+        world = TelegramWorld(
+            server, await start_app(server, tmp_path, extra), triage, advisor, tmp_path
+        )
         try:
             yield world
         finally:

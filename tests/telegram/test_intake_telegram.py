@@ -84,8 +84,12 @@ async def test_pending_updates_are_answered_after_a_restart(world: TelegramWorld
     await say(world, user, "/report")
     await world.app.stop()
     world.server.user_sends(user, user, "They burned the community radio.")  # while down
-    world.app = await start_app(world.server, world.path, (world.path / "extra.toml").read_text(), world.clock)
-    answer = await world.server.wait_for_message(user.id, lambda m: "Done" in m.button_texts and "Noted" in (m.text or ""))
+    world.app = await start_app(
+        world.server, world.path, (world.path / "extra.toml").read_text(), world.clock
+    )
+    answer = await world.server.wait_for_message(
+        user.id, lambda m: "Done" in m.button_texts and "Noted" in (m.text or "")
+    )
     assert answer.text is not None
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 
-def sosbot(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sosbot(
+    folder: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SOSBOT_")}
     environment.update(env or {})
     return subprocess.run(
@@ -57,13 +59,21 @@ def test_check_on_the_generated_config(initialised: Path) -> None:
     result = sosbot(initialised, "check")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["config", "secrets", "storage", "telegram", "matrix"]
+    assert [line.split(":")[0] for line in lines] == [
+        "config",
+        "secrets",
+        "storage",
+        "telegram",
+        "matrix",
+    ]
     assert all(": ok" in line for line in lines)
 
 
 def test_check_names_a_missing_secret(initialised: Path) -> None:
     config = initialised / "config.toml"
-    config.write_text(config.read_text().replace("[telegram]\nenabled = false", "[telegram]\nenabled = true"))
+    config.write_text(
+        config.read_text().replace("[telegram]\nenabled = false", "[telegram]\nenabled = true")
+    )
     result = sosbot(initialised, "check")
     assert result.returncode == 1
     assert "secrets: FAILED" in result.stdout
@@ -71,7 +81,11 @@ def test_check_names_a_missing_secret(initialised: Path) -> None:
 
 
 def test_check_with_a_wrong_key_fails_on_storage(initialised: Path) -> None:
-    result = sosbot(initialised, "check", env={"SOSBOT_MASTER_KEY": "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="})
+    result = sosbot(
+        initialised,
+        "check",
+        env={"SOSBOT_MASTER_KEY": "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="},
+    )
     assert result.returncode == 1
     assert "storage: FAILED" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -82,7 +96,13 @@ def test_config_lookup_order(initialised: Path, tmp_path_factory: pytest.TempPat
     (elsewhere / "my.toml").write_text('[bot]\ndata_dri = "x"\n')
     by_env = sosbot(initialised, "check", env={"SOSBOT_CONFIG": str(elsewhere / "my.toml")})
     assert "'bot.data_dri'" in by_env.stderr and by_env.returncode == 1
-    by_flag = sosbot(initialised, "--config", str(initialised / "config.toml"), "check", env={"SOSBOT_CONFIG": str(elsewhere / "my.toml")})
+    by_flag = sosbot(
+        initialised,
+        "--config",
+        str(initialised / "config.toml"),
+        "check",
+        env={"SOSBOT_CONFIG": str(elsewhere / "my.toml")},
+    )
     assert by_flag.returncode == 0, by_flag.stderr
 
 
@@ -104,5 +124,5 @@ def test_a_missing_config_is_one_line(tmp_path: Path) -> None:
     result = sosbot(tmp_path, "run")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"Error in configuration at '(file)': no config file at config.toml; run 'sosbot init'"
+        "Error in configuration at '(file)': no config file at config.toml; run 'sosbot init'"
     ]

@@ -23,14 +23,25 @@ PRIORITY = CommandSpec(
         Arg("level", ArgKind.CHOICE, choices=("critical", "high", "normal", "low")),
     ),
 )
-NOTE = CommandSpec("note", (Arg("case", ArgKind.CASE_REF, optional=True), Arg("text", ArgKind.REST)))
+NOTE = CommandSpec(
+    "note", (Arg("case", ArgKind.CASE_REF, optional=True), Arg("text", ArgKind.REST))
+)
 FOLLOWUP = CommandSpec("followup", (Arg("case", ArgKind.CASE_REF), Arg("after", ArgKind.DURATION)))
 DEADLINE = CommandSpec("deadline", (Arg("appeal", ArgKind.APPEAL_REF), Arg("date", ArgKind.DATE)))
 
 
 @pytest.mark.parametrize(
     "typed",
-    ["/ack", "!ack", "/ACK", "!Ack", "/ack@SosBot", "/ack@sosbot_test_bot", "  /ack  ", "\u200f/ack"],
+    [
+        "/ack",
+        "!ack",
+        "/ACK",
+        "!Ack",
+        "/ack@SosBot",
+        "/ack@sosbot_test_bot",
+        "  /ack  ",
+        "\u200f/ack",
+    ],
 )
 def test_all_forms_of_a_command(typed: str) -> None:
     call = split_command(typed)
@@ -42,7 +53,9 @@ def test_bot_name_is_kept_to_ignore_commands_for_other_bots() -> None:
     assert call is not None and call.addressed_to == "otherbot" and call.rest == "C-7K4QM2"
 
 
-@pytest.mark.parametrize("typed", ["ack", "hello /ack", "/", "!", "/1ack", "/ack!", "//ack", "/أكد"])
+@pytest.mark.parametrize(
+    "typed", ["ack", "hello /ack", "/", "!", "/1ack", "/ack!", "//ack", "/أكد"]
+)
 def test_not_commands(typed: str) -> None:
     assert split_command(typed) is None
 

@@ -33,11 +33,11 @@ def test_the_example_parses_with_platforms_off_and_paths_resolved() -> None:
     ("text", "path", "words"),
     [
         ('[bot]\ndefault_langage = "es"\n', "bot.default_langage", "unknown key"),
-        ('[telegramm]\nenabled = true\n', "telegramm", "unknown section"),
+        ("[telegramm]\nenabled = true\n", "telegramm", "unknown section"),
         ('[escalation]\nimmediate = "15"\n', "escalation.immediate", "expected an integer"),
         ("[escalation]\nimmediate = 0\n", "escalation.immediate", "positive"),
         ("[telegram]\nenabled = 1\n", "telegram.enabled", "true or false"),
-        ("[advisory]\nrooms = \"matrix:!a:b\"\n", "advisory.rooms", "list of strings"),
+        ('[advisory]\nrooms = "matrix:!a:b"\n', "advisory.rooms", "list of strings"),
         ('[advisory]\nrooms = ["triage"]\n', "advisory.rooms", "platform:id"),
         ('[bot]\ndefault_language = "de"\n', "bot.default_language", "en, es, fr, ar"),
         ('[storage]\nurl = "mysql://x"\n', "storage.url", "postgresql+asyncpg"),
@@ -70,7 +70,7 @@ def _enabled(tmp_path: Path) -> str:
     key.chmod(0o600)
     return (
         f'[crypto]\nmaster_key_file = "{key}"\n'
-        '[telegram]\nenabled = true\n'
+        "[telegram]\nenabled = true\n"
         '[matrix]\nenabled = true\nhomeserver = "https://m.ngo.net"\nuser_id = "@bot:ngo.net"\n'
     )
 
@@ -84,7 +84,9 @@ def test_missing_secrets_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_secrets(config, {"SOSBOT_TELEGRAM_TOKEN": "123:abc"})
     assert caught.value.path == "matrix.password_env"
-    secrets = load_secrets(config, {"SOSBOT_TELEGRAM_TOKEN": "123:abc", "SOSBOT_MATRIX_PASSWORD": "pw"})
+    secrets = load_secrets(
+        config, {"SOSBOT_TELEGRAM_TOKEN": "123:abc", "SOSBOT_MATRIX_PASSWORD": "pw"}
+    )
     assert secrets.telegram_token == "123:abc" and secrets.matrix_password == "pw"
     assert "123:abc" not in repr(secrets) and "pw'" not in repr(secrets)
 

@@ -56,7 +56,9 @@ def test_parse_accepts_any_case_with_or_without_dash(typed: str, expected: str) 
     assert parse_ref(typed) == expected
 
 
-@pytest.mark.parametrize("typed", ["", "C-", "C-7K4QM", "C-7K4QM22", "X-7K4QM2", "C-7K4QMU", "C--7K4QM2"])
+@pytest.mark.parametrize(
+    "typed", ["", "C-", "C-7K4QM", "C-7K4QM22", "X-7K4QM2", "C-7K4QMU", "C--7K4QM2"]
+)
 def test_parse_rejects(typed: str) -> None:
     assert parse_ref(typed) is None
 
