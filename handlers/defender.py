@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers import cards, intake
+from handlers import cards, intake, relay
 from handlers.i18n import LANGUAGES, N_
 from handlers.intake import State
 from handlers.messages import Option, Platform
@@ -238,7 +238,10 @@ async def on_message(turn: Turn) -> bool:
     if turn.msg.choice and turn.msg.choice.startswith("lang:"):
         return await _answer_pending(turn, state, data, {"kind": "language"})
     if state == IDLE:
-        return False
+        handled = await relay.from_defender(turn, data)
+        if data.get("pending"):
+            await save(turn, IDLE, data)
+        return handled
     remember_message(data, turn.msg.message_id)
     if state == State.SUMMARY:
         await _answer_summary(turn, data)
@@ -419,6 +422,12 @@ async def _answer_pending(
                 ref=ref,
             )
         await turn.say(turn.t("Your data has been erased."))
+        return True
+    if kind == "which_case":
+        if not await relay.answer_which_case(turn, pending):
+            return False
+        data["pending"] = None
+        await save(turn, state, data)
         return True
     if kind == "cleanup":
         key = resolve_choice(turn.msg, [Option("cleanup:yes", "yes"), Option("cleanup:no", "no")])

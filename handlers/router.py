@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import defender
+from handlers import defender, triage
 from handlers.commands import (
     Arg,
     ArgKind,
@@ -43,6 +43,7 @@ class Command:
     spec: CommandSpec
     run: Run
     private_only: bool = True
+    advisory: bool = False  # advisors only, checked before the arguments are read
 
 
 def _defender_commands() -> list[Command]:
@@ -63,6 +64,16 @@ def _defender_commands() -> list[Command]:
         ),
         Command(CommandSpec("cancel"), lambda turn, a: defender.cancel(turn)),
         Command(CommandSpec("forget"), lambda turn, a: defender.forget(turn)),
+    ]
+
+
+def _triage_commands() -> list[Command]:
+    def runner(name: str) -> Run:
+        return lambda turn, args: triage.run(turn, name, args)
+
+    return [
+        Command(spec, runner(name), private_only=False, advisory=True)
+        for name, spec in triage.SPECS.items()
     ]
 
 
@@ -89,7 +100,7 @@ class Router:
         self.bot_names = bot_names
         self.table = CommandTable()
         self.commands: dict[str, Command] = {}
-        for command in _defender_commands():
+        for command in (*_defender_commands(), *_triage_commands()):
             self.add(command)
         self.limiter = RateLimiter(services.settings.messages_per_minute)
 
@@ -143,6 +154,9 @@ class Router:
                     )
                 return
             if command.private_only and not msg.is_private:
+                return
+            if command.advisory and not triage.allowed(turn):
+                await triage.refuse(turn)
                 return
             try:
                 args = parse_args(command.spec, call.rest)

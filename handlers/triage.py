@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from handlers import relay
+from handlers import relay, views
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import N_
 from handlers.messages import Address
@@ -159,8 +159,6 @@ async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def show(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    from handlers import views
-
     return await views.case_view(turn, ref)
 
 
@@ -185,8 +183,6 @@ async def run(turn: Turn, name: str, args: Mapping[str, Any]) -> None:
         await refuse(turn)
         return
     if name == "cases":
-        from handlers import views
-
         await turn.say(await views.case_list(turn, args.get("filter") or "open"))
         return
     ref = await case_ref(turn, args)

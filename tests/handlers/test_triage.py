@@ -1,0 +1,227 @@
+"""The advisory group's work, driven through the real router, storage and scheduler."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from handlers.messages import Address, Platform
+from tests.handlers.test_intake import full_report, ref_in
+from tests.support.harness import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
+
+ANA = Address(Platform.TELEGRAM, "7001")
+SARA = Address(Platform.MATRIX, "@sara:localhost")
+MEMBER_GROUP = Address(Platform.TELEGRAM, "-100777")
+STRANGER = Address(Platform.TELEGRAM, "9999")
+
+
+async def sos_case(bot: Harness, who: Address = ANA, text: str = "they are here") -> str:
+    await bot.send(who, f"/sos {text}")
+    return ref_in(bot.matrix.to(TRIAGE)[-1].text)
+
+
+def alerts(bot: Harness, ref: str) -> list[str]:
+    return [o.text for o in bot.matrix.to(TRIAGE) if ref in o.text and "not acknowledged" in o.text]
+
+
+def escalations(bot: Harness, ref: str) -> list[str]:
+    return [o.text for o in bot.matrix.to(COORDINATOR) if ref in o.text]
+
+
+async def test_escalation_fires_once_per_step(bot: Harness) -> None:
+    ref = await sos_case(bot)
+    await bot.advance(timedelta(minutes=14))
+    assert alerts(bot, ref) == []
+    await bot.advance(timedelta(minutes=1))
+    assert len(alerts(bot, ref)) == 1
+    assert "@alice:localhost" in alerts(bot, ref)[0], "the advisors are mentioned"
+    assert escalations(bot, ref) == []
+    await bot.advance(timedelta(minutes=14))
+    assert escalations(bot, ref) == []
+    await bot.advance(timedelta(minutes=1))
+    assert len(escalations(bot, ref)) == 1
+    for _ in range(10):
+        await bot.advance(timedelta(hours=1))
+    assert len(alerts(bot, ref)) == 1 and len(escalations(bot, ref)) == 1
+
+
+async def test_ack_stops_escalation(bot: Harness) -> None:
+    ref = await sos_case(bot)
+    await bot.advance(timedelta(minutes=10))
+    replies = await bot.send(ALICE, f"/ack {ref}", chat=TRIAGE)
+    assert "acknowledged" in replies[-1].text
+    for _ in range(6):
+        await bot.advance(timedelta(minutes=15))
+    assert alerts(bot, ref) == [] and escalations(bot, ref) == []
+
+
+async def test_ack_between_the_two_steps_stops_the_second(bot: Harness) -> None:
+    ref = await sos_case(bot)
+    await bot.advance(timedelta(minutes=15))
+    assert len(alerts(bot, ref)) == 1
+    await bot.send(ALICE, f"!ACK {ref.lower().replace('-', '')}", chat=TRIAGE)
+    await bot.advance(timedelta(hours=2))
+    assert escalations(bot, ref) == []
+
+
+async def test_urgency_sets_the_delay(bot: Harness) -> None:
+    ref = await full_report(bot, ANA, "en")  # urgency "days": 120 minutes
+    await bot.advance(timedelta(minutes=119))
+    assert alerts(bot, ref) == []
+    await bot.advance(timedelta(minutes=1))
+    assert len(alerts(bot, ref)) == 1
+
+
+async def test_restart_before_the_deadline_still_escalates_on_time(tmp_path: Path) -> None:
+    first = await make_harness(tmp_path)
+    ref = await sos_case(first)
+    start = first.clock.now()
+    await first.scheduler.stop()
+    await first.db.close()
+
+    second = await make_harness(tmp_path)
+    second.clock.advance(second.clock.now() - second.clock.now())  # same fake start time
+    assert second.clock.now() == start
+    await second.advance(timedelta(minutes=15))
+    assert len(alerts(second, ref)) == 1
+    await second.scheduler.stop()
+    await second.db.close()
+
+
+async def test_a_late_deadline_acts_once(bot: Harness) -> None:
+    ref = await sos_case(bot)
+    # The bot was down for three hours: both steps are overdue at once.
+    await bot.advance(timedelta(hours=3))
+    assert len(alerts(bot, ref)) == 1
+    assert escalations(bot, ref) == [], "the second step waits its own interval from now"
+    await bot.advance(timedelta(minutes=15))
+    assert len(escalations(bot, ref)) == 1
+    await bot.advance(timedelta(hours=3))
+    assert len(alerts(bot, ref)) == 1 and len(escalations(bot, ref)) == 1
+
+
+COMMANDS = [
+    "/ack {ref}",
+    "/claim {ref}",
+    "/assign {ref} @alice",
+    "/priority {ref} high",
+    "/state {ref} action",
+    "/verify {ref} confirmed",
+    "/note {ref} x",
+    "/ask {ref} hello",
+    "/refer {ref} legal Lawyers Collective",
+    "/followup {ref} 14d",
+    "/close {ref} done",
+    "/case {ref}",
+    "/cases all",
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(
+    "where",
+    ["member group", "private chat", "unknown room", "advisor in member group"],
+)
+async def test_triage_commands_are_refused_without_a_leak(
+    bot: Harness, command: str, where: str
+) -> None:
+    ref = await sos_case(bot, text="secret details")
+    sender, chat = {
+        "member group": (STRANGER, MEMBER_GROUP),
+        "private chat": (STRANGER, STRANGER),
+        "unknown room": (STRANGER, Address(Platform.TELEGRAM, "-100999")),
+        "advisor in member group": (BOB, MEMBER_GROUP),
+    }[where]
+    before = await bot.db.cases.get(ref)
+    real = await bot.send(sender, command.format(ref=ref), chat=chat)
+    fake = await bot.send(sender, command.format(ref="C-000000"), chat=chat)
+    assert [o.text for o in real] == [o.text for o in fake], "existence must not show"
+    assert len(real) == 1 and real[0].chat == chat
+    assert ref not in real[0].text and "secret" not in real[0].text
+    after = await bot.db.cases.get(ref)
+    assert (after.state, after.acknowledged_at, after.priority) == (
+        before.state,
+        before.acknowledged_at,
+        before.priority,
+    )
+    assert all(o.chat != ANA for o in real + fake), "nothing reaches the defender"
+
+
+async def test_card_to_close_with_ask_round_trips(bot: Harness) -> None:
+    ref = await full_report(bot, ANA, "en")
+    card = next(o for o in bot.matrix.to(TRIAGE) if ref in o.text and "New case" in o.text)
+    # Replying to the card may leave out the reference.
+    replies = await bot.send(ALICE, "/ack", chat=TRIAGE, reply_to=card.message_id)
+    assert ref in replies[-1].text
+    await bot.send(ALICE, "/priority high", chat=TRIAGE, reply_to=card.message_id)
+    await bot.send(ALICE, f"/assign {ref} @bob".replace("@bob", "2002"), chat=TRIAGE)
+    await bot.send(ALICE, f"/verify {ref} confirmed", chat=TRIAGE)
+    await bot.send(ALICE, f"/state {ref} action", chat=TRIAGE)
+    await bot.send(ALICE, f"/note {ref} called the lawyer", chat=TRIAGE)
+    # /ask reaches the defender from "the advisory group", not from Alice.
+    await bot.send(ALICE, f"/ask {ref} Are you safe tonight?", chat=TRIAGE)
+    question = bot.telegram.last(ANA).text
+    assert "advisory group" in question and "Are you safe tonight?" in question
+    assert "alice" not in question.lower()
+    # The defender's answer returns under the reference, without their account.
+    await bot.send(ANA, "Yes, we moved to a safe house.")
+    relayed = bot.matrix.last(TRIAGE).text
+    assert ref in relayed and "safe house" in relayed and "7001" not in relayed
+    await bot.send(ALICE, f"/refer {ref} legal Lawyers Collective", chat=TRIAGE)
+    await bot.send(ALICE, f"/followup {ref} 14d", chat=TRIAGE)
+    replies = await bot.send(ALICE, f"/close {ref} safe and relocated", chat=TRIAGE)
+    assert "closed" in replies[-1].text
+    case = await bot.db.cases.get(ref)
+    assert (case.state, case.priority, case.verification) == ("closed", "high", "confirmed")
+    assert case.assignee == str(BOB)
+    view = (await bot.send(ALICE, f"/case {ref}"))[-1].text  # private chat with the bot
+    for word in ("note", "question", "referred", "closed", "called the lawyer"):
+        assert word in view
+    status = (await bot.send(ANA, "/status"))[-1].text
+    assert "closed" in status and "lawyer" not in status and "alice" not in status.lower()
+
+
+async def test_defender_with_several_open_cases_is_asked_which(bot: Harness) -> None:
+    first = await full_report(bot, ANA, "en")
+    second = await full_report(bot, ANA, "en")
+    replies = await bot.send(ANA, "They followed me again.")
+    assert {o.label for o in replies[-1].options} == {first, second}
+    await bot.press(ANA, second)
+    relayed = bot.matrix.last(TRIAGE).text
+    assert second in relayed and "followed me again" in relayed
+
+
+async def test_cases_lists_and_unknown_reference(bot: Harness) -> None:
+    ref = await sos_case(bot)
+    listing = (await bot.send(ALICE, "/cases", chat=TRIAGE))[-1].text
+    assert ref in listing and "NOT acknowledged" in listing
+    mine = (await bot.send(ALICE, "/cases mine", chat=TRIAGE))[-1].text
+    assert ref not in mine
+    await bot.send(ALICE, f"/claim {ref}", chat=TRIAGE)
+    assert ref in (await bot.send(ALICE, "/cases mine", chat=TRIAGE))[-1].text
+    missing = (await bot.send(ALICE, "/ack C-000000", chat=TRIAGE))[-1].text
+    assert "no case" in missing.lower()
+    usage = (await bot.send(ALICE, f"/priority {ref} urgent", chat=TRIAGE))[-1].text
+    assert "/priority [C-…] critical|high|normal|low" in usage
+
+
+async def test_daily_digest_lists_open_and_unacknowledged(bot: Harness) -> None:
+    ref = await sos_case(bot)
+    await bot.advance(timedelta(days=1))
+    digests = [o.text for o in bot.matrix.to(TRIAGE) if "Daily digest" in o.text]
+    assert len(digests) == 1 and ref in digests[0]
+    await bot.advance(timedelta(days=1))
+    assert len([o for o in bot.matrix.to(TRIAGE) if "Daily digest" in o.text]) == 2
+
+
+async def test_followup_reminder_fires_when_due(bot: Harness) -> None:
+    ref = await sos_case(bot)
+    await bot.send(ALICE, f"/ack {ref}", chat=TRIAGE)
+    await bot.send(ALICE, f"/followup {ref} 2d", chat=TRIAGE)
+    await bot.advance(timedelta(days=1, hours=23))
+    assert not [o for o in bot.matrix.to(TRIAGE) if "Follow-up due" in o.text]
+    await bot.advance(timedelta(hours=1))
+    reminders = [o for o in bot.matrix.to(TRIAGE) if "Follow-up due" in o.text and ref in o.text]
+    assert len(reminders) == 1
