@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("rotate-key", help="re-wrap every data key under a new master key")
     audit = sub.add_parser("audit", help="audit log tools")
     audit.add_argument("action", choices=["verify"])
+    demo = sub.add_parser("demo", help="try the bot in a local web page, with no accounts")
+    demo.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    demo.add_argument("--data", type=Path, help="keep the demo's data in this folder")
     return parser
 
 
@@ -92,6 +95,7 @@ async def _check(config: Config) -> int:
 
 async def _run(config: Config) -> int:
     from bot.app import App
+    from bot.transports.matrix import MatrixStartError as TransportStartError
 
     app = await App.build(config, load_secrets(config))
     stop = asyncio.Event()
@@ -101,9 +105,22 @@ async def _run(config: Config) -> int:
     try:
         await app.start()
         await stop.wait()
+    except TransportStartError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_ERROR
     finally:
         await app.stop()
     return EXIT_OK
+
+
+def _demo(port: int, data: Path | None) -> int:
+    from bot.demo import DemoError, run_demo
+
+    try:
+        return asyncio.run(run_demo(port, data))
+    except DemoError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 async def _rotate_key(config: Config) -> int:
@@ -123,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(verbose=args.verbose)
     path = find_config(args.config, os.environ)
     try:
+        if args.command == "demo":
+            return _demo(args.port, args.data)
         if args.command == "init":
             return _init(path)
         config = load_config(path)

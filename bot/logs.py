@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import re
 
-NOISY = ("httpx", "httpcore", "aiohttp", "nio", "telegram", "apscheduler", "alembic")
+NOISY = ("httpx", "httpcore", "aiohttp", "telegram", "apscheduler", "alembic")
+# nio's warnings name rooms, users and devices ("no session found … for room
+# !x", "undecryptable Megolm event from @user DEVICE"): errors only.
+QUIET = ("nio",)
 _TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}")
 
 
@@ -34,3 +37,5 @@ def configure(verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -42,8 +42,11 @@ class Scheduler:
             return  # time moves only through advance()
         self._aps = AsyncIOScheduler(timezone="UTC")
         self._aps.add_job(
-            self.run_due, IntervalTrigger(seconds=SAFETY_POLL.total_seconds()), id="safety-poll",
-            coalesce=True, max_instances=1,
+            self.run_due,
+            IntervalTrigger(seconds=SAFETY_POLL.total_seconds()),
+            id="safety-poll",
+            coalesce=True,
+            max_instances=1,
         )
         self._aps.start()
         await self.rearm()
@@ -84,8 +87,12 @@ class Scheduler:
             return
         due = min(d.due_at for d in pending)
         self._aps.add_job(
-            self.run_due, DateTrigger(run_date=due), id=JOB_ID, replace_existing=True,
-            misfire_grace_time=None, coalesce=True,
+            self.run_due,
+            DateTrigger(run_date=due),
+            id=JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
         )
 
     async def advance(self, delta: timedelta) -> int:

@@ -24,7 +24,9 @@ class BackgroundTasks:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             # The exception type only: its text may quote message content.
-            log.error("background task %s failed: %s", task.get_name(), type(task.exception()).__name__)
+            log.error(
+                "background task %s failed: %s", task.get_name(), type(task.exception()).__name__
+            )
 
     def __len__(self) -> int:
         return len(self._tasks)

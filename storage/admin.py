@@ -28,12 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.crypto import Keyring, master_key_id
 from storage.database import Database
-from storage.engine import make_engine
+from storage.engine import READ_ONLY, make_engine
 from storage.errors import UnknownMasterKey, WrongMasterKey
 from storage.migrate import require_head
 from storage.models import DataKey, KeyringState
 from storage.records import RotationReport, Verdict
-from storage.repos.audit import verify_chain
+from storage.repos.audit import snapshot, verify_chain
 from storage.vault import KEYRING_ROW, Vault
 
 Progress = Callable[[int], None]
@@ -130,8 +130,10 @@ async def verify_audit(url: str, master_key: bytes, extra_keys: Sequence[bytes] 
     try:
         await require_head(engine)
         vault = Vault(Keyring([master_key, *extra_keys]))
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        read_only = {READ_ONLY: True} if engine.dialect.name == "sqlite" else {}
+        sessions = async_sessionmaker(engine.execution_options(**read_only))
         async with sessions.begin() as session:
+            await snapshot(session)
             try:
                 index = await vault.load_index(session)
             except UnknownMasterKey as exc:

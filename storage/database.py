@@ -31,6 +31,7 @@ from storage.repos.conversations import Conversations
 from storage.repos.deadlines import Deadlines
 from storage.repos.members import Members
 from storage.repos.outbox import Outbox
+from storage.repos.secrets import BotSecrets
 from storage.repos.tokens import CallbackTokens
 from storage.vault import KeyLoader, Vault
 
@@ -45,6 +46,7 @@ class Database:
     members: Members
     appeals: Appeals
     outbox: Outbox
+    bot_secrets: BotSecrets
 
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self._engine = engine
@@ -58,6 +60,7 @@ class Database:
         self.members = Members(store)
         self.appeals = Appeals(store)
         self.outbox = Outbox(store)
+        self.bot_secrets = BotSecrets(store)
 
     @classmethod
     async def open(

@@ -52,3 +52,12 @@ class UnknownMasterKey(DecryptionError):
 
 class WrongMasterKey(DecryptionError):
     """None of the master keys given opens this database."""
+
+
+class RotationPending(StorageError):
+    """The database wraps new keys under a master key this process does not hold.
+
+    A key rotation began and this process has only the old key: it may
+    still read, but refuses to write rather than create records under a
+    key about to be retired. Restart it with the new key file.
+    """

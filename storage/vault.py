@@ -20,17 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from storage.crypto import IndexKeys, Keyring, random_key
-from storage.errors import DecryptionError, StorageError, UnknownMasterKey
+from storage.errors import DecryptionError, RotationPending, StorageError, UnknownMasterKey
 from storage.models import DataKey, KeyringState
 from storage.types import new_id
 
 KeyLoader = Callable[[], Iterable[bytes]]
 INDEX_KEY_NAME = "index"
 KEYRING_ROW = 1
-
-
-class RotationPending(StorageError):
-    """The database wraps new keys under a master key this process does not hold."""
 
 
 class Vault:

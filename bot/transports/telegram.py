@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import warnings
+
+# Opt in to python-telegram-bot's timedelta durations now (PTB 22.2+): without
+# it, constructing a RetryAfter emits a deprecation warning on every 429.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any

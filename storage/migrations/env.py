@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from storage.engine import make_engine
 from storage.models import metadata
+from storage.types import UTCDateTime
 
 config = context.config
 
@@ -32,6 +35,13 @@ def _url() -> str:
     return url
 
 
+def _render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | Literal[False]:
+    """Autogenerate plain SQLAlchemy types: a migration must not import storage code."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -39,6 +49,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=True,  # SQLite needs batch mode for ALTER TABLE
         transaction_per_migration=True,
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

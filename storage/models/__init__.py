@@ -7,6 +7,7 @@ from storage.models.people import Account, Contact, Conversation, Invite, Member
 from storage.models.system import (
     AuditEntry,
     AuditHead,
+    BotSecret,
     CallbackToken,
     DataKey,
     Deadline,
@@ -24,6 +25,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Base",
+    "BotSecret",
     "CallbackToken",
     "Case",
     "CaseCard",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
@@ -83,3 +83,17 @@ class CallbackToken(Base):
     key_enc: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BotSecret(Base):
+    """A small secret of the bot itself (e.g. the Matrix store's pickle key), sealed."""
+
+    __tablename__ = "bot_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    value_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

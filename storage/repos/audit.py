@@ -148,10 +148,20 @@ class Audit(Repository):
     async def verify(self) -> Verdict:
         """Check the whole chain; name the first altered, removed or inserted entry."""
         async with self._store.read() as session:
+            await snapshot(session)
             return await verify_chain(session, self._vault.index)
 
 
+async def snapshot(session: AsyncSession) -> None:
+    """Make this (fresh) session's transaction one snapshot, so that appends running
+    meanwhile cannot look like tampering. SQLite read transactions are snapshots
+    already; PostgreSQL needs REPEATABLE READ. Call before anything else."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 async def verify_chain(session: AsyncSession, index: IndexKeys) -> Verdict:
+    """Check the chain; run it in a ``snapshot``."""
     head = (await session.execute(select(AuditHead).where(AuditHead.id == HEAD_ROW))).scalar_one()
     prev_seq, prev_hash, count = 0, GENESIS_HASH, 0
     suspect: AuditEntry | None = None

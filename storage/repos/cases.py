@@ -286,11 +286,9 @@ class Cases(Triage, Cards):
             address_hash = await session.scalar(
                 select(AccountRow.address_hash).where(AccountRow.id == account_id)
             )
-            if address_hash is not None:  # messages and buttons waiting for them
+            if address_hash is not None:  # messages to them (relayed questions), buttons
                 await session.execute(
-                    delete(OutboxRow).where(
-                        OutboxRow.destination_hash == address_hash, OutboxRow.status == "pending"
-                    )
+                    delete(OutboxRow).where(OutboxRow.destination_hash == address_hash)
                 )
                 await session.execute(delete(TokenRow).where(TokenRow.chat_hash == address_hash))
             await session.execute(

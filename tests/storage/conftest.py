@@ -3,8 +3,9 @@
 ``db_url`` is parametrised over a temporary SQLite file and a fresh database
 on the session's real PostgreSQL server (``postgres_server``; a missing
 server skips locally and fails with CI=true). Schemas are built with
-``upgrade_to_head``; on PostgreSQL each test's database is a copy of one
-migrated template, which keeps the suite fast.
+``upgrade_to_head``: each test's database is a copy of one database migrated
+once per session (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on
+PostgreSQL), which keeps the suite fast.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -75,6 +77,15 @@ async def _copy_database(server: PostgresServer, template: str, name: str) -> st
     return server.url(name)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once with ``upgrade_to_head``; tests get copies of it."""
+    path = tmp_path_factory.mktemp("template") / "sosbot.db"
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, upgrade_to_head(f"sqlite+aiosqlite:///{path}")).result()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -91,14 +102,13 @@ async def db_url(
 ) -> AsyncIterator[str]:
     """The URL of an empty, migrated database on ``backend``."""
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{sqlite_path}"
-        await upgrade_to_head(url)
-        yield url
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, sqlite_path)  # closed and checkpointed: one file
+        yield f"sqlite+aiosqlite:///{sqlite_path}"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    template: str = request.getfixturevalue("pg_template")
     name = f"t_{uuid.uuid4().hex[:16]}"
-    yield await _copy_database(server, template, name)
+    yield await _copy_database(server, request.getfixturevalue("pg_template"), name)
     server.drop_database(name)
 
 

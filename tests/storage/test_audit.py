@@ -155,3 +155,17 @@ async def test_concurrent_case_work_keeps_the_chain_whole(db: Database) -> None:
     await asyncio.gather(*(db.cases.acknowledge(r, ALICE) for r in refs))
     verdict = await db.audit.verify()
     assert verdict.ok and verdict.entries == 40
+
+
+async def test_verifying_while_others_append_sees_no_tampering(db: Database) -> None:
+    await fill(db, 5)
+
+    async def appends() -> None:
+        for n in range(30):
+            await db.audit.append(ALICE, "case.note", f"C-{n:06d}")
+
+    async def verifications() -> list[bool]:
+        return [(await db.audit.verify()).ok for _ in range(15)]
+
+    _, verdicts = await asyncio.gather(appends(), verifications())
+    assert all(verdicts)

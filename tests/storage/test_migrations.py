@@ -45,6 +45,28 @@ async def test_open_refuses_a_database_without_schema(empty_url: str, clock: Clo
         await Database.open(empty_url, os.urandom(32), clock.now)
 
 
+async def test_open_refuses_a_database_behind_the_code(empty_url: str, clock: Clock) -> None:
+    engine = make_engine(empty_url)
+    try:
+        async with engine.connect() as conn:
+
+            def upgrade_to_first(sync: Connection) -> None:
+                config = alembic_config()
+                config.attributes["connection"] = sync
+                command.upgrade(config, "0001")
+                sync.commit()
+
+            await conn.run_sync(upgrade_to_first)
+    finally:
+        await engine.dispose()
+    assert await current_revision(empty_url) == "0001"
+    with pytest.raises(SchemaNotCurrent, match="at revision '0001'"):
+        await Database.open(empty_url, os.urandom(32), clock.now)
+    await upgrade_to_head(empty_url)
+    db = await Database.open(empty_url, os.urandom(32), clock.now)
+    await db.close()
+
+
 async def test_a_database_from_a_newer_sosbot_is_refused(db_url: str, clock: Clock) -> None:
     async with raw(db_url) as conn:
         await conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))

@@ -38,6 +38,7 @@ NEEDLES = [
     "JPEG-PAYLOAD-MARKER",
     "draft-in-progress-Buenaventura",
     "Colectivo de Abogados",
+    "olm-pickle-key-MARKER",
 ]
 
 
@@ -75,6 +76,7 @@ async def write_everything(db: Database, clock: Clock) -> None:
     await db.appeals.set_text("A-9TXW3B", ADVISOR, "es", "Exigimos protección para Quintero")
     await db.appeals.mark_sent("A-9TXW3B", ADVISOR)
     await db.appeals.sign("A-9TXW3B", org.id, ACCOUNT)
+    await db.bot_secrets.put("matrix.store_pickle_key", b"olm-pickle-key-MARKER")
 
 
 def leaks(blob: bytes) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
-from storage import Conflict, Database, NotFound
-from tests.storage.conftest import Clock
+from storage import Conflict, Database, DecryptionError, NotFound
+from tests.storage.conftest import Clock, raw
 
 ANA = "telegram:123456789"
 ALICE = "matrix:@alice:example.org"
@@ -435,3 +436,26 @@ async def test_an_unreachable_group_address_is_marked_inactive(db: Database) -> 
     assert await db.accounts.mark_inactive("telegram:-4001")
     group = await db.members.group("telegram:-4001")
     assert group is not None and not group.active
+
+
+# -------------------------------------------------------------- bot secrets
+
+
+async def test_bot_secrets_are_stored_sealed_per_name(db: Database, db_url: str) -> None:
+    assert await db.bot_secrets.get("matrix.store_pickle_key") is None
+    await db.bot_secrets.put("matrix.store_pickle_key", b"pickle-key-1")
+    await db.bot_secrets.put("matrix.store_pickle_key", b"pickle-key-2")
+    await db.bot_secrets.put("matrix.cross_signing_seeds", b"\x00seeds")
+    assert await db.bot_secrets.get("matrix.store_pickle_key") == b"pickle-key-2"
+    assert await db.bot_secrets.get("matrix.cross_signing_seeds") == b"\x00seeds"
+    async with raw(db_url) as conn:
+        await conn.execute(
+            text(
+                "UPDATE bot_secrets SET value_enc = (SELECT value_enc FROM bot_secrets "
+                "WHERE name = 'matrix.store_pickle_key') WHERE name = 'matrix.cross_signing_seeds'"
+            )
+        )
+    with pytest.raises(DecryptionError):
+        await db.bot_secrets.get("matrix.cross_signing_seeds")
+    assert await db.bot_secrets.delete("matrix.cross_signing_seeds")
+    assert not await db.bot_secrets.delete("matrix.cross_signing_seeds")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage import Database, DecryptionError, WrongMasterKey
+from storage import Database, DecryptionError, RotationPending, WrongMasterKey
 from storage.admin import rotate_master_key, verify_audit
 from storage.crypto import master_key_id
 from storage.keys import (
@@ -20,7 +20,6 @@ from storage.keys import (
     read_master_key_file,
     write_master_key_file,
 )
-from storage.vault import RotationPending
 from tests.storage.conftest import Clock, raw, scalar
 
 ALICE = "matrix:@alice:example.org"

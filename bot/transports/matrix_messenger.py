@@ -1,0 +1,392 @@
+"""``Messenger`` for Matrix: plain-text events, numbered choices, encrypted files.
+
+Bodies are sent as ``m.text`` with ``body`` only — never ``formatted_body`` —
+so nothing a person wrote can become HTML in anyone's client. Long texts
+are split so that every event, once encrypted, stays under Matrix's 64 KiB.
+
+A destination is a room (``matrix:!room:server``), an alias
+(``matrix:#alias:server``) or a person (``matrix:@user:server``): a person is
+reached in their direct room with the bot, created (end-to-end encrypted)
+when there is none.
+
+Errors: ``M_LIMIT_EXCEEDED`` is waited out (``retry_after_ms``, bounded
+attempts); ``M_FORBIDDEN`` or a room the bot is not in marks the
+destination inactive and raises ``DestinationGone``; network errors and 5xx
+answers are retried, then raise ``TransientSendError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import uuid4
+
+from aiohttp import ClientError
+from nio import (
+    AsyncClient,
+    ErrorResponse,
+    LocalProtocolError,
+    MatrixRoom,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomResolveAliasResponse,
+    SendRetryError,
+    UploadResponse,
+)
+
+from bot.transports.matrix_state import SyncState
+from handlers.i18n import t
+from handlers.messages import Address, Option, Sent
+from handlers.messenger import DestinationGone, TransientSendError
+
+log = logging.getLogger(__name__)
+
+MEGOLM = "m.megolm.v1.aes-sha2"
+MAX_BODY = 16_000  # JSON-escaped characters per event: encrypted, that stays far under 64 KiB
+GONE_CODES = frozenset({"M_FORBIDDEN"})
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class HasLanguage(Protocol):
+    @property
+    def language(self) -> str | None: ...
+
+
+class AccountBook(Protocol):
+    """What the transport needs of ``db.accounts``."""
+
+    async def find(self, address: str) -> HasLanguage | None: ...
+
+    async def mark_inactive(self, address: str) -> object: ...
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    attempts: int = 5
+    max_wait: float = 60.0  # a longer retry_after is not waited out: TransientSendError
+    network_delay: float = 1.0  # times the attempt number
+    room_wait: float = 30.0  # for a newly created direct room to come down the sync
+
+
+class SyncSignal:
+    """Fired after every sync, so waiters can re-check what they wait for."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.ready = asyncio.Event()
+
+    def fire(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def next(self) -> None:
+        await self._event.wait()
+
+    async def wait_until(self, predicate: Callable[[], bool], within: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._event.wait(), remaining)
+            except TimeoutError:
+                return predicate()
+        return True
+
+
+def _escaped_len(text: str) -> int:
+    return len(json.dumps(text))
+
+
+def split_text(text: str, limit: int = MAX_BODY) -> list[str]:
+    """Split at line breaks (or spaces) so that every part's JSON fits ``limit``."""
+    parts: list[str] = []
+    while _escaped_len(text) > limit:
+        low, high = 1, len(text)
+        while low < high:  # the longest prefix that fits
+            middle = (low + high + 1) // 2
+            if _escaped_len(text[:middle]) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        cut = low
+        for separator in ("\n", " "):
+            found = text.rfind(separator, 0, cut)
+            if found > cut // 2:
+                cut = found
+                break
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return [p for p in parts if p] or [""]
+
+
+def _status(response: ErrorResponse) -> int:
+    transport = getattr(response, "transport_response", None)
+    return int(getattr(transport, "status", 0) or 0)
+
+
+class MatrixMessenger:
+    def __init__(
+        self,
+        accounts: AccountBook,
+        state: SyncState,
+        signal: SyncSignal,
+        policy: SendPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.accounts = accounts
+        self.state = state
+        self.signal = signal
+        self.policy = policy or SendPolicy()
+        self.sleep = sleep
+        self.client: AsyncClient | None = None  # set by the transport once logged in
+        self._dm_locks: dict[str, asyncio.Lock] = {}
+        self.keys_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------ the protocol
+    async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
+        first: Sent | None = None
+        for part in split_text(text):
+            content: dict[str, Any] = {"msgtype": "m.text", "body": part}
+            if reply_to and first is None:
+                content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+            sent = await self._send(chat, content)
+            first = first or sent
+        assert first is not None
+        return first
+
+    async def ask(self, chat: Address, text: str, options: Sequence[Option]) -> Sent:
+        if not options:
+            return await self.send_text(chat, text)
+        lines = [f"{number}. {option.label}" for number, option in enumerate(options, 1)]
+        hint = t("Answer with the number or the word.")
+        return await self.send_text(chat, "\n".join([text, "", *lines, hint]))
+
+    async def send_file(
+        self, chat: Address, filename: str, data: bytes, mime_type: str, caption: str = ""
+    ) -> Sent:
+        client = self._client()
+        _room_id, room = await self._target(chat)
+        encrypted = bool(room.encrypted)
+        # In an encrypted room the server sees neither the name nor the type of the file.
+        upload_name = None if encrypted else filename
+        mime = mime_type or "application/octet-stream"
+        uploaded, keys = await self._retrying(
+            chat,
+            lambda: client.upload(
+                lambda _got_429, _got_timeouts: data,
+                content_type=mime,
+                filename=upload_name,
+                encrypt=encrypted,
+                filesize=len(data),
+            ),
+        )
+        assert isinstance(uploaded, UploadResponse)
+        content: dict[str, Any] = {
+            "msgtype": "m.image" if mime.startswith("image/") else "m.file",
+            "body": caption or filename,
+            "filename": filename,
+            "info": {"mimetype": mime, "size": len(data)},
+        }
+        if encrypted:
+            assert keys is not None
+            content["file"] = {"url": uploaded.content_uri, **keys}
+        else:
+            content["url"] = uploaded.content_uri
+        return await self._send(chat, content)
+
+    async def edit_text(self, chat: Address, message_id: str, text: str) -> bool:
+        body = split_text(text)[0]
+        content = {
+            "msgtype": "m.text",
+            "body": f"* {body}",
+            "m.new_content": {"msgtype": "m.text", "body": body},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": message_id},
+        }
+        try:
+            await self._send(chat, content)
+        except TransientSendError:
+            return False
+        return True
+
+    async def delete_message(self, chat: Address, message_id: str) -> bool:
+        client = self._client()
+        room_id, _room = await self._target(chat)
+        tx = str(uuid4())
+        try:
+            await self._retrying(
+                chat, lambda: client.room_redact(room_id, message_id, tx_id=tx), room_id
+            )
+        except TransientSendError:
+            return False
+        return True
+
+    def mention(self, account: Address) -> str:
+        return account.id
+
+    async def is_encrypted(self, chat: Address) -> bool:
+        client = self._client()
+        if chat.id.startswith("@"):
+            known = self.state.dms.get(chat.id)
+            if known is None or not self._is_dm_with(known, chat.id):
+                return True  # the direct room the bot would create is encrypted
+            room_id = known
+        else:
+            room_id = await self._room_for(chat)
+        room = client.rooms.get(room_id)
+        return bool(room is not None and room.encrypted)
+
+    # -------------------------------------------------------------- plumbing
+    def _client(self) -> AsyncClient:
+        if self.client is None or not self.signal.ready.is_set():
+            raise TransientSendError("matrix: not connected yet")
+        return self.client
+
+    async def _target(self, chat: Address) -> tuple[str, MatrixRoom]:
+        """The room for a destination, which the bot must be in."""
+        room_id = await self._room_for(chat)
+        room = self._client().rooms.get(room_id)
+        if room is None:
+            raise await self.gone(chat)
+        return room_id, room
+
+    async def _send(self, chat: Address, content: dict[str, Any]) -> Sent:
+        client = self._client()
+        room_id, room = await self._target(chat)
+        tx = str(uuid4())  # the same on every retry: the server sends it once
+
+        async def attempt() -> Any:
+            if room.encrypted:  # someone invited a moment ago must get the room key too
+                await self.refresh_keys(client)
+            return await client.room_send(
+                room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=True
+            )
+
+        response = await self._retrying(chat, attempt, room_id)
+        return Sent(chat, str(response.event_id))
+
+    async def refresh_keys(self, client: AsyncClient) -> None:
+        """Fetch the device keys of newly tracked users (after every sync, and before sending)."""
+        async with self.keys_lock:
+            if client.should_query_keys:
+                await client.keys_query()
+
+    async def _retrying(
+        self,
+        chat: Address,
+        call: Callable[[], Awaitable[Any]],
+        room_id: str | None = None,
+        gone_codes: frozenset[str] = GONE_CODES,
+    ) -> Any:
+        """Run one API call with Matrix's errors turned into ours."""
+        last: BaseException | None = None
+        for attempt in range(1, self.policy.attempts + 1):
+            try:
+                result = await call()
+            except LocalProtocolError as exc:  # nio: "No such room", or its own state
+                if room_id is not None and room_id not in self._client().rooms:
+                    raise await self.gone(chat) from None
+                raise TransientSendError("matrix: client state") from exc
+            except (ClientError, TimeoutError, SendRetryError) as exc:
+                last = exc
+                await self.sleep(self.policy.network_delay * attempt)
+                continue
+            response = result[0] if isinstance(result, tuple) else result
+            if not isinstance(response, ErrorResponse):
+                return result
+            code, status = response.status_code, _status(response)
+            if code == "M_LIMIT_EXCEEDED" or status == 429:
+                wait = (response.retry_after_ms or 1000) / 1000
+                if wait > self.policy.max_wait:
+                    raise TransientSendError(f"matrix: rate limited for {wait:.0f} s")
+                log.info("Matrix rate limit: waiting %.1f s", wait)
+                await self.sleep(wait)
+                continue
+            if code in gone_codes:
+                raise await self.gone(chat)
+            if status >= 500 or status == 0:
+                await self.sleep(self.policy.network_delay * attempt)
+                continue
+            raise TransientSendError(f"matrix: refused ({code or status})")
+        raise TransientSendError("matrix: gave up after retries") from last
+
+    async def gone(self, chat: Address) -> DestinationGone:
+        """Mark a destination inactive; the caller raises what this returns."""
+        for user, room_id in list(self.state.dms.items()):
+            if chat.id in (user, room_id):
+                del self.state.dms[user]
+                self.state.save()
+        await self.accounts.mark_inactive(str(chat))
+        return DestinationGone("matrix: not in that room any more")
+
+    async def _room_for(self, chat: Address) -> str:
+        ident = chat.id
+        if ident.startswith("!"):
+            return ident
+        if ident.startswith("#"):
+            client = self._client()
+            answer = await client.room_resolve_alias(ident)
+            if isinstance(answer, RoomResolveAliasResponse):
+                return str(answer.room_id)
+            raise await self.gone(chat)
+        if ident.startswith("@"):
+            lock = self._dm_locks.setdefault(ident, asyncio.Lock())
+            async with lock:
+                return await self._direct_room(chat)
+        raise DestinationGone("matrix: not a room, alias or user id")
+
+    def _is_dm_with(self, room_id: str, user_id: str) -> bool:
+        room = self._client().rooms.get(room_id)
+        return room is not None and set(room.users) == {self._client().user_id, user_id}
+
+    async def _direct_room(self, chat: Address) -> str:
+        client, user_id = self._client(), chat.id
+        known = self.state.dms.get(user_id)
+        if known and self._is_dm_with(known, user_id):
+            return known
+        candidates = [r for r in client.rooms.values() if self._is_dm_with(r.room_id, user_id)]
+        if candidates:
+            room_id = str(max(candidates, key=lambda r: bool(r.encrypted)).room_id)
+        else:
+            # createRoom succeeds even when the invite cannot: ask first whether they exist.
+            try:
+                profile = await client.get_profile(user_id)
+            except (ClientError, TimeoutError) as exc:
+                raise TransientSendError("matrix: profile lookup failed") from exc
+            if isinstance(profile, ErrorResponse) and _status(profile) == 404:
+                raise await self.gone(chat)  # 403 and others: the server may hide profiles
+            created = await self._retrying(
+                chat,
+                lambda: client.room_create(
+                    is_direct=True,
+                    preset=RoomPreset.trusted_private_chat,
+                    invite=[user_id],
+                    initial_state=[
+                        {
+                            "type": "m.room.encryption",
+                            "state_key": "",
+                            "content": {"algorithm": MEGOLM},
+                        }
+                    ],
+                ),
+            )
+            assert isinstance(created, RoomCreateResponse)
+            room_id = str(created.room_id)
+            self.state.direct.add(room_id)
+            log.info("created a direct room")
+            # The invite must be in the room's state too, or the person gets no room key.
+            if not await self.signal.wait_until(
+                lambda: user_id in getattr(client.rooms.get(room_id), "users", {}),
+                self.policy.room_wait,
+            ):
+                raise TransientSendError("matrix: the new direct room did not arrive")
+        self.state.dms[user_id] = room_id
+        self.state.save()
+        return room_id
