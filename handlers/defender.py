@@ -423,6 +423,20 @@ async def _answer_pending(
             )
         await turn.say(turn.t("Your data has been erased."))
         return True
+    if kind == "reply":
+        text = turn.msg.text.strip()
+        if turn.msg.choice is not None or not text:
+            return False  # a button of the draft, or a file: not the answer
+        if len(text) > turn.services.settings.max_text_chars:
+            await turn.say(intake._too_long(turn))
+            return True
+        await relay.forward(turn, pending["ref"], text)
+        data["pending"] = None
+        await save(turn, state, data)
+        if state != IDLE:
+            await turn.say(turn.t("Now let us continue your report."))
+            await _resume(turn, State(state), data)
+        return True
     if kind == "which_case":
         if not await relay.answer_which_case(turn, pending):
             return False

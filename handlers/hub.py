@@ -26,11 +26,21 @@ class MessengerHub:
         except KeyError:
             raise DestinationGone(f"platform {chat.platform} is not running") from None
 
-    async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
-        return await self._for(chat).send_text(chat, text, reply_to=reply_to)
+    async def send_text(
+        self, chat: Address, text: str, *, reply_to: str | None = None, txn_id: str | None = None
+    ) -> Sent:
+        messenger = self._for(chat)
+        if txn_id is None:
+            return await messenger.send_text(chat, text, reply_to=reply_to)
+        return await messenger.send_text(chat, text, reply_to=reply_to, txn_id=txn_id)
 
-    async def ask(self, chat: Address, text: str, options: Sequence[Option]) -> Sent:
-        return await self._for(chat).ask(chat, text, options)
+    async def ask(
+        self, chat: Address, text: str, options: Sequence[Option], *, txn_id: str | None = None
+    ) -> Sent:
+        messenger = self._for(chat)
+        if txn_id is None:
+            return await messenger.ask(chat, text, options)
+        return await messenger.ask(chat, text, options, txn_id=txn_id)
 
     async def send_file(
         self, chat: Address, filename: str, data: bytes, mime_type: str, caption: str = ""

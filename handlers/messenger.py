@@ -24,12 +24,47 @@ class TransientSendError(Exception):
     """A send failed for a reason that may pass (network, 5xx)."""
 
 
+class RateLimited(TransientSendError):
+    """The platform refused the send for now (Telegram 429, Matrix ``M_LIMIT_EXCEEDED``).
+
+    Nothing was delivered; the send may be tried again after ``retry_after`` seconds.
+    """
+
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeliveryUncertain(TransientSendError):
+    """The request may have taken effect (a timeout or a 5xx after it left).
+
+    Sending again without an idempotency key could deliver the message twice.
+    """
+
+
 class Messenger(Protocol):
-    async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
+    """How handlers send. ``txn_id`` (optional) marks a send from the outbox:
+
+    - it is an idempotency key: sends with the same ``txn_id`` deliver at
+      most one message where the platform can deduplicate (Matrix: the
+      transaction id of ``PUT /rooms/{room}/send/{type}/{txnId}``; parts of
+      a split text use ``{txn_id}.{n}`` from the second part on);
+    - the caller owns retries and rate limits: the transport makes one
+      attempt where a repeat could duplicate, raises ``RateLimited`` instead
+      of sleeping, ``DeliveryUncertain`` when the request may have taken
+      effect, ``TransientSendError`` when it certainly did not, and
+      ``DestinationGone`` as always.
+    """
+
+    async def send_text(
+        self, chat: Address, text: str, *, reply_to: str | None = None, txn_id: str | None = None
+    ) -> Sent:
         """Send plain text; long texts are split by the transport."""
         ...
 
-    async def ask(self, chat: Address, text: str, options: Sequence[Option]) -> Sent:
+    async def ask(
+        self, chat: Address, text: str, options: Sequence[Option], *, txn_id: str | None = None
+    ) -> Sent:
         """Send a question with choices (buttons or a numbered list)."""
         ...
 

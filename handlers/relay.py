@@ -42,6 +42,12 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
     except (DestinationGone, TransientSendError) as exc:
         log.warning("relay to a defender failed: %s", type(exc).__name__)
         return False
+    # Whatever the defender writes next answers this question, even in the
+    # middle of a report draft (which resumes after the answer).
+    conversation = await services.db.conversations.load(case.reporter_account_id)
+    state, data = (conversation.state, dict(conversation.data)) if conversation else ("idle", {})
+    data["pending"] = {"kind": "reply", "ref": ref}
+    await services.db.conversations.save(case.reporter_account_id, state, data)
     return True
 
 
@@ -67,7 +73,7 @@ async def to_rooms(services: Services, ref: str, text: str, files: int = 0) -> N
             log.error("relay to an advisory room failed: %s", type(exc).__name__)
 
 
-async def _forward(turn: Turn, ref: str, text: str) -> None:
+async def forward(turn: Turn, ref: str, text: str) -> None:
     await turn.services.db.cases.add_update(ref, turn.account.id, text)
     await to_rooms(turn.services, ref, text)
     await turn.say(turn.t("Sent to the advisory group under {ref}.", ref=ref))
@@ -91,7 +97,7 @@ async def from_defender(turn: Turn, data: dict[str, Any]) -> bool:
         await turn.say(turn.t("That message is too long. Nothing was saved."))
         return True
     if len(cases) == 1:
-        await _forward(turn, cases[0].ref, text)
+        await forward(turn, cases[0].ref, text)
         return True
     data["pending"] = {"kind": "which_case", "text": text, "refs": [c.ref for c in cases]}
     await turn.ask(
@@ -105,8 +111,8 @@ async def answer_which_case(turn: Turn, pending: dict[str, Any]) -> bool:
     key = resolve_choice(turn.msg, options)
     if key is None:
         return False
-    await _forward(turn, key.split(":", 1)[1], pending["text"])
+    await forward(turn, key.split(":", 1)[1], pending["text"])
     return True
 
 
-__all__ = ["N_", "answer_which_case", "from_defender", "to_defender", "to_rooms"]
+__all__ = ["N_", "answer_which_case", "forward", "from_defender", "to_defender", "to_rooms"]

@@ -134,7 +134,13 @@ class MatrixTransport:
         self._sync_task: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_config(cls, config: Config, password: str, services: Services) -> MatrixTransport:
+    def from_config(
+        cls,
+        config: Config,
+        password: str,
+        services: Services,
+        options: MatrixOptions | None = None,
+    ) -> MatrixTransport:
         section = config.matrix
         return cls(
             section.homeserver,
@@ -146,6 +152,7 @@ class MatrixTransport:
             default_language=services.settings.default_language,
             max_attachment_bytes=services.settings.max_attachment_bytes,
             device_name=section.device_name,
+            options=options,
         )
 
     # ------------------------------------------------------------ lifecycle

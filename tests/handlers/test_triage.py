@@ -225,3 +225,20 @@ async def test_followup_reminder_fires_when_due(bot: Harness) -> None:
     await bot.advance(timedelta(hours=1))
     reminders = [o for o in bot.matrix.to(TRIAGE) if "Follow-up due" in o.text and ref in o.text]
     assert len(reminders) == 1
+
+
+async def test_an_answer_to_ask_during_an_open_draft_goes_to_the_group(bot: Harness) -> None:
+    ref = await sos_case(bot)  # the SOS questionnaire stays open: "Where…?"
+    await bot.send(ALICE, f"/ask {ref} Are you hurt?", chat=TRIAGE)
+    replies = await bot.send(ANA, "No, but they took my phone.")
+    relayed = bot.matrix.last(TRIAGE).text
+    assert ref in relayed and "took my phone" in relayed
+    assert [o for o in replies if o.chat == ANA][
+        -1
+    ].text == "Where is this happening? Country and place."
+    await bot.send(ANA, "Bogotá")
+    case = await bot.db.cases.get(ref)
+    assert case.where != "No, but they took my phone."
+    account = await bot.db.accounts.get_or_create(str(ANA), None)
+    draft = await bot.db.conversations.load(account.id)
+    assert draft is not None and draft.data["draft"]["where"] == "Bogotá"
