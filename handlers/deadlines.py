@@ -42,7 +42,7 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.acknowledged_at is not None or case.state == "closed":
+    if case.acknowledged_at is not None or case.state == "closed" or case.withdrawn:
         return
     settings = services.settings
     language = settings.default_language

@@ -151,23 +151,35 @@ class MatrixMessenger:
         self.keys_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ the protocol
-    async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
+    async def send_text(
+        self,
+        chat: Address,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        txn_id: str | None = None,
+    ) -> Sent:
+        """``txn_id`` makes the send idempotent: the homeserver delivers a
+        transaction id once per device, even when the send is repeated after
+        a crash (the outbox passes its row id)."""
         first: Sent | None = None
-        for part in split_text(text):
+        for number, part in enumerate(split_text(text)):
             content: dict[str, Any] = {"msgtype": "m.text", "body": part}
             if reply_to and first is None:
                 content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-            sent = await self._send(chat, content)
+            sent = await self._send(chat, content, f"{txn_id}.{number}" if txn_id else None)
             first = first or sent
         assert first is not None
         return first
 
-    async def ask(self, chat: Address, text: str, options: Sequence[Option]) -> Sent:
+    async def ask(
+        self, chat: Address, text: str, options: Sequence[Option], *, txn_id: str | None = None
+    ) -> Sent:
         if not options:
-            return await self.send_text(chat, text)
+            return await self.send_text(chat, text, txn_id=txn_id)
         lines = [f"{number}. {option.label}" for number, option in enumerate(options, 1)]
         hint = t("Answer with the number or the word.")
-        return await self.send_text(chat, "\n".join([text, "", *lines, hint]))
+        return await self.send_text(chat, "\n".join([text, "", *lines, hint]), txn_id=txn_id)
 
     async def send_file(
         self, chat: Address, filename: str, data: bytes, mime_type: str, caption: str = ""
@@ -257,10 +269,10 @@ class MatrixMessenger:
             raise await self.gone(chat)
         return room_id, room
 
-    async def _send(self, chat: Address, content: dict[str, Any]) -> Sent:
+    async def _send(self, chat: Address, content: dict[str, Any], txn_id: str | None = None) -> Sent:
         client = self._client()
         room_id, room = await self._target(chat)
-        tx = str(uuid4())  # the same on every retry: the server sends it once
+        tx = txn_id or str(uuid4())  # the same on every retry: the server sends it once
 
         async def attempt() -> Any:
             if room.encrypted:  # someone invited a moment ago must get the room key too
