@@ -51,23 +51,6 @@ async def save(turn: Turn, state: str, data: dict[str, Any]) -> None:
         await turn.services.db.conversations.save(turn.account.id, state, data)
 
 
-async def remember_sent(turn: Turn) -> None:
-    """After a turn inside a draft: keep the ids of what the bot sent, so
-    that the clean-up offer can delete the bot's questions too."""
-    if not turn.sent_ids or not turn.msg.is_private:
-        return
-    state, data = await load(turn)
-    if state != IDLE:
-        data.setdefault("message_ids", []).extend(turn.sent_ids)
-        await save(turn, state, data)
-
-
-def remember_message(data: dict[str, Any], message_id: str | None) -> None:
-    """Keep the ids of the chat's messages, to offer deleting them later."""
-    if message_id is not None:
-        data.setdefault("message_ids", []).append(message_id)
-
-
 # -- commands -----------------------------------------------------------------
 
 
@@ -120,8 +103,7 @@ async def report(turn: Turn) -> None:
         await turn.say(turn.t("You have a report in progress. Let us continue where you stopped."))
         await _resume(turn, State(state), data)
         return
-    data = {"pending": None, "draft": {}}
-    remember_message(data, turn.msg.message_id)
+    data = {"pending": None, "draft": {}, "first_message_id": turn.msg.message_id}
     await save(turn, State.WHAT, data)
     await turn.say(
         turn.t("You can change any answer before sending. /cancel stops and erases the draft.")
@@ -155,7 +137,7 @@ async def sos(turn: Turn, text: str | None) -> None:
     await cards.post_case_card(turn.services, ref, sos=True)
     draft["sos_ref"] = ref
     data = {**data, "draft": draft, "pending": None}
-    remember_message(data, turn.msg.message_id)
+    data.setdefault("first_message_id", turn.msg.message_id)
     await turn.say(
         turn.t(
             "The advisory group has been alerted. Your case reference is {ref}. "
@@ -242,7 +224,6 @@ async def on_message(turn: Turn) -> bool:
         if data.get("pending"):
             await save(turn, IDLE, data)
         return handled
-    remember_message(data, turn.msg.message_id)
     if state == State.SUMMARY:
         await _answer_summary(turn, data)
         return True
@@ -354,7 +335,7 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
     else:
         ref = await _create_case(turn, draft)
         await cards.post_case_card(turn.services, ref)
-    await turn.say(
+    receipt = await turn.say(
         turn.t(
             "Your report was received. Your case reference is {ref}. The advisory group "
             "will contact you here. /status shows where it stands; /update {ref} adds "
@@ -362,11 +343,10 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
             ref=ref,
         )
     )
-    message_ids = data.get("message_ids", [])
+    first = data.get("first_message_id")
     data = {"pending": None}
-    if turn.msg.chat.platform is Platform.TELEGRAM and message_ids:
-        data["pending"] = {"kind": "cleanup", "message_ids": message_ids}
-        await turn.ask(
+    if turn.msg.chat.platform is Platform.TELEGRAM and first is not None:
+        offer = await turn.ask(
             turn.t(
                 "Your report is stored encrypted. Telegram does not encrypt chats with bots end "
                 "to end, so you may want to delete this conversation's messages from this chat. "
@@ -377,6 +357,15 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
                 Option("cleanup:no", turn.t("Keep them")),
             ],
         )
+        # Telegram numbers a private chat's messages, both sides, in one
+        # increasing sequence: the report's messages are the ids from the
+        # report's first message to this offer. The receipt stays.
+        data["pending"] = {
+            "kind": "cleanup",
+            "first": first,
+            "last": offer.message_id,
+            "keep": receipt.message_id,
+        }
         await turn.say(
             turn.t("For end-to-end encryption you can also reach the network on Matrix.")
         )
@@ -450,10 +439,9 @@ async def _answer_pending(
         data["pending"] = None
         await save(turn, state, data)
         if key == "cleanup:yes":
-            for message_id in pending.get("message_ids", []):
-                await turn.messenger.delete_message(turn.chat, message_id)
-            if turn.msg.message_id:
-                await turn.messenger.delete_message(turn.chat, turn.msg.message_id)
+            for number in range(int(pending["first"]), int(pending["last"]) + 1):
+                if str(number) != pending["keep"]:
+                    await turn.messenger.delete_message(turn.chat, str(number))
             await turn.say(turn.t("The messages were deleted from this chat."))
         else:
             await turn.say(turn.t("The messages were kept."))

@@ -47,8 +47,8 @@ class Messenger(Protocol):
 
     - it is an idempotency key: sends with the same ``txn_id`` deliver at
       most one message where the platform can deduplicate (Matrix: the
-      transaction id of ``PUT /rooms/{room}/send/{type}/{txnId}``; parts of
-      a split text use ``{txn_id}.{n}`` from the second part on);
+      transaction id of ``PUT /rooms/{room}/send/{type}/{txnId}``; the
+      parts of a split text derive theirs from it, e.g. ``{txn_id}.{n}``);
     - the caller owns retries and rate limits: the transport makes one
       attempt where a repeat could duplicate, raises ``RateLimited`` instead
       of sleeping, ``DeliveryUncertain`` when the request may have taken

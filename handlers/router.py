@@ -131,7 +131,6 @@ class Router:
                     )
                 return
             await self._dispatch(turn)
-            await defender.remember_sent(turn)
         finally:
             current_language.reset(token)
 

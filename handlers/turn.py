@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from handlers.i18n import render
@@ -21,8 +21,6 @@ class Turn:
     messenger: Messenger
     account: Account
     language: str
-    sent_ids: list[str] = field(default_factory=list)
-    """Ids of the messages this turn sent, for the clean-up offer."""
 
     @property
     def chat(self) -> Address:
@@ -32,14 +30,10 @@ class Turn:
         return render(self.language, message, **params)
 
     async def say(self, text: str) -> Sent:
-        sent = await self.messenger.send_text(self.chat, text)
-        self.sent_ids.append(sent.message_id)
-        return sent
+        return await self.messenger.send_text(self.chat, text)
 
     async def ask(self, text: str, options: Sequence[Option]) -> Sent:
-        sent = await self.messenger.ask(self.chat, text, options)
-        self.sent_ids.append(sent.message_id)
-        return sent
+        return await self.messenger.ask(self.chat, text, options)
 
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")

@@ -8,6 +8,7 @@ chat it was issued to and until it expires.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -21,25 +22,31 @@ TOKEN_BYTES = 24  # 32 URL-safe characters
 
 class CallbackTokens(Repository):
     async def issue(self, chat_address: str, key: str, ttl: timedelta) -> str:
+        return (await self.issue_many(chat_address, [key], ttl))[0]
+
+    async def issue_many(self, chat_address: str, keys: Sequence[str], ttl: timedelta) -> list[str]:
+        """One token per key, in one transaction (all the buttons of a question)."""
         now = self._store.now()
         index = self._vault.index
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        hashed = token_hash(token)
+        chat_hash = index.address_hash(chat_address)
+        tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in keys]
         async with self._store.write() as session:
-            session.add(
-                CallbackToken(
-                    token_hash=hashed,
-                    chat_hash=index.address_hash(chat_address),
-                    key_enc=seal(
-                        index.system_key,
-                        key.encode(),
-                        associated_data("callback_tokens", "key", hashed),
-                    ),
-                    expires_at=now + ttl,
-                    created_at=now,
+            for token, key in zip(tokens, keys, strict=True):
+                hashed = token_hash(token)
+                session.add(
+                    CallbackToken(
+                        token_hash=hashed,
+                        chat_hash=chat_hash,
+                        key_enc=seal(
+                            index.system_key,
+                            key.encode(),
+                            associated_data("callback_tokens", "key", hashed),
+                        ),
+                        expires_at=now + ttl,
+                        created_at=now,
+                    )
                 )
-            )
-        return token
+        return tokens
 
     async def resolve(self, token: str, chat_address: str) -> str | None:
         """The option key behind ``token``; None if unknown, expired or from another chat."""

@@ -73,7 +73,7 @@ class Harness:
             sender=sender,
             text=text,
             is_private=chat == sender,
-            message_id=str(next(self._ids)),
+            message_id=messenger.next_id(),
             reply_to=reply_to,
             language_hint=hint,
             attachments=attachments,

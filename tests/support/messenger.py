@@ -18,6 +18,7 @@ class Outgoing:
     options: tuple[Option, ...] = ()
     file: tuple[str, bytes, str] | None = None
     reply_to: str | None = None
+    txn_id: str | None = None
     deleted: bool = False
 
 
@@ -29,6 +30,10 @@ class MemoryMessenger:
     sent: list[Outgoing] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
+    def next_id(self) -> str:
+        """Like Telegram: one increasing sequence for both sides of the chats."""
+        return str(next(self._ids))
+
     def _record(self, chat: Address, text: str, **extra: object) -> Sent:
         if chat in self.gone:
             raise DestinationGone(str(chat.platform))
@@ -36,11 +41,15 @@ class MemoryMessenger:
         self.sent.append(out)
         return Sent(chat, out.message_id)
 
-    async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
-        return self._record(chat, text, reply_to=reply_to)
+    async def send_text(
+        self, chat: Address, text: str, *, reply_to: str | None = None, txn_id: str | None = None
+    ) -> Sent:
+        return self._record(chat, text, reply_to=reply_to, txn_id=txn_id)
 
-    async def ask(self, chat: Address, text: str, options: Sequence[Option]) -> Sent:
-        return self._record(chat, text, options=tuple(options))
+    async def ask(
+        self, chat: Address, text: str, options: Sequence[Option], *, txn_id: str | None = None
+    ) -> Sent:
+        return self._record(chat, text, options=tuple(options), txn_id=txn_id)
 
     async def send_file(
         self, chat: Address, filename: str, data: bytes, mime_type: str, caption: str = ""

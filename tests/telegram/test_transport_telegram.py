@@ -151,3 +151,17 @@ async def test_relay_both_ways_over_telegram(world: TelegramWorld) -> None:
         world.triage.id, lambda m: "cousin" in (m.text or "")
     )
     assert ref in (relayed.text or "") and str(user.id) not in (relayed.text or "")
+
+
+async def test_cleanup_deletes_both_sides_of_the_report_but_keeps_the_receipt(
+    world: TelegramWorld,
+) -> None:
+    user = world.server.new_user("Defender")
+    ref = await report(world, user, "They painted threats on the wall")
+    await press(world, user, "Delete the messages")
+    await world.server.wait_for_message(user.id, lambda m: "deleted" in (m.text or ""))
+    left = [m.text or "" for m in world.server.history(user.id)]
+    assert not [t for t in left if "painted threats" in t or "What is happening" in t]
+    assert [t for t in left if ref in t and "case reference" in t], "the receipt stays"
+    assert world.server.requests_for("deleteMessage")
+    assert all(r.status == 200 for r in world.server.requests_for("deleteMessage"))

@@ -1,0 +1,181 @@
+"""Intake benchmark: 100 defenders reporting at once through the fake Bot API.
+
+    .venv/bin/python -m bench.intake [--defenders 100]
+
+Prints the time from each defender's confirm to their case card in the
+triage group (median, p99), the updates per second the whole bot handled,
+and the same updates' throughput through a bare python-telegram-bot echo
+bot on the same fake server, as a ratio. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.app import App
+from bot.config import load_secrets, parse_config
+from bot.transports.telegram import TelegramTransport
+from handlers.clock import FakeClock
+from handlers.services import Services
+from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
+
+TOKEN = "123456:BENCH-token-for-the-fake-server-only"
+REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
+STEPS = 10  # updates per defender: /report, text, Done, where, who, urgency, consent, skip, send, (cleanup)
+
+
+async def start_sosbot(server: FakeTelegramServer, folder: Path, triage: FakeChat) -> App:
+    config = parse_config(
+        f"""
+[telegram]
+enabled = true
+base_url = "{server.base_url}"
+[advisory]
+rooms = ["telegram:{triage.id}"]
+allow_content_in_unencrypted_rooms = true
+[limits]
+messages_per_minute = 1000
+""",
+        folder,
+    )
+    config.bot.data_dir.mkdir(exist_ok=True)
+    key = base64.b64encode(b"b" * 32).decode()
+    secrets = load_secrets(config, {"SOSBOT_MASTER_KEY": key, "SOSBOT_TELEGRAM_TOKEN": TOKEN})
+
+    def transports(services: Services) -> list[TelegramTransport]:
+        return [TelegramTransport(TOKEN, services, server.base_url, poll_timeout=1)]
+
+    app = await App.build(config, secrets, FakeClock(), transports=transports)  # type: ignore[arg-type]
+    await app.start()
+    await server.wait_until_polling()
+    return app
+
+
+async def defender(server: FakeTelegramServer, user: FakeUser, triage: FakeChat) -> float:
+    """One defender's whole report; the seconds from confirm to their card."""
+    pressed = 0
+
+    async def last_bot_id() -> int:
+        return max((m.message_id for m in server.history(user.id)), default=0)
+
+    async def say(text: str, expect: str) -> None:
+        after = await last_bot_id()
+        server.user_sends(user, user, text)
+        await server.wait_for_message(user.id, lambda m: expect in (m.text or ""), after=after, timeout=120)
+
+    async def press(label: str, expect: str) -> None:
+        nonlocal pressed
+        question = await server.wait_for_message(
+            user.id, lambda m: label in m.button_texts and m.message_id > pressed, timeout=120
+        )
+        pressed = question.message_id
+        after = await last_bot_id()
+        server.press_button(user, user, question.message_id, text=label)
+        await server.wait_for_message(user.id, lambda m: expect in (m.text or ""), after=after, timeout=120)
+
+    await say("/report", "What is happening")
+    await say("Armed men came to the office of the collective.", "Noted")
+    await press("Done", "Where")
+    await say("Cauca, Colombia", "Who")
+    await say("The collective's spokesperson", "How urgent")
+    await press("Within days", "What may the network")
+    await press("Advisory group only", "safe way")
+    await press("Skip", "Please check")
+    question = await server.wait_for_message(user.id, lambda m: "Send the report" in m.button_texts, timeout=120)
+    after = await last_bot_id()
+    confirmed = time.perf_counter()
+    server.press_button(user, user, question.message_id, text="Send the report")
+    receipt = await server.wait_for_message(user.id, lambda m: "case reference" in (m.text or ""), after=after, timeout=120)
+    match = REF.search(receipt.text or "")
+    assert match
+    await server.wait_for_message(triage.id, lambda m: match.group(0) in (m.text or ""), timeout=120)
+    return time.perf_counter() - confirmed
+
+
+async def run_sosbot(count: int) -> tuple[list[float], float, int]:
+    async with FakeTelegramServer() as server:
+        server.add_bot(TOKEN)
+        triage = server.new_group("Advisory group")
+        with tempfile.TemporaryDirectory() as folder:
+            app = await start_sosbot(server, Path(folder), triage)
+            try:
+                users = [server.new_user(f"Defender {n}") for n in range(count)]
+                started = time.perf_counter()
+                latencies = await asyncio.gather(*(defender(server, u, triage) for u in users))
+                elapsed = time.perf_counter() - started
+                updates = len(server.requests_for("answerCallbackQuery")) + sum(
+                    1 for u in users for m in server.history(u.id) if not m.from_bot
+                )
+            finally:
+                await app.stop()
+    return list(latencies), elapsed, updates
+
+
+async def run_echo(count: int, per_user: int) -> float:
+    """The same number of updates through a bare PTB echo bot: updates per second."""
+    async with FakeTelegramServer() as server:
+        server.add_bot(TOKEN)
+
+        async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            if update.callback_query:
+                await update.callback_query.answer()
+            if update.effective_chat:
+                await context.bot.send_message(update.effective_chat.id, "echo")
+
+        app = (
+            ApplicationBuilder().token(TOKEN).base_url(server.base_url)
+            .base_file_url(server.base_file_url).concurrent_updates(True).build()
+        )
+        app.add_handler(MessageHandler(filters.ALL, echo))
+        app.add_handler(CallbackQueryHandler(echo))
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0, timeout=1)
+            await server.wait_until_polling()
+            users = [server.new_user(f"User {n}") for n in range(count)]
+            started = time.perf_counter()
+
+            async def one(user: FakeUser) -> None:
+                for n in range(per_user):
+                    server.user_sends(user, user, f"message {n}")
+                    await server.wait_for_message(user.id, lambda m, n=n: m.message_id >= 2 * (n + 1), timeout=120)
+
+            await asyncio.gather(*(one(u) for u in users))
+            elapsed = time.perf_counter() - started
+            await app.updater.stop()
+            await app.stop()
+    return count * per_user / elapsed
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--defenders", type=int, default=100)
+    args = parser.parse_args()
+    latencies, elapsed, updates = asyncio.run(run_sosbot(args.defenders))
+    sosbot_rate = updates / elapsed
+    echo_rate = asyncio.run(run_echo(args.defenders, max(1, updates // args.defenders)))
+    print(f"defenders: {args.defenders}, updates handled: {updates} in {elapsed:.1f} s")
+    print(f"confirm → case card: median {statistics.median(latencies) * 1000:.0f} ms, "
+          f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+    print(f"sosbot: {sosbot_rate:.0f} updates/s; bare PTB echo bot: {echo_rate:.0f} updates/s; "
+          f"ratio {sosbot_rate / echo_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
