@@ -1,4 +1,4 @@
-"""Operator commands: master key rotation and audit verification.
+"""Operator commands: master key rotation, audit verification, member CSV.
 
 Both print what they did in a line or two and return an exit code; errors
 are one line, never a traceback.
@@ -7,9 +7,15 @@ are one line, never a traceback.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
 
 from bot.config import MASTER_KEY_ENV, Config, read_master_key
+from handlers.clock import SystemClock
+from handlers.registry import RegistryFileError, parse_csv, to_csv
+from storage import Database
 from storage.admin import rotate_master_key, verify_audit
 from storage.keys import (
     generate_master_key,
@@ -73,3 +79,50 @@ async def audit_verify(config: Config, environ: Mapping[str, str]) -> int:
     verdict = await verify_audit(config.storage.url, key, [k for k in extra if k != key])
     print(verdict.message)
     return EXIT_OK if verdict.ok else EXIT_ERROR
+
+
+async def _open(config: Config, environ: Mapping[str, str]) -> Database:
+    return await Database.open(
+        config.storage.url,
+        read_master_key(config, environ),
+        SystemClock().now,
+        key_loader=key_file_loader(config.crypto.master_key_file),
+    )
+
+
+def read_members_file(path: Path) -> str | None:
+    """The CSV's text, or None after saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"members import: cannot read {path}: {exc}", file=sys.stderr)
+        return None
+
+
+async def members_import(config: Config, environ: Mapping[str, str], text: str) -> int:
+    """Import a member CSV: every row checked first; one bad row imports nothing."""
+    try:
+        entries = parse_csv(text)
+    except RegistryFileError as exc:
+        print(f"members import: nothing imported; {len(exc.errors)} problem(s):", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return EXIT_ERROR
+    db = await _open(config, environ)
+    try:
+        count = await db.members.import_members(entries)
+        await db.audit.append("system", "members.import", None, str(count))
+    finally:
+        await db.close()
+    print(f"members import: {count} organisations and individuals imported or updated")
+    return EXIT_OK
+
+
+async def members_export(config: Config, environ: Mapping[str, str], out: TextIO) -> int:
+    db = await _open(config, environ)
+    try:
+        entries = await db.members.export_members()
+    finally:
+        await db.close()
+    out.write(to_csv(entries))
+    return EXIT_OK

@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("rotate-key", help="re-wrap every data key under a new master key")
     audit = sub.add_parser("audit", help="audit log tools")
     audit.add_argument("action", choices=["verify"])
+    members = sub.add_parser("members", help="member registry: import or export a CSV")
+    members.add_argument("action", choices=["import", "export"])
+    members.add_argument("file", nargs="?", help="the CSV to import (export writes to stdout)")
     demo = sub.add_parser("demo", help="try the bot in a local web page, with no accounts")
     demo.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     demo.add_argument("--data", type=Path, help="keep the demo's data in this folder")
@@ -135,6 +138,19 @@ async def _audit_verify(config: Config) -> int:
     return await audit_verify(config, dict(os.environ))
 
 
+async def _members(config: Config, action: str, file: str | None) -> int:
+    from bot.admin import members_export, members_import, read_members_file
+
+    if action == "export":
+        return await members_export(config, dict(os.environ), sys.stdout)
+    text = read_members_file(Path(file)) if file else None
+    if text is None:
+        if not file:
+            print("members import: name the CSV file to import", file=sys.stderr)
+        return EXIT_ERROR
+    return await members_import(config, dict(os.environ), text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.configure(verbose=args.verbose)
@@ -151,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run(config))
         if args.command == "rotate-key":
             return asyncio.run(_rotate_key(config))
+        if args.command == "members":
+            return asyncio.run(_members(config, args.action, args.file))
         if args.command == "audit":
             return asyncio.run(_audit_verify(config))
     except ConfigError as exc:

@@ -209,6 +209,20 @@ class Organisation:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberEntry:
+    """One row of the member registry as imported and exported (CSV)."""
+
+    name: str
+    kind: str = "organisation"
+    country: str = ""
+    region: str = ""
+    languages: tuple[str, ...] = ()
+    working_groups: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()  # platform:id of the organisation's people
+    groups: tuple[str, ...] = ()  # platform:id of its chats
+
+
+@dataclass(frozen=True, slots=True)
 class MemberGroup:
     id: int
     address: str
@@ -260,6 +274,31 @@ class OutboxItem:
     language: str | None
     body: str | None
     attempts: int
+    """Times the message was taken for sending, this time included."""
+    options: tuple[tuple[str, str], ...] = ()
+    """Buttons (key, label) to send with the text; empty for plain text."""
+    platform: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxProblem:
+    """A message of a broadcast that did not certainly arrive: for the final report."""
+
+    address: str
+    status: str  # failed | inactive | uncertain
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastInfo:
+    kind: str
+    ref: str
+    report_to: tuple[str, ...]
+    progress: dict[str, str]
+    """Triage room address → the id of the progress message posted there."""
+    state: str  # sending | done
+    created_at: datetime
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from storage.errors import NotFound
 from storage.models import CallbackToken, Contact, Invite, OutboxMessage
 from storage.models import MemberGroup as GroupRow
 from storage.models import Organisation as OrgRow
-from storage.records import MemberGroup, Organisation
+from storage.records import MemberEntry, MemberGroup, Organisation
 from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.types import new_id
 
@@ -53,28 +53,66 @@ class Members(Repository):
         working_groups: Sequence[str] = (),
     ) -> Organisation:
         """Create the organisation, or update the one with the same name (case-insensitive)."""
-        if kind not in KINDS:
+        async with self._store.write() as session:
+            row = await self._upsert_org(
+                session,
+                MemberEntry(name, kind, country, region, tuple(languages), tuple(working_groups)),
+            )
+            return await self._organisation(session, row)
+
+    async def import_members(self, entries: Sequence[MemberEntry]) -> int:
+        """Upsert every entry (organisations by name) in ONE transaction: all or nothing."""
+        async with self._store.write() as session:
+            for entry in entries:
+                org = await self._upsert_org(session, entry)
+                for address in entry.contacts:
+                    await self._add_contact(session, org, address)
+                language = entry.languages[0] if entry.languages else "en"
+                for chat in entry.groups:
+                    await self._add_group(session, chat, org.id, language)
+        return len(entries)
+
+    async def export_members(self) -> list[MemberEntry]:
+        """Every active organisation with its contacts and groups, decrypted, by name."""
+        entries = []
+        for org in await self.list_organisations():
+            groups = [g.address for g in await self.groups_of(org.id) if g.active]
+            entries.append(
+                MemberEntry(
+                    org.name,
+                    org.kind,
+                    org.country,
+                    org.region,
+                    org.languages,
+                    org.working_groups,
+                    tuple(sorted(await self.contacts_of(org.id))),
+                    tuple(sorted(groups)),
+                )
+            )
+        return entries
+
+    async def _upsert_org(self, session: AsyncSession, entry: MemberEntry) -> OrgRow:
+        if entry.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         now = self._store.now()
-        name_hash = self._vault.index.name_hash("organisation", name)
-        async with self._store.write() as session:
-            row = await self._org_by_hash(session, name_hash)
-            if row is None:
-                key_id, key = await self._vault.new_key(session, now)
-                org_id = new_id()
-                row = OrgRow(
-                    id=org_id,
-                    name_hash=name_hash,
-                    name_enc=seal_text(key, "organisations", "name", org_id, name.strip()),
-                    data_key_id=key_id,
-                    created_at=now,
-                )
-                session.add(row)
-            row.kind, row.country, row.region = kind, country.strip(), region.strip()
-            row.languages, row.working_groups = _join(languages), _join(working_groups)
-            row.active, row.updated_at = True, now
-            await session.flush()
-            return await self._organisation(session, row)
+        name_hash = self._vault.index.name_hash("organisation", entry.name)
+        row = await self._org_by_hash(session, name_hash)
+        if row is None:
+            key_id, key = await self._vault.new_key(session, now)
+            org_id = new_id()
+            row = OrgRow(
+                id=org_id,
+                name_hash=name_hash,
+                name_enc=seal_text(key, "organisations", "name", org_id, entry.name.strip()),
+                data_key_id=key_id,
+                created_at=now,
+            )
+            session.add(row)
+        row.kind, row.country, row.region = entry.kind, entry.country.strip(), entry.region.strip()
+        row.languages, row.working_groups = _join(entry.languages), _join(entry.working_groups)
+        row.active, row.updated_at = True, now
+        await session.flush()
+        return row
 
     async def organisation(self, name: str) -> Organisation | None:
         name_hash = self._vault.index.name_hash("organisation", name)
@@ -109,29 +147,31 @@ class Members(Repository):
 
     # --------------------------------------------------------------- contacts
     async def add_contact(self, organisation_id: int, address: str) -> None:
-        address_hash = self._vault.index.address_hash(address)
         async with self._store.write() as session:
-            org = await self._org(session, organisation_id)
-            exists = await session.scalar(
-                select(Contact.id).where(
-                    Contact.organisation_id == org.id, Contact.address_hash == address_hash
-                )
+            await self._add_contact(session, await self._org(session, organisation_id), address)
+
+    async def _add_contact(self, session: AsyncSession, org: OrgRow, address: str) -> None:
+        address_hash = self._vault.index.address_hash(address)
+        exists = await session.scalar(
+            select(Contact.id).where(
+                Contact.organisation_id == org.id, Contact.address_hash == address_hash
             )
-            if exists is not None:
-                return
-            key = await self._vault.key(session, org.data_key_id)
-            contact_id = new_id()
-            sealed = seal_text(key, "contacts", "address", contact_id, address)
-            assert sealed is not None
-            session.add(
-                Contact(
-                    id=contact_id,
-                    organisation_id=org.id,
-                    address_hash=address_hash,
-                    address_enc=sealed,
-                    created_at=self._store.now(),
-                )
+        )
+        if exists is not None:
+            return
+        key = await self._vault.key(session, org.data_key_id)
+        contact_id = new_id()
+        sealed = seal_text(key, "contacts", "address", contact_id, address)
+        assert sealed is not None
+        session.add(
+            Contact(
+                id=contact_id,
+                organisation_id=org.id,
+                address_hash=address_hash,
+                address_enc=sealed,
+                created_at=self._store.now(),
             )
+        )
 
     async def remove_contact(self, organisation_id: int, address: str) -> bool:
         address_hash = self._vault.index.address_hash(address)
@@ -170,30 +210,36 @@ class Members(Repository):
         self, chat_address: str, organisation_id: int | None, language: str
     ) -> MemberGroup:
         """Register a member chat (or re-bind and re-activate it)."""
-        now = self._store.now()
-        chat_hash = self._vault.index.address_hash(chat_address)
         async with self._store.write() as session:
             if organisation_id is not None:
                 await self._org(session, organisation_id)
-            row = await self._group_by_hash(session, chat_hash)
-            if row is None:
-                key_id, key = await self._vault.new_key(session, now)
-                group_id = new_id()
-                sealed = seal_text(key, "member_groups", "chat", group_id, chat_address)
-                assert sealed is not None
-                row = GroupRow(
-                    id=group_id,
-                    chat_hash=chat_hash,
-                    chat_enc=sealed,
-                    data_key_id=key_id,
-                    muted=False,
-                    created_at=now,
-                )
-                session.add(row)
-            row.organisation_id, row.language = organisation_id, language
-            row.active, row.updated_at = True, now
-            await session.flush()
+            row = await self._add_group(session, chat_address, organisation_id, language)
             return await self._group(session, row)
+
+    async def _add_group(
+        self, session: AsyncSession, chat_address: str, organisation_id: int | None, language: str
+    ) -> GroupRow:
+        now = self._store.now()
+        chat_hash = self._vault.index.address_hash(chat_address)
+        row = await self._group_by_hash(session, chat_hash)
+        if row is None:
+            key_id, key = await self._vault.new_key(session, now)
+            group_id = new_id()
+            sealed = seal_text(key, "member_groups", "chat", group_id, chat_address)
+            assert sealed is not None
+            row = GroupRow(
+                id=group_id,
+                chat_hash=chat_hash,
+                chat_enc=sealed,
+                data_key_id=key_id,
+                muted=False,
+                created_at=now,
+            )
+            session.add(row)
+        row.organisation_id, row.language = organisation_id, language
+        row.active, row.updated_at = True, now
+        await session.flush()
+        return row
 
     async def group(self, chat_address: str) -> MemberGroup | None:
         chat_hash = self._vault.index.address_hash(chat_address)

@@ -126,3 +126,41 @@ def test_a_missing_config_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "Error in configuration at '(file)': no config file at config.toml; run 'sosbot init'"
     ]
+
+
+def test_members_import_and_export(initialised: Path) -> None:
+    good = initialised / "members.csv"
+    good.write_text(
+        "name,country,region,languages,working_groups,contacts,groups\n"
+        "Colectivo Tierra,Colombia,Americas,es,land,telegram:123456,telegram:-1001234567890\n"
+        "Réseau Goma,DRC,Africa,fr,,matrix:@amani:example.org,matrix:!room:example.org\n"
+    )
+    imported = sosbot(initialised, "members", "import", str(good))
+    assert imported.returncode == 0, imported.stderr
+    assert "2 organisations" in imported.stdout
+    exported = sosbot(initialised, "members", "export")
+    assert exported.returncode == 0, exported.stderr
+    lines = exported.stdout.splitlines()
+    assert lines[0] == "name,country,region,languages,working_groups,contacts,groups,kind"
+    assert lines[1:] == [
+        "Colectivo Tierra,Colombia,Americas,es,land,telegram:123456,telegram:-1001234567890,organisation",
+        "Réseau Goma,DRC,Africa,fr,,matrix:@amani:example.org,matrix:!room:example.org,organisation",
+    ]
+    # The names never sit in the database file in clear.
+    raw = b"".join(p.read_bytes() for p in (initialised / "data").glob("sosbot.db*"))
+    assert b"Colectivo Tierra" not in raw and b"123456" not in raw
+
+
+def test_a_csv_with_one_bad_row_imports_nothing_and_names_the_row(initialised: Path) -> None:
+    bad = initialised / "bad.csv"
+    bad.write_text(
+        "name,country,region,languages,working_groups,contacts,groups\n"
+        "Colectivo Tierra,Colombia,Americas,es,,,\n"
+        "Réseau Goma,DRC,Africa,de,,,\n"
+    )
+    result = sosbot(initialised, "members", "import", str(bad))
+    assert result.returncode == 1
+    assert "nothing imported" in result.stderr
+    assert "row 2 (line 3), languages: 'de' is not one of en, es, fr, ar" in result.stderr
+    exported = sosbot(initialised, "members", "export")
+    assert exported.stdout.splitlines()[1:] == []
