@@ -20,7 +20,13 @@ import time
 from pathlib import Path
 
 from telegram import Update
-from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.app import App
 from bot.config import load_secrets, parse_config
@@ -31,7 +37,7 @@ from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
 
 TOKEN = "123456:BENCH-token-for-the-fake-server-only"
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
-STEPS = 10  # updates per defender: /report, text, Done, where, who, urgency, consent, skip, send, (cleanup)
+STEPS = 10  # updates per defender, from /report to the confirm
 
 
 async def start_sosbot(server: FakeTelegramServer, folder: Path, triage: FakeChat) -> App:
@@ -71,7 +77,9 @@ async def defender(server: FakeTelegramServer, user: FakeUser, triage: FakeChat)
     async def say(text: str, expect: str) -> None:
         after = await last_bot_id()
         server.user_sends(user, user, text)
-        await server.wait_for_message(user.id, lambda m: expect in (m.text or ""), after=after, timeout=120)
+        await server.wait_for_message(
+            user.id, lambda m: expect in (m.text or ""), after=after, timeout=120
+        )
 
     async def press(label: str, expect: str) -> None:
         nonlocal pressed
@@ -81,7 +89,9 @@ async def defender(server: FakeTelegramServer, user: FakeUser, triage: FakeChat)
         pressed = question.message_id
         after = await last_bot_id()
         server.press_button(user, user, question.message_id, text=label)
-        await server.wait_for_message(user.id, lambda m: expect in (m.text or ""), after=after, timeout=120)
+        await server.wait_for_message(
+            user.id, lambda m: expect in (m.text or ""), after=after, timeout=120
+        )
 
     await say("/report", "What is happening")
     await say("Armed men came to the office of the collective.", "Noted")
@@ -91,14 +101,20 @@ async def defender(server: FakeTelegramServer, user: FakeUser, triage: FakeChat)
     await press("Within days", "What may the network")
     await press("Advisory group only", "safe way")
     await press("Skip", "Please check")
-    question = await server.wait_for_message(user.id, lambda m: "Send the report" in m.button_texts, timeout=120)
+    question = await server.wait_for_message(
+        user.id, lambda m: "Send the report" in m.button_texts, timeout=120
+    )
     after = await last_bot_id()
     confirmed = time.perf_counter()
     server.press_button(user, user, question.message_id, text="Send the report")
-    receipt = await server.wait_for_message(user.id, lambda m: "case reference" in (m.text or ""), after=after, timeout=120)
+    receipt = await server.wait_for_message(
+        user.id, lambda m: "case reference" in (m.text or ""), after=after, timeout=120
+    )
     match = REF.search(receipt.text or "")
     assert match
-    await server.wait_for_message(triage.id, lambda m: match.group(0) in (m.text or ""), timeout=120)
+    await server.wait_for_message(
+        triage.id, lambda m: match.group(0) in (m.text or ""), timeout=120
+    )
     return time.perf_counter() - confirmed
 
 
@@ -133,8 +149,12 @@ async def run_echo(count: int, per_user: int) -> float:
                 await context.bot.send_message(update.effective_chat.id, "echo")
 
         app = (
-            ApplicationBuilder().token(TOKEN).base_url(server.base_url)
-            .base_file_url(server.base_file_url).concurrent_updates(True).build()
+            ApplicationBuilder()
+            .token(TOKEN)
+            .base_url(server.base_url)
+            .base_file_url(server.base_file_url)
+            .concurrent_updates(True)
+            .build()
         )
         app.add_handler(MessageHandler(filters.ALL, echo))
         app.add_handler(CallbackQueryHandler(echo))
@@ -149,7 +169,9 @@ async def run_echo(count: int, per_user: int) -> float:
             async def one(user: FakeUser) -> None:
                 for n in range(per_user):
                     server.user_sends(user, user, f"message {n}")
-                    await server.wait_for_message(user.id, lambda m, n=n: m.message_id >= 2 * (n + 1), timeout=120)
+                    await server.wait_for_message(
+                        user.id, lambda m, n=n: m.message_id >= 2 * (n + 1), timeout=120
+                    )
 
             await asyncio.gather(*(one(u) for u in users))
             elapsed = time.perf_counter() - started
@@ -171,10 +193,14 @@ def main() -> None:
     sosbot_rate = updates / elapsed
     echo_rate = asyncio.run(run_echo(args.defenders, max(1, updates // args.defenders)))
     print(f"defenders: {args.defenders}, updates handled: {updates} in {elapsed:.1f} s")
-    print(f"confirm → case card: median {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
-    print(f"sosbot: {sosbot_rate:.0f} updates/s; bare PTB echo bot: {echo_rate:.0f} updates/s; "
-          f"ratio {sosbot_rate / echo_rate:.2f}")
+    print(
+        f"confirm → case card: median {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+    )
+    print(
+        f"sosbot: {sosbot_rate:.0f} updates/s; bare PTB echo bot: {echo_rate:.0f} updates/s; "
+        f"ratio {sosbot_rate / echo_rate:.2f}"
+    )
 
 
 if __name__ == "__main__":

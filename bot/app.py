@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.broadcast import Dispatcher
 from bot.config import Config, ConfigError, Secrets, load_secrets
 from bot.scheduler import Scheduler
 from bot.tasks import BackgroundTasks
@@ -75,6 +76,7 @@ class App:
     router: Router
     transports: list[Transport]
     scheduler: Scheduler
+    dispatcher: Dispatcher
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     @classmethod
@@ -101,7 +103,8 @@ class App:
         built = transports(services) if transports else build_transports(config, secrets, services)
         for transport in built:
             hub.register(transport.platform, transport.messenger)
-        return cls(config, services, router, built, Scheduler(services))
+        dispatcher = Dispatcher.for_transports(config, services, built)
+        return cls(config, services, router, built, Scheduler(services), dispatcher)
 
     async def start(self) -> None:
         for transport in self.transports:
@@ -109,8 +112,10 @@ class App:
             log.info("%s transport started", transport.platform.value)
         await self.router.start()
         await self.scheduler.start()
+        await self.dispatcher.start()
 
     async def stop(self) -> None:
+        await self.dispatcher.stop()  # sends in flight finish while the transports still run
         await self.scheduler.stop()
         for transport in reversed(self.transports):
             try:

@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from handlers import appeals, broadcast
 from handlers.i18n import render
 from handlers.messages import Address
 from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
 from storage.errors import NotFound
+from storage.repos.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,72 @@ async def purge(services: Services, now: datetime) -> None:
     await services.db.conversations.purge_older_than(now - settings.draft_lifetime)
 
 
+async def appeal_reminder(services: Services, ref: str) -> None:
+    """Before the deadline: remind the groups whose organisation has not signed."""
+    await services.db.deadlines.cancel("appeal-reminder", ref)
+    try:
+        appeal = await services.db.appeals.get(ref)
+    except NotFound:
+        return
+    if appeal.state != "sent" or appeal.deadline_at is None:
+        return
+    signed = await services.db.appeals.signed_organisation_ids(ref)
+    groups = [
+        g
+        for g in await services.db.members.audience(
+            region=appeal.target_region,
+            language=appeal.target_language,
+            working_group=appeal.target_group,
+        )
+        if g.organisation_id not in signed
+    ]
+    deadline = appeal.deadline_at.strftime("%Y-%m-%d %H:%M UTC")
+    texts = {
+        lang: render(
+            lang,
+            "Reminder: appeal {ref} closes on {date} and your organisation has not signed yet. "
+            "To sign, send /sign {ref} or press Sign.",
+            ref=ref,
+            date=deadline,
+        )
+        for lang in {*appeal.texts, "en"}
+    }
+    deliveries = [
+        Delivery(
+            d.address, d.language, d.text, ((f"sign:{ref}", render(d.language or "en", "Sign")),)
+        )
+        for d in broadcast.deliveries_for(groups, texts)
+    ]
+    await broadcast.queue_broadcast(services, "reminder", ref, deliveries)
+
+
+async def appeal_close(services: Services, ref: str) -> None:
+    """At the deadline: signing closes; the rooms get the tally and the export."""
+    await services.db.deadlines.cancel("appeal-close", ref)
+    try:
+        appeal = await services.db.appeals.get(ref)
+    except NotFound:
+        return
+    if appeal.state != "sent":
+        return
+    await services.db.appeals.close(ref, "system")
+    language = services.settings.default_language
+    text = (
+        render(language, "Signing for {ref} has closed.", ref=ref)
+        + "\n"
+        + await appeals.tally(services, ref, language)
+    )
+    files = await appeals.export_files(services, ref)
+    for room in services.settings.advisory_rooms:
+        await _send(services, room, text)
+        if services.hub.serves(room.platform):
+            for name, data, mime in files:
+                try:
+                    await services.hub.send_file(room, name, data, mime, ref)
+                except (DestinationGone, TransientSendError) as exc:
+                    log.error("export not delivered: %s", type(exc).__name__)
+
+
 async def run_due(services: Services) -> int:
     """Act on every deadline that is due; how many were acted on."""
     now = services.clock.now()
@@ -138,6 +206,10 @@ async def run_due(services: Services) -> int:
             await digest(services, now)
         elif deadline.kind == "purge":
             await purge(services, now)
+        elif deadline.kind == "appeal-reminder":
+            await appeal_reminder(services, deadline.object_ref)
+        elif deadline.kind == "appeal-close":
+            await appeal_close(services, deadline.object_ref)
         else:
             log.error("unknown deadline kind %s", deadline.kind)
             await services.db.deadlines.cancel(deadline.kind, deadline.object_ref)

@@ -12,6 +12,7 @@ not scramble the right-to-left sentence.
 from __future__ import annotations
 
 import gettext
+import re
 from contextvars import ContextVar
 from functools import cache
 from importlib import resources
@@ -59,21 +60,27 @@ def isolate(value: object) -> str:
     return f"{FSI}{value}{PDI}"
 
 
+# Left-to-right tokens written inside right-to-left sentences: command words
+# ("/status" would show as "status/") and the reference patterns "C-…", "A-…".
+_LTR_TOKENS = re.compile(r"(?<![\w/])(?:[/!][A-Za-z][A-Za-z_]*|[CA]-…)")
+
+
 def _format(language: str, template: str, params: dict[str, Any]) -> str:
     if language in RTL_LANGUAGES:
+        template = _LTR_TOKENS.sub(lambda match: isolate(match.group(0)), template)
         params = {key: isolate(value) for key, value in params.items()}
     return template.format(**params)
 
 
-def render(language: str, message: str, **params: Any) -> str:
+def render(language: str, message: str, /, **params: Any) -> str:
     return _format(language, catalog(language).gettext(message), params)
 
 
-def render_plural(language: str, singular: str, plural: str, n: int, **params: Any) -> str:
+def render_plural(language: str, singular: str, plural: str, n: int, /, **params: Any) -> str:
     return _format(language, catalog(language).ngettext(singular, plural, n), {"n": n, **params})
 
 
-def t(message: str, **params: Any) -> str:
+def t(message: str, /, **params: Any) -> str:
     """Render for the language of the update being handled."""
     return render(current_language.get(), message, **params)
 

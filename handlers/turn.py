@@ -26,7 +26,7 @@ class Turn:
     def chat(self) -> Address:
         return self.msg.chat
 
-    def t(self, message: str, **params: Any) -> str:
+    def t(self, message: str, /, **params: Any) -> str:
         return render(self.language, message, **params)
 
     async def say(self, text: str) -> Sent:

@@ -269,7 +269,9 @@ class MatrixMessenger:
             raise await self.gone(chat)
         return room_id, room
 
-    async def _send(self, chat: Address, content: dict[str, Any], txn_id: str | None = None) -> Sent:
+    async def _send(
+        self, chat: Address, content: dict[str, Any], txn_id: str | None = None
+    ) -> Sent:
         client = self._client()
         room_id, room = await self._target(chat)
         tx = txn_id or str(uuid4())  # the same on every retry: the server sends it once

@@ -18,8 +18,9 @@ import warnings
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import httpx
 from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -41,7 +42,12 @@ from handlers.messages import (
     Platform,
     Sent,
 )
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.messenger import (
+    DeliveryUncertain,
+    DestinationGone,
+    RateLimited,
+    TransientSendError,
+)
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -55,6 +61,28 @@ SEND_ATTEMPTS = 5
 TOKEN_LIFETIME = timedelta(days=30)
 SHUTDOWN_GRACE = 30.0  # seconds for in-flight updates to finish at stop
 GONE_PHRASES = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
+
+
+SendMode = Literal["retry", "once", "no_repeat"]
+"""``retry``: ordinary sends, retried here. ``once``: the first request of an outbox
+send (``txn_id``): one attempt, the dispatcher took its token and owns retries.
+``no_repeat``: the further parts of an outbox send: a 429 is waited out (nothing was
+delivered), but a request that may have taken effect is never repeated."""
+
+# httpx failures before the request left: repeating them cannot duplicate a message.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class FloodGate(Protocol):
+    """Flood control shared with the broadcast dispatcher (bot/broadcast/limits.py)."""
+
+    def spend(self, chat_id: int) -> None:
+        """A request to ``chat_id`` is leaving outside the dispatcher: count it, never wait."""
+        ...
+
+    def refused(self, chat_id: int, retry_after: float) -> None:
+        """Telegram answered 429 for ``chat_id``: slow down."""
+        ...
 
 
 def file_url_for(base_url: str) -> str:
@@ -93,15 +121,25 @@ class TelegramMessenger:
     ) -> None:
         self.app = application
         self.services = services
+        self.gate: FloodGate | None = None  # set by the dispatcher (bot/broadcast)
 
-    async def _call(self, chat: Address, send: Any) -> Any:
+    async def _call(self, chat: Address, send: Any, mode: SendMode = "retry") -> Any:
         """Run one Bot API call with Telegram's errors turned into ours."""
         chat_id = int(chat.id)
+        counted = mode == "once"  # the dispatcher took this request's token already
         for _attempt in range(SEND_ATTEMPTS):
+            if self.gate is not None and not counted:
+                self.gate.spend(chat_id)
+            counted = False
             try:
                 return await send(chat_id)
             except RetryAfter as exc:
-                await asyncio.sleep(retry_seconds(exc))
+                seconds = retry_seconds(exc)
+                if mode == "once":  # the dispatcher slows its gate down itself
+                    raise RateLimited(seconds, "telegram: 429") from exc
+                if self.gate is not None:
+                    self.gate.refused(chat_id, seconds)
+                await asyncio.sleep(seconds)
             except ChatMigrated as exc:
                 new = Address(Platform.TELEGRAM, str(exc.new_chat_id))
                 await self.services.db.members.migrate_chat(str(chat), str(new))
@@ -115,38 +153,55 @@ class TelegramMessenger:
                     raise DestinationGone("telegram: chat gone") from exc
                 raise
             except NetworkError as exc:
+                if mode != "retry" and not isinstance(exc.__cause__, NOT_SENT_ERRORS):
+                    raise DeliveryUncertain("telegram: the answer was lost") from exc
+                if mode == "once":
+                    raise TransientSendError("telegram: not sent") from exc
                 last = exc
                 await asyncio.sleep(0)
                 continue
         raise TransientSendError("telegram: gave up after retries") from (locals().get("last"))
 
-    async def send_text(self, chat: Address, text: str, *, reply_to: str | None = None) -> Sent:
+    async def send_text(
+        self, chat: Address, text: str, *, reply_to: str | None = None, txn_id: str | None = None
+    ) -> Sent:
         first: Message | None = None
         reply: int | None = int(reply_to) if reply_to else None
-        for part in split_text(text):
+        for index, part in enumerate(split_text(text)):
             message = await self._call(
                 chat,
                 lambda cid, part=part, reply=reply: self.app.bot.send_message(
                     cid, part, reply_to_message_id=reply
                 ),
+                _mode(txn_id, index),
             )
             first, reply = first or message, None  # only the first part is a reply
         assert first is not None
         return Sent(chat, str(first.message_id))
 
-    async def ask(self, chat: Address, text: str, options: Sequence[Option]) -> Sent:
-        rows = []
-        for option in options:
-            token = await self.services.db.tokens.issue(str(chat), option.key, TOKEN_LIFETIME)
-            rows.append([InlineKeyboardButton(option.label, callback_data=token)])
+    async def ask(
+        self, chat: Address, text: str, options: Sequence[Option], *, txn_id: str | None = None
+    ) -> Sent:
+        tokens = await self.services.db.tokens.issue_many(
+            str(chat), [option.key for option in options], TOKEN_LIFETIME
+        )
+        rows = [
+            [InlineKeyboardButton(option.label, callback_data=token)]
+            for option, token in zip(options, tokens, strict=True)
+        ]
         parts = split_text(text)
-        for part in parts[:-1]:
-            await self._call(chat, lambda cid, part=part: self.app.bot.send_message(cid, part))
+        for index, part in enumerate(parts[:-1]):
+            await self._call(
+                chat,
+                lambda cid, part=part: self.app.bot.send_message(cid, part),
+                _mode(txn_id, index),
+            )
         message = await self._call(
             chat,
             lambda cid: self.app.bot.send_message(
                 cid, parts[-1], reply_markup=InlineKeyboardMarkup(rows)
             ),
+            _mode(txn_id, len(parts) - 1),
         )
         return Sent(chat, str(message.message_id))
 
@@ -186,6 +241,12 @@ class TelegramMessenger:
 
     async def is_encrypted(self, chat: Address) -> bool:
         return False
+
+
+def _mode(txn_id: str | None, part: int) -> SendMode:
+    if txn_id is None:
+        return "retry"
+    return "once" if part == 0 else "no_repeat"
 
 
 class TelegramTransport:

@@ -1,6 +1,13 @@
 """ORM models. They never leave the storage package: repositories return dataclasses."""
 
-from storage.models.appeals import Appeal, AppealText, Approval, OutboxMessage, Signature
+from storage.models.appeals import (
+    Appeal,
+    AppealText,
+    Approval,
+    Broadcast,
+    OutboxMessage,
+    Signature,
+)
 from storage.models.base import Base
 from storage.models.cases import Attachment, Case, CaseCard, CaseEvent
 from storage.models.people import Account, Contact, Conversation, Invite, MemberGroup, Organisation
@@ -26,6 +33,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "BotSecret",
+    "Broadcast",
     "CallbackToken",
     "Case",
     "CaseCard",

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
@@ -78,7 +86,10 @@ class OutboxMessage(Base):
     """One message to one destination; the unique key makes a broadcast idempotent."""
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("kind", "ref", "destination_hash"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "ref", "destination_hash"),
+        Index("ix_outbox_platform_status", "platform", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(32))
@@ -86,7 +97,9 @@ class OutboxMessage(Base):
     destination_hash: Mapped[str] = mapped_column(String(64), index=True)
     destination_enc: Mapped[bytes] = mapped_column(LargeBinary)
     body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    options_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # buttons, sealed JSON
     language: Mapped[str | None] = mapped_column(String(8))
+    platform: Mapped[str | None] = mapped_column(String(16))  # in clear: each platform's lane
     data_key_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("data_keys.id", ondelete="SET NULL")
     )
@@ -99,3 +112,26 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Broadcast(Base):
+    """One broadcast's header: where its progress and final report go, and its state.
+
+    Its messages are the outbox rows with the same ``kind`` and ``ref``.
+    """
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (UniqueConstraint("kind", "ref"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(64))
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    report_to_enc: Mapped[bytes] = mapped_column(LargeBinary)  # sealed JSON: triage rooms
+    progress_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # room → progress message
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,6 +6,7 @@ audience of a draft withdraws its approvals: advisors approve what is sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -19,6 +20,7 @@ from storage.models import Organisation as OrgRow
 from storage.records import Appeal, AppealDetail, SignatureRecord
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository, open_text, rowcount, seal_text
+from storage.repos.outbox_rows import Delivery, add_broadcast
 from storage.types import new_id
 
 DRAFT, SENT, CLOSED = "draft", "sent", "closed"
@@ -155,6 +157,19 @@ class Appeals(Repository):
             row = await self._draft(session, ref)
             row.state, row.sent_at, row.updated_at = SENT, now, now
             await self._audit(session, actor, "appeal.send", ref, None, now)
+            return await self._appeal(session, row)
+
+    async def send(
+        self, ref: str, actor: str, deliveries: Sequence[Delivery], report_to: Sequence[str]
+    ) -> Appeal:
+        """Open the appeal for signatures and queue its broadcast, in one transaction:
+        an appeal is never "sent" without its messages queued, nor the reverse."""
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await self._draft(session, ref)
+            row.state, row.sent_at, row.updated_at = SENT, now, now
+            await add_broadcast(session, self._store, "appeal", ref, deliveries, report_to)
+            await self._audit(session, actor, "appeal.send", ref, str(len(deliveries)), now)
             return await self._appeal(session, row)
 
     async def close(self, ref: str, actor: str) -> Appeal:

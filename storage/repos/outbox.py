@@ -1,109 +1,120 @@
 """The outbox: one row per (message, destination), drained by the dispatcher.
 
-Enqueueing a broadcast is one transaction and idempotent (the unique key
-skips destinations already queued), so a restart in the middle of ``/appeal
-send`` can simply enqueue again. A claimed row is leased; a crash between
-sending and ``mark_sent`` means that one message may go out twice after the
-lease runs out, never that a destination is forgotten.
+A row's life::
+
+    pending ──claim──▶ (held by the dispatcher) ──start──▶ sending ──▶ sent
+       ▲                                                     │    ├──▶ failed
+       └──────────── retry later (nothing was delivered) ◀───┘    ├──▶ inactive
+                                                                  └──▶ uncertain
+
+``sending`` is written (and committed) before the request leaves, the result
+after it returns. A row still ``sending`` when the process starts was in
+flight at a crash: ``settle_in_flight`` turns it into ``uncertain`` (never
+resent: the platform has no idempotency key) or back into ``pending`` where
+a resend is deduplicated by the platform (Matrix transaction ids).
+
+Enqueueing is idempotent (unique per kind, ref and destination) and can
+happen inside the transaction of what caused it (``add_broadcast``).
+Broadcast headers (``broadcasts``) record where progress and the final
+report go; see ``storage.repos.broadcasts``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound
+from storage.models import Broadcast
 from storage.models import OutboxMessage as Row
-from storage.records import OutboxItem
-from storage.repos.base import Repository, open_text, rowcount, seal_text
-from storage.types import new_id
+from storage.records import OutboxItem, OutboxProblem
+from storage.repos.base import open_json, open_text, rowcount
+from storage.repos.broadcasts import BroadcastHeaders
+from storage.repos.outbox_rows import (
+    FAILED,
+    FINISHED,
+    INACTIVE,
+    PENDING,
+    PROBLEMS,
+    SENDING,
+    SENT,
+    UNCERTAIN,
+    Delivery,
+    Destination,
+    Outcome,
+    add_broadcast,
+    add_deliveries,
+    platform_of,
+)
 
-PENDING, SENT, FAILED, INACTIVE = "pending", "sent", "failed", "inactive"
+__all__ = [
+    "FAILED",
+    "INACTIVE",
+    "PENDING",
+    "SENDING",
+    "SENT",
+    "UNCERTAIN",
+    "Delivery",
+    "Outbox",
+    "Outcome",
+    "add_broadcast",
+    "add_deliveries",
+    "platform_of",
+]
+
 _TABLE = "outbox"
+_CHUNK = 500
+_OUTBOX: Table = Row.__table__  # type: ignore[assignment]
 
-Destination = tuple[str, str | None]
-"""(address, language) of one recipient."""
 
-
-class Outbox(Repository):
+class Outbox(BroadcastHeaders):
+    # ------------------------------------------------------------- enqueueing
     async def enqueue(
         self, kind: str, ref: str, destinations: Sequence[Destination], body: str | None = None
     ) -> int:
-        """Queue a message for each destination; returns how many were new."""
-        if not destinations:
-            return 0
-        now = self._store.now()
-        index = self._vault.index
-        wanted = {
-            index.address_hash(address): (address, language) for address, language in destinations
-        }
+        """Queue one text for each destination; returns how many were new."""
+        deliveries = [Delivery(address, language, body or "") for address, language in destinations]
         async with self._store.write() as session:
-            queued: set[str] = set()
-            hashes = list(wanted)
-            for start in range(0, len(hashes), 500):
-                queued.update(
-                    (
-                        await session.execute(
-                            select(Row.destination_hash).where(
-                                Row.kind == kind,
-                                Row.ref == ref,
-                                Row.destination_hash.in_(hashes[start : start + 500]),
-                            )
-                        )
-                    ).scalars()
-                )
-            new = [(h, dest) for h, dest in wanted.items() if h not in queued]
-            if not new:
-                return 0
-            key_id, key = await self._vault.new_key(session, now)
-            values = []
-            for destination_hash, (address, language) in new:
-                row_id = new_id()
-                values.append(
-                    {
-                        "id": row_id,
-                        "kind": kind,
-                        "ref": ref,
-                        "destination_hash": destination_hash,
-                        "destination_enc": seal_text(key, _TABLE, "destination", row_id, address),
-                        "body_enc": seal_text(key, _TABLE, "body", row_id, body),
-                        "language": language,
-                        "data_key_id": key_id,
-                        "status": PENDING,
-                        "attempts": 0,
-                        "not_before": now,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-            # A concurrent enqueue of the same broadcast may win a row: skip it quietly.
-            dialect_insert = postgresql.insert if self._store.postgres else sqlite.insert
-            stmt = dialect_insert(Row).on_conflict_do_nothing(
-                index_elements=["kind", "ref", "destination_hash"]
-            )
-            for start in range(0, len(values), 500):
-                await session.execute(stmt, values[start : start + 500])
-            return len(values)
+            return await add_deliveries(session, self._store, kind, ref, deliveries)
 
+    async def enqueue_broadcast(
+        self, kind: str, ref: str, deliveries: Sequence[Delivery], report_to: Sequence[str]
+    ) -> int:
+        """A broadcast with progress and a final report for ``report_to``; returns new rows.
+
+        Prefer ``add_broadcast`` inside the transaction of what caused the
+        broadcast (an appeal turning "sent") where there is one.
+        """
+        async with self._store.write() as session:
+            return await add_broadcast(session, self._store, kind, ref, deliveries, report_to)
+
+    # ------------------------------------------------------------- draining
     async def claim(
-        self, limit: int = 20, lease: timedelta = timedelta(minutes=5)
+        self,
+        limit: int = 20,
+        lease: timedelta = timedelta(minutes=5),
+        *,
+        platform: str | None = None,
     ) -> list[OutboxItem]:
-        """Take up to ``limit`` due messages, oldest first, for ``lease``."""
+        """Take up to ``limit`` due messages (of one platform), oldest first, for ``lease``."""
         now = self._store.now()
+        conditions = [
+            Row.status == PENDING,
+            Row.not_before <= now,
+            (Row.claimed_until.is_(None)) | (Row.claimed_until <= now),
+        ]
+        if platform is not None:
+            conditions.append(Row.platform == platform)
         async with self._store.write() as session:
             rows = (
                 (
                     await session.execute(
                         select(Row)
-                        .where(
-                            Row.status == PENDING,
-                            Row.not_before <= now,
-                            (Row.claimed_until.is_(None)) | (Row.claimed_until <= now),
-                        )
+                        .where(*conditions)
                         .order_by(Row.created_at, Row.id)
                         .limit(limit)
                         .with_for_update(skip_locked=True)
@@ -116,19 +127,98 @@ class Outbox(Repository):
             for row in rows:
                 row.claimed_until, row.attempts, row.updated_at = now + lease, row.attempts + 1, now
                 key = await self._vault.key(session, row.data_key_id)
+                options = (
+                    open_json(key, _TABLE, "options", row.id, row.options_enc)
+                    if row.options_enc is not None
+                    else []
+                )
+                address = open_text(key, _TABLE, "destination", row.id, row.destination_enc) or ""
                 items.append(
                     OutboxItem(
                         id=row.id,
                         kind=row.kind,
                         ref=row.ref,
-                        address=open_text(key, _TABLE, "destination", row.id, row.destination_enc)
-                        or "",
+                        address=address,
                         language=row.language,
                         body=open_text(key, _TABLE, "body", row.id, row.body_enc),
                         attempts=row.attempts,
+                        options=tuple((str(k), str(label)) for k, label in options),
+                        platform=row.platform or platform_of(address),
                     )
                 )
             return items
+
+    async def record(self, starting: Sequence[int], outcomes: Sequence[Outcome]) -> set[int]:
+        """One transaction: the outcomes of finished sends, and ``starting`` marked sending.
+
+        Returns the ids of ``starting`` now marked; a row that is no longer
+        pending (erased by ``/forget``, or not ours) is left alone and must
+        not be sent.
+        """
+        now = self._store.now()
+        marked: set[int] = set()
+        async with self._store.write() as session:
+            await self._apply(session, outcomes, now)
+            for start in range(0, len(starting), _CHUNK):
+                result = await session.execute(
+                    update(_OUTBOX)
+                    .where(
+                        _OUTBOX.c.id.in_(starting[start : start + _CHUNK]),
+                        _OUTBOX.c.status == PENDING,
+                    )
+                    .values(status=SENDING, updated_at=now)
+                    .returning(_OUTBOX.c.id)
+                )
+                marked.update(result.scalars())
+        return marked
+
+    async def _apply(
+        self, session: AsyncSession, outcomes: Sequence[Outcome], now: datetime
+    ) -> None:
+        finished: list[dict[str, Any]] = []
+        retried: list[dict[str, Any]] = []
+        for o in outcomes:
+            error = o.error[:64] if o.error else None
+            if o.status == PENDING:
+                retried.append({"b_id": o.item_id, "b_error": error, "b_at": o.retry_at or now})
+            else:
+                finished.append(
+                    {
+                        "b_id": o.item_id,
+                        "b_status": o.status,
+                        "b_error": error,
+                        "b_remote": o.remote_id,
+                        "b_sent": now if o.status == SENT else None,
+                    }
+                )
+        table, match = _OUTBOX, _OUTBOX.c.id == bindparam("b_id")
+        if finished:
+            await session.execute(
+                update(table)
+                .where(match)
+                .values(
+                    status=bindparam("b_status"),
+                    error=bindparam("b_error"),
+                    remote_id=bindparam("b_remote"),
+                    sent_at=bindparam("b_sent"),
+                    claimed_until=None,
+                    updated_at=now,
+                ),
+                finished,
+            )
+        if retried:
+            await session.execute(
+                update(table)
+                .where(match)
+                .values(
+                    status=PENDING,
+                    error=bindparam("b_error"),
+                    not_before=bindparam("b_at"),
+                    claimed_until=None,
+                    updated_at=now,
+                ),
+                retried,
+            )
 
     async def release_claims(self) -> int:
         """At start: nothing is in flight any more, so leases of the last run can go."""
@@ -140,6 +230,46 @@ class Outbox(Repository):
             )
             return rowcount(result)
 
+    async def settle_in_flight(
+        self, resend_platforms: Collection[str], resend_since: datetime
+    ) -> dict[str, int]:
+        """At start, before any send: decide the rows that were in flight at a crash.
+
+        On ``resend_platforms`` (a resend is deduplicated by the platform) a
+        row marked sending at or after ``resend_since`` goes back to pending;
+        every other one becomes ``uncertain`` — it is never sent again.
+        """
+        now = self._store.now()
+        sending = Row.status == SENDING
+        resendable = Row.platform.in_(list(resend_platforms)) & (Row.updated_at >= resend_since)
+        async with self._store.write() as session:
+            resent = await session.execute(
+                update(Row)
+                .where(sending, resendable)
+                .values(status=PENDING, not_before=now, claimed_until=None, updated_at=now)
+            )
+            uncertain = await session.execute(
+                update(Row)
+                .where(sending)
+                .values(
+                    status=UNCERTAIN, error="in_flight_at_stop", claimed_until=None, updated_at=now
+                )
+            )
+            return {PENDING: rowcount(resent), UNCERTAIN: rowcount(uncertain)}
+
+    async def fill_platforms(self) -> int:
+        """Rows queued before the platform column existed: fill it from the sealed address."""
+        filled = 0
+        async with self._store.write() as session:
+            rows = (await session.execute(select(Row).where(Row.platform.is_(None)))).scalars()
+            for row in rows:
+                key = await self._vault.key(session, row.data_key_id)
+                address = open_text(key, _TABLE, "destination", row.id, row.destination_enc)
+                row.platform = platform_of(address or "")
+                filled += 1
+        return filled
+
+    # ------------------------------------------------------ single messages
     async def mark_sent(self, item_id: int, remote_id: str | None = None) -> None:
         now = self._store.now()
         await self._finish(item_id, status=SENT, remote_id=remote_id, sent_at=now, error=None)
@@ -158,34 +288,6 @@ class Outbox(Repository):
         """The destination is gone (blocked, removed): never retried."""
         await self._finish(item_id, status=INACTIVE, error="destination_gone")
 
-    async def counts(self, kind: str, ref: str) -> dict[str, int]:
-        """Messages of one broadcast by status (``pending``, ``sent``, …)."""
-        async with self._store.read() as session:
-            statuses = await session.execute(
-                select(Row.status).where(Row.kind == kind, Row.ref == ref)
-            )
-            return dict(Counter(statuses.scalars()))
-
-    async def purge_finished_before(self, cutoff: datetime) -> int:
-        """Delete sent, failed and inactive rows last touched before ``cutoff``."""
-        async with self._store.write() as session:
-            rows = (
-                await session.execute(
-                    select(Row.id, Row.data_key_id).where(
-                        Row.status != PENDING, Row.updated_at < cutoff
-                    )
-                )
-            ).all()
-            await session.execute(delete(Row).where(Row.id.in_([r.id for r in rows])))
-            keys = {r.data_key_id for r in rows}
-            still_used = set(
-                (
-                    await session.execute(select(Row.data_key_id).where(Row.data_key_id.in_(keys)))
-                ).scalars()
-            )
-            await self._vault.destroy(session, keys - still_used)
-            return len(rows)
-
     async def _finish(self, item_id: int, **values: object) -> None:
         async with self._store.write() as session:
             result = await session.execute(
@@ -195,3 +297,63 @@ class Outbox(Repository):
             )
             if rowcount(result) == 0:
                 raise NotFound("no such outbox message")
+
+    # -------------------------------------------------------------- reading
+    async def counts(self, kind: str, ref: str) -> dict[str, int]:
+        """Messages of one broadcast by status (``pending``, ``sent``, …)."""
+        async with self._store.read() as session:
+            rows = await session.execute(
+                select(Row.status, func.count())
+                .where(Row.kind == kind, Row.ref == ref)
+                .group_by(Row.status)
+            )
+            return {str(status): int(n) for status, n in rows}
+
+    async def problems(self, kind: str, ref: str) -> list[OutboxProblem]:
+        """The broadcast's messages that failed, found their destination gone, or are uncertain."""
+        async with self._store.read() as session:
+            rows = await session.execute(
+                select(Row).where(Row.kind == kind, Row.ref == ref, Row.status.in_(PROBLEMS))
+            )
+            found = []
+            for row in rows.scalars():
+                key = await self._vault.key(session, row.data_key_id)
+                address = open_text(key, _TABLE, "destination", row.id, row.destination_enc)
+                found.append(OutboxProblem(address or "", row.status, row.error))
+        return sorted(found, key=lambda p: (p.status, p.address))
+
+    async def purge_finished_before(self, cutoff: datetime) -> int:
+        """Delete finished rows (and finished broadcast headers) last touched before ``cutoff``."""
+        async with self._store.write() as session:
+            rows = (
+                await session.execute(
+                    select(Row.id, Row.data_key_id).where(
+                        Row.status.in_(FINISHED), Row.updated_at < cutoff
+                    )
+                )
+            ).all()
+            headers = (
+                await session.execute(
+                    select(Broadcast.id, Broadcast.data_key_id).where(
+                        Broadcast.state == "done", Broadcast.updated_at < cutoff
+                    )
+                )
+            ).all()
+            await session.execute(delete(Row).where(Row.id.in_([r.id for r in rows])))
+            await session.execute(
+                delete(Broadcast).where(Broadcast.id.in_([h.id for h in headers]))
+            )
+            keys = {r.data_key_id for r in rows} | {h.data_key_id for h in headers}
+            still_used = set(
+                (
+                    await session.execute(select(Row.data_key_id).where(Row.data_key_id.in_(keys)))
+                ).scalars()
+            ) | set(
+                (
+                    await session.execute(
+                        select(Broadcast.data_key_id).where(Broadcast.data_key_id.in_(keys))
+                    )
+                ).scalars()
+            )
+            await self._vault.destroy(session, keys - still_used)
+            return len(rows)

@@ -242,3 +242,23 @@ async def test_an_answer_to_ask_during_an_open_draft_goes_to_the_group(bot: Harn
     account = await bot.db.accounts.get_or_create(str(ANA), None)
     draft = await bot.db.conversations.load(account.id)
     assert draft is not None and draft.data["draft"]["where"] == "Bogotá"
+
+
+async def test_help_shows_what_each_person_can_do(bot: Harness) -> None:
+    advisor = (await bot.send(ALICE, "/help", chat=TRIAGE))[-1].text
+    assert "/priority [C-…] critical|high|normal|low" in advisor and "/appeal" in advisor
+    defender = (await bot.send(ANA, "/help"))[-1].text
+    assert "/report" in defender and "/priority" not in defender
+    member = (await bot.send(STRANGER, "/help", chat=MEMBER_GROUP))[-1].text
+    assert "/sign A-… [organisation]" in member and "/priority" not in member
+
+
+async def test_the_rate_limit_runs_on_real_time_not_the_fake_clock(bot: Harness) -> None:
+    ticks = iter(range(0, 10_000, 3))
+    bot.router.limiter.clock = lambda: float(next(ticks))  # a message every 3 seconds
+    for _ in range(40):
+        replies = await bot.send(ANA, "/status")
+        assert "too fast" not in replies[-1].text
+    bot.router.limiter.clock = lambda: 5_000.0  # a burst within one second
+    answers = [(await bot.send(ANA, "/status"))[-1].text for _ in range(31)]
+    assert "too fast" in answers[-1]

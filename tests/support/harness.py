@@ -119,3 +119,25 @@ async def make_harness(
 
 
 __all__ = ["ALICE", "BOB", "COORDINATOR", "TRIAGE", "Harness", "make_harness", "os"]
+
+
+async def drain_outbox(harness: Harness) -> int:
+    """Deliver everything queued in the outbox through the in-memory messengers.
+
+    A synchronous stand-in for bot/broadcast's dispatcher (which runs on
+    real time with its rate limits; tests/broadcast and the end-to-end tests
+    use the real one), so handler tests can see what a broadcast delivers.
+    """
+    from handlers.messages import Option
+
+    outbox = harness.db.outbox
+    items = await outbox.claim(10_000)
+    for item in items:
+        chat = Address.parse(item.address)
+        options = [Option(key, label) for key, label in item.options]
+        if options:
+            sent = await harness.services.hub.ask(chat, item.body or "", options)
+        else:
+            sent = await harness.services.hub.send_text(chat, item.body or "")
+        await outbox.mark_sent(item.id, sent.message_id)
+    return len(items)

@@ -27,3 +27,9 @@ def test_platform_hints() -> None:
     assert supported("FR") == "fr"
     assert supported("de") is None
     assert supported(None) is None
+
+
+def test_commands_inside_arabic_text_are_isolated() -> None:
+    text = render("ar", "/status — see the state of your cases")
+    assert f"{FSI}/status{PDI}" in text
+    assert render("en", "/status — see the state of your cases").startswith("/status")

@@ -9,7 +9,7 @@ from handlers.registry import RegistryFileError, parse_csv, to_csv
 HEADER = "name,country,region,languages,working_groups,contacts,groups,kind\n"
 GOOD = (
     HEADER
-    + 'Colectivo Tierra,Colombia,Americas,es;en,land;women,telegram:123456;matrix:@ana:example.org,telegram:-1001234567890,organisation\n'
+    + "Colectivo Tierra,Colombia,Americas,es;en,land;women,telegram:123456;matrix:@ana:example.org,telegram:-1001234567890,organisation\n"
     + '"Réseau des défenseurs, Goma",DRC,Africa,fr,,,matrix:!room:example.org,\n'
     + "Salma Haddad,Tunisia,MENA,ar;fr,media,telegram:42,,individual\n"
 )
@@ -17,7 +17,11 @@ GOOD = (
 
 def test_a_good_file() -> None:
     entries = parse_csv(GOOD)
-    assert [e.name for e in entries] == ["Colectivo Tierra", "Réseau des défenseurs, Goma", "Salma Haddad"]
+    assert [e.name for e in entries] == [
+        "Colectivo Tierra",
+        "Réseau des défenseurs, Goma",
+        "Salma Haddad",
+    ]
     first = entries[0]
     assert first.languages == ("es", "en") and first.working_groups == ("land", "women")
     assert first.contacts == ("telegram:123456", "matrix:@ana:example.org")

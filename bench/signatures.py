@@ -1,0 +1,109 @@
+"""Signature benchmark: 10,000 members signing one appeal within a minute.
+
+    .venv/bin/python -m bench.signatures [--members 10000] [--url URL]
+
+Each member organisation has one contact who sends ``/sign A-…`` in a
+private chat; the messages go through the real router, handlers and
+encrypted storage (in-memory messengers stand in for the platforms). Prints
+signatures recorded per second and the time from the first signature to
+the moment ``/appeal status`` shows the full tally. SQLite in a temporary
+folder unless ``--url`` names a PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from handlers.messages import Address, IncomingMessage, Platform
+from storage import MemberEntry
+from tests.support.harness import ALICE, TRIAGE, default_settings, make_harness
+from tests.support.messenger import MemoryMessenger
+
+CONCURRENCY = 50  # messages handled at once, as transports do for different chats
+
+
+async def run(members: int, url: str | None) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        bot = await make_harness(Path(folder), default_settings(messages_per_minute=10**6), url)
+        try:
+            entries = [
+                MemberEntry(
+                    f"Member {n:05d}",
+                    region=("Americas", "Africa", "MENA", "Europe")[n % 4],
+                    languages=("en",),
+                    contacts=(f"telegram:{10_000_000 + n}",),
+                )
+                for n in range(members)
+            ]
+            started = time.perf_counter()
+            await bot.db.members.import_members(entries)
+            print(f"registry: {members} members imported in {time.perf_counter() - started:.1f} s")
+            ref = await open_appeal(bot)
+            messenger = MemoryMessenger(Platform.TELEGRAM)
+            queue: asyncio.Queue[int] = asyncio.Queue()
+            for n in range(members):
+                queue.put_nowait(n)
+
+            async def worker() -> None:
+                while not queue.empty():
+                    n = queue.get_nowait()
+                    person = Address(Platform.TELEGRAM, str(10_000_000 + n))
+                    await bot.router.deliver(
+                        IncomingMessage(
+                            chat=person, sender=person, text=f"/sign {ref}", message_id=str(n)
+                        ),
+                        messenger,
+                    )
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+            recorded = time.perf_counter() - started
+            while True:
+                replies = await bot.send(ALICE, f"/appeal status {ref}", chat=TRIAGE)
+                if f"{ref}: {members} signatures." in replies[-1].text:
+                    break
+            settled = time.perf_counter() - started
+            confirmations = sum("signed" in o.text for o in messenger.sent)
+            print(
+                f"signatures: {members} in {recorded:.1f} s = {members / recorded:.0f}/s "
+                f"({confirmations} confirmations sent)"
+            )
+            print(f"tally right after: {settled:.1f} s from the first signature")
+        finally:
+            await bot.scheduler.stop()
+            await bot.db.close()
+
+
+async def open_appeal(bot: object) -> str:
+    from tests.support.harness import BOB, Harness
+
+    assert isinstance(bot, Harness)
+    answer = (await bot.send(ALICE, "/appeal new", chat=TRIAGE))[-1].text
+    ref = next(w.strip(".,") for w in answer.split() if w.startswith("A-"))
+    deadline = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    for command in (
+        f"/appeal text {ref} en Free them.",
+        f"/appeal deadline {ref} {deadline}",
+        f"/appeal approve {ref}",
+    ):
+        await bot.send(ALICE, command, chat=TRIAGE)
+    await bot.send(BOB, f"/appeal approve {ref}")
+    await bot.send(ALICE, f"/appeal send {ref}", chat=TRIAGE)
+    return ref
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--url", help="a postgresql+asyncpg:// database (default: SQLite)")
+    args = parser.parse_args()
+    asyncio.run(run(args.members, args.url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""One platform's lane: claim due messages, pace them through the gate, send, record.
+
+Each lane runs three loops of its own:
+
+- the feeder claims due outbox rows of its platform (oldest first) and
+  keeps a buffer of them in memory, one queue per chat;
+- the scheduler picks the next chat whose own limit allows a send (a heap
+  ordered by when each chat may next receive), waits for the overall
+  limit, and hands the chat's oldest message to a sender;
+- senders (one per chat at a time, so a chat gets its messages in order)
+  mark the row sending, send (at most ``concurrency`` requests at once),
+  and queue the outcome.
+
+Outcomes: sent; the destination is gone → inactive (and a member group is
+marked inactive); a refusal that certainly delivered nothing (429,
+connection refused) → pending again later, with backoff and a bounded
+number of attempts; a request that may have taken effect → ``uncertain``,
+or pending again where the platform deduplicates by transaction id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.broadcast.buckets import Monotonic, Sleep
+from bot.broadcast.journal import Journal, JournalUnavailable
+from bot.broadcast.limits import Gate
+from handlers.i18n import current_language
+from handlers.messages import Address, Option, Platform
+from handlers.messenger import (
+    DeliveryUncertain,
+    DestinationGone,
+    RateLimited,
+    TransientSendError,
+)
+from handlers.services import Services
+from storage.records import OutboxItem
+from storage.repos.outbox import FAILED, INACTIVE, PENDING, SENT, UNCERTAIN, Outcome
+
+log = logging.getLogger(__name__)
+PREPARED = 4
+"""Senders waiting for their "sending" mark, per request slot: the commit's wait
+does not hold a request slot, so slow commits and slow requests overlap."""
+
+
+@dataclass(frozen=True)
+class LanePolicy:
+    platform: Platform
+    idempotent: bool = False
+    """A resend with the same transaction id is deduplicated by the platform."""
+    concurrency: int = 8
+    batch: int = 200
+    max_attempts: int = 6
+    rate_limited_attempts: int = 20
+    backoff: float = 2.0
+    backoff_cap: float = 300.0
+    poll_interval: float = 0.5
+    lease: timedelta = timedelta(hours=6)
+    """Claims last until the message is sent; a restart releases them."""
+
+
+def txn_id(item_id: int) -> str:
+    """The idempotency key of one outbox message: the same on every attempt."""
+    return f"sosbot.outbox.{item_id}"
+
+
+class Lane:
+    def __init__(
+        self,
+        policy: LanePolicy,
+        gate: Gate,
+        services: Services,
+        journal: Journal,
+        clock: Monotonic,
+        sleep: Sleep,
+    ) -> None:
+        self.policy = policy
+        self.gate = gate
+        self.services = services
+        self.journal = journal
+        self.clock = clock
+        self.sleep = sleep
+        self._queues: dict[Address, deque[OutboxItem]] = {}
+        self._heap: list[tuple[float, int, Address]] = []
+        self._scheduled: set[Address] = set()
+        self._busy: set[Address] = set()
+        self._held: set[int] = set()
+        self._senders: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(policy.concurrency)  # requests in flight
+        self._queued = asyncio.Semaphore(policy.concurrency * PREPARED)  # senders started
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._hungry = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._stopping = False
+        self.sent = 0
+
+    @property
+    def platform(self) -> Platform:
+        return self.policy.platform
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    # ----------------------------------------------------------------- feeder
+    async def feed(self) -> None:
+        outbox = self.services.db.outbox
+        while not self._stopping:
+            self._hungry.clear()
+            if len(self._held) > self.policy.batch // 2:
+                # Enough in hand: claim again when senders have used half of it.
+                await self._wait(self._hungry, self.policy.poll_interval)
+                continue
+            try:
+                items = await outbox.claim(
+                    self.policy.batch, self.policy.lease, platform=self.platform.value
+                )
+            except Exception as exc:
+                log.error("outbox claim failed: %s", type(exc).__name__)
+                items = []
+            for item in items:
+                self._add(item)
+            if len(items) < self.policy.batch:
+                # Nothing more is due now: look again after the poll interval.
+                await self._wait(self._stopped, self.policy.poll_interval)
+
+    def _add(self, item: OutboxItem) -> None:
+        if item.id in self._held:
+            return
+        try:
+            chat = Address.parse(item.address)
+        except ValueError:
+            self.journal.finish(Outcome(item.id, FAILED, error="bad_address"))
+            return
+        self._held.add(item.id)
+        self._queues.setdefault(chat, deque()).append(item)
+        self._schedule(chat, self.clock())
+
+    def _schedule(self, chat: Address, at: float) -> None:
+        if chat in self._scheduled or chat in self._busy or not self._queues.get(chat):
+            return
+        self._scheduled.add(chat)
+        heapq.heappush(self._heap, (at, next(self._seq), chat))
+        self._wake.set()
+
+    # -------------------------------------------------------------- scheduler
+    async def schedule(self) -> None:
+        # (made here: the policy may have been tuned since __init__)
+        self._slots = asyncio.Semaphore(self.policy.concurrency)
+        self._queued = asyncio.Semaphore(self.policy.concurrency * PREPARED)
+        while not self._stopping:
+            await self._queued.acquire()
+            chat = await self._next_chat()
+            if chat is None:
+                self._queued.release()
+                return
+            queue = self._queues[chat]
+            item = queue.popleft()
+            if not queue:
+                del self._queues[chat]
+            self.gate.take(chat)
+            self._busy.add(chat)
+            task = asyncio.create_task(self._run_sender(chat, item), name="outbox-send")
+            self._senders.add(task)
+            task.add_done_callback(self._senders.discard)
+
+    async def _next_chat(self) -> Address | None:
+        while not self._stopping:
+            self._wake.clear()
+            if not self._heap:
+                await self._wait(self._wake, None)
+                continue
+            ready_at = self._heap[0][0]
+            now = self.clock()
+            if ready_at > now:
+                await self._wait(self._wake, ready_at - now)
+                continue
+            overall = self.gate.overall_wait()
+            if overall > 0:
+                await self._wait(self._wake, overall)
+                continue
+            _, _, chat = heapq.heappop(self._heap)
+            self._scheduled.discard(chat)
+            if chat in self._busy or not self._queues.get(chat):
+                continue
+            wait = self.gate.chat_wait(chat)
+            if wait > 0:
+                self._scheduled.add(chat)
+                heapq.heappush(self._heap, (now + wait, next(self._seq), chat))
+                continue
+            return chat
+        return None
+
+    async def _wait(self, event: asyncio.Event, seconds: float | None) -> None:
+        """Until ``event`` is set or ``seconds`` pass (on the injected clock)."""
+        if seconds is None:
+            await event.wait()
+            return
+        waiter = asyncio.ensure_future(event.wait())
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        try:
+            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            sleeper.cancel()
+
+    # ---------------------------------------------------------------- senders
+    async def _run_sender(self, chat: Address, item: OutboxItem) -> None:
+        requeue = False
+        try:
+            try:
+                marked = await self.journal.start(item.id)
+            except JournalUnavailable:
+                marked, requeue = False, True
+            if marked:
+                async with self._slots:
+                    outcome = await self._deliver(chat, item)
+                self.journal.finish(outcome)
+                if outcome.status == SENT:
+                    self.sent += 1
+        finally:
+            self._busy.discard(chat)
+            self._queued.release()
+            if requeue:  # storage trouble: the row is still pending and ours
+                self._queues.setdefault(chat, deque()).appendleft(item)
+                self._schedule(chat, self.clock() + 1.0)
+            else:
+                self._held.discard(item.id)
+                self._schedule(chat, self.clock())
+                if len(self._held) <= self.policy.batch // 2:
+                    self._hungry.set()
+            self._wake.set()
+
+    async def _deliver(self, chat: Address, item: OutboxItem) -> Outcome:
+        text = item.body or ""
+        # What the transport adds itself (Matrix's "answer with the number") in the
+        # destination's language; each sender is a task of its own, so this stays here.
+        current_language.set(item.language or self.services.settings.default_language)
+        try:
+            if item.options:
+                options = [Option(key, label) for key, label in item.options]
+                sent = await self.services.hub.ask(chat, text, options, txn_id=txn_id(item.id))
+            else:
+                sent = await self.services.hub.send_text(chat, text, txn_id=txn_id(item.id))
+        except DestinationGone:
+            await self._gone(item)
+            return Outcome(item.id, INACTIVE, error="destination_gone")
+        except RateLimited as exc:
+            self.gate.penalise(chat, exc.retry_after)
+            return self._retry(item, exc.retry_after, "rate_limited", limited=True)
+        except DeliveryUncertain:
+            if self.policy.idempotent:
+                return self._retry(item, self._backoff(item), "no_answer")
+            return Outcome(item.id, UNCERTAIN, error="no_answer")
+        except TransientSendError:
+            return self._retry(item, self._backoff(item), "transient")
+        except Exception as exc:  # a refusal we do not know: give up on this one
+            log.warning("outbox send refused: %s", type(exc).__name__)
+            return Outcome(item.id, FAILED, error=type(exc).__name__)
+        return Outcome(item.id, SENT, remote_id=sent.message_id)
+
+    async def _gone(self, item: OutboxItem) -> None:
+        try:
+            await self.services.db.members.mark_group_inactive(item.address)
+        except Exception as exc:
+            log.error("marking a member group inactive failed: %s", type(exc).__name__)
+
+    def _backoff(self, item: OutboxItem) -> float:
+        return float(
+            min(self.policy.backoff_cap, self.policy.backoff * 2.0 ** max(0, item.attempts - 1))
+        )
+
+    def _retry(self, item: OutboxItem, delay: float, error: str, limited: bool = False) -> Outcome:
+        limit = self.policy.rate_limited_attempts if limited else self.policy.max_attempts
+        if item.attempts >= limit:
+            return Outcome(item.id, FAILED, error=f"{error}_gave_up")
+        seconds = max(0.0, delay) if math.isfinite(delay) else self.policy.backoff_cap
+        at = self.services.clock.now() + timedelta(seconds=seconds)
+        return Outcome(item.id, PENDING, error=error, retry_at=at)
+
+    # ------------------------------------------------------------------- stop
+    def stop(self) -> None:
+        """Take no new messages; senders in flight finish (``drain``)."""
+        self._stopping = True
+        self._wake.set()
+        self._hungry.set()
+        self._stopped.set()
+
+    async def drain(self, grace: float) -> int:
+        """Wait up to ``grace`` seconds for sends in flight; cancel the rest (returns how many)."""
+        senders = set(self._senders)
+        if senders:
+            await asyncio.wait(senders, timeout=grace)
+        late = [task for task in senders if not task.done()]
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+        return len(late)
+
+    def cancel_senders(self) -> None:
+        """A crash, as far as this process can make one: senders stop wherever they are."""
+        for task in list(self._senders):
+            task.cancel()

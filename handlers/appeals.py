@@ -1,0 +1,377 @@
+"""Urgent-action appeals: drafting, approval, consent, broadcast (SPEC §5).
+
+Advisors draft an appeal, give its text per language, a deadline and an
+audience; distinct advisors approve it (``appeals.approvals_required``, the
+drafter's approval counting as one); ``/appeal send`` opens it for
+signatures and queues one message per matching member group, in the
+group's language (else English), with a Sign button. An appeal linked to a
+case needs the case's consent to a public appeal; with anonymised consent a
+text that contains a name given in the report is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from typing import Any
+
+from handlers import broadcast
+from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers.i18n import LANGUAGES, render
+from handlers.refs import RefKind, new_ref
+from handlers.turn import Turn
+from storage import AppealDetail
+from storage.errors import Conflict, NotFound
+from storage.repos.outbox import Delivery
+
+ACTIONS = (
+    "new",
+    "text",
+    "deadline",
+    "target",
+    "show",
+    "approve",
+    "send",
+    "status",
+    "export",
+    "update",
+)
+SPEC = CommandSpec(
+    "appeal",
+    (Arg("action", ArgKind.CHOICE, choices=ACTIONS), Arg("rest", ArgKind.REST, optional=True)),
+)
+PUBLIC = ("public_named", "public_anonymised")
+TARGET_KEYS = ("region", "language", "group", "individuals")
+_STOPWORDS = {
+    "and",
+    "the",
+    "los",
+    "las",
+    "del",
+    "des",
+    "les",
+    "una",
+    "uno",
+    "من",
+    "في",
+    "على",
+}
+
+
+def sign_line(language: str, ref: str) -> str:
+    return render(
+        language, "To sign for your organisation, send /sign {ref} or press Sign.", ref=ref
+    )
+
+
+def names_in(who: str) -> set[str]:
+    """Words of the report's "who is at risk" that look like names.
+
+    Latin script: capitalised words; Arabic script: every word of three
+    letters or more (Arabic has no capitals). Errs on the side of refusing.
+    """
+    found = set()
+    for word in re.findall(r"[^\W\d_][\w'’-]*", who):
+        arabic = any("\u0600" <= ch <= "\u06ff" for ch in word)
+        if ((arabic and len(word) >= 3) or (word[:1].isupper() and len(word) >= 2)) and (
+            word.casefold() not in _STOPWORDS
+        ):
+            found.add(word)
+    return found
+
+
+def named_in_text(names: set[str], text: str) -> str | None:
+    for name in sorted(names):
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE):
+            return name
+    return None
+
+
+async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
+    if appeal.case_ref is None:
+        return None
+    case = await turn.services.db.cases.get(appeal.case_ref)
+    if case.withdrawn or case.consent not in PUBLIC:
+        return turn.t(
+            "Case {case} has no consent to a public appeal: the appeal cannot be sent.",
+            case=appeal.case_ref,
+        )
+    if case.consent == "public_anonymised":
+        names = names_in(case.who or "")
+        for text in appeal.texts.values():
+            name = named_in_text(names, text)
+            if name:
+                return turn.t(
+                    "Case {case} consented to an anonymised appeal only, and the text names "
+                    "{name}. Remove the name and set the text again.",
+                    case=appeal.case_ref,
+                    name=name,
+                )
+    return None
+
+
+async def new(turn: Turn, rest: str) -> str:
+    case_ref = None
+    if rest:
+        from handlers.refs import parse_ref
+
+        case_ref = parse_ref(rest.split()[0], RefKind.CASE)
+        if case_ref is None:
+            return turn.t("Usage: {usage}", usage="/appeal new [C-…]")
+        await turn.services.db.cases.get(case_ref)  # NotFound if there is none
+    for _ in range(8):
+        ref = new_ref(RefKind.APPEAL)
+        try:
+            await turn.services.db.appeals.create(ref, str(turn.msg.sender), case_ref)
+        except Conflict:
+            continue
+        return turn.t(
+            "Appeal {ref} drafted. Next: /appeal text {ref} en <text>, /appeal deadline {ref} "
+            "YYYY-MM-DD, /appeal target {ref} region=… language=… group=…",
+            ref=ref,
+        )
+    raise RuntimeError("could not allocate an appeal reference")
+
+
+async def set_text(turn: Turn, ref: str, rest: str) -> str:
+    language, _, text = rest.partition(" ")
+    language = language.lower()
+    if language not in LANGUAGES or not text.strip():
+        return turn.t("Usage: {usage}", usage="/appeal text A-… en|es|fr|ar text")
+    if len(text) > turn.services.settings.max_text_chars:
+        return turn.t("That message is too long. Nothing was saved.")
+    appeal = await turn.services.db.appeals.get(ref)
+    if appeal.case_ref:
+        case = await turn.services.db.cases.get(appeal.case_ref)
+        name = (
+            named_in_text(names_in(case.who or ""), text)
+            if case.consent == "public_anonymised"
+            else None
+        )
+        if name:
+            return turn.t(
+                "Case {case} consented to an anonymised appeal only, and the text names "
+                "{name}. Remove the name and set the text again.",
+                case=appeal.case_ref,
+                name=name,
+            )
+    await turn.services.db.appeals.set_text(ref, str(turn.msg.sender), language, text.strip())
+    return turn.t(
+        "Text of {ref} in {language} saved. Approvals so far were withdrawn.",
+        ref=ref,
+        language=language,
+    )
+
+
+async def set_deadline(turn: Turn, ref: str, rest: str) -> str:
+    from datetime import date
+
+    try:
+        day = date.fromisoformat(rest.strip())
+    except ValueError:
+        return turn.t("Usage: {usage}", usage="/appeal deadline A-… YYYY-MM-DD")
+    deadline = datetime.combine(day, time(23, 59), tzinfo=UTC)
+    if deadline <= turn.services.clock.now():
+        return turn.t("The deadline must be in the future.")
+    await turn.services.db.appeals.set_deadline(ref, str(turn.msg.sender), deadline)
+    return turn.t("Deadline of {ref}: {date} 23:59 UTC.", ref=ref, date=day.isoformat())
+
+
+async def set_target(turn: Turn, ref: str, rest: str) -> str:
+    values: dict[str, str] = {}
+    for pair in rest.split():
+        key, sep, value = pair.partition("=")
+        if not sep or key.lower() not in TARGET_KEYS or not value:
+            return turn.t(
+                "Usage: {usage}",
+                usage="/appeal target A-… region=… language=… group=… individuals=yes|no",
+            )
+        values[key.lower()] = value.replace("_", " ")
+    language = values.get("language")
+    if language and language not in LANGUAGES:
+        return turn.t("Usage: {usage}", usage="/appeal target A-… language=en|es|fr|ar")
+    await turn.services.db.appeals.set_target(
+        ref,
+        str(turn.msg.sender),
+        region=values.get("region"),
+        language=language,
+        group=values.get("group"),
+        allow_individuals=values.get("individuals", "no").lower() in ("yes", "true", "1"),
+    )
+    audience = await _audience(turn, await turn.services.db.appeals.get(ref))
+    return turn.t("Audience of {ref}: {count} member groups.", ref=ref, count=len(audience))
+
+
+async def _audience(turn: Turn, appeal: AppealDetail) -> list[Any]:
+    return await turn.services.db.members.audience(
+        region=appeal.target_region,
+        language=appeal.target_language,
+        working_group=appeal.target_group,
+    )
+
+
+async def show(turn: Turn, ref: str) -> str:
+    appeal = await turn.services.db.appeals.get(ref)
+    audience = await _audience(turn, appeal)
+    lines = [
+        turn.t("Appeal {ref} ({state})", ref=ref, state=appeal.state),
+        turn.t("Case: {value}", value=appeal.case_ref or "-"),
+        turn.t(
+            "Deadline: {value}",
+            value=appeal.deadline_at.strftime("%Y-%m-%d %H:%M UTC") if appeal.deadline_at else "-",
+        ),
+        turn.t(
+            "Audience: region={region} language={language} group={group}: {count} member groups",
+            region=appeal.target_region or "*",
+            language=appeal.target_language or "*",
+            group=appeal.target_group or "*",
+            count=len(audience),
+        ),
+        turn.t(
+            "Approvals: {count} of {needed}",
+            count=appeal.approvals,
+            needed=turn.services.settings.approvals_required,
+        ),
+    ]
+    for language, text in sorted(appeal.texts.items()):
+        lines += ["", f"[{language}]", text]
+    return "\n".join(lines)
+
+
+async def approve(turn: Turn, ref: str) -> str:
+    count = await turn.services.db.appeals.approve(ref, str(turn.msg.sender))
+    needed = turn.services.settings.approvals_required
+    return turn.t("{ref}: {count} of {needed} approvals.", ref=ref, count=count, needed=needed)
+
+
+async def send(turn: Turn, ref: str) -> str:
+    db = turn.services.db
+    appeal = await db.appeals.get(ref)
+    if appeal.state != "draft":
+        return turn.t("{ref} was already sent.", ref=ref)
+    needed = turn.services.settings.approvals_required
+    if appeal.approvals < needed:
+        return turn.t(
+            "{ref} needs {needed} approvals from different advisors; it has {count}.",
+            ref=ref,
+            needed=needed,
+            count=appeal.approvals,
+        )
+    if "en" not in appeal.texts:
+        return turn.t("{ref} needs an English text, the fallback for every group.", ref=ref)
+    if appeal.deadline_at is None:
+        return turn.t("{ref} needs a deadline: /appeal deadline {ref} YYYY-MM-DD", ref=ref)
+    problem = await _consent_problem(turn, appeal)
+    if problem:
+        return problem
+    texts = {lang: f"{text}\n\n{sign_line(lang, ref)}" for lang, text in appeal.texts.items()}
+    sign_labels = {lang: render(lang, "Sign") for lang in texts}
+    groups = await _audience(turn, appeal)
+    deliveries = [
+        Delivery(d.address, d.language, d.text, ((f"sign:{ref}", sign_labels[d.language or "en"]),))
+        for d in broadcast.deliveries_for(groups, texts)
+    ]
+    rooms = [str(room) for room in turn.services.settings.advisory_rooms]
+    await db.appeals.send(ref, str(turn.msg.sender), deliveries, rooms)
+    before = turn.services.settings.reminder_before_deadline
+    if appeal.deadline_at - before > turn.services.clock.now():
+        await db.deadlines.schedule("appeal-reminder", ref, appeal.deadline_at - before)
+    await db.deadlines.schedule("appeal-close", ref, appeal.deadline_at)
+    return turn.t("{ref} is being sent to {count} member groups.", ref=ref, count=len(deliveries))
+
+
+async def update(turn: Turn, ref: str, rest: str) -> str:
+    appeal = await turn.services.db.appeals.get(ref)
+    if appeal.state != "sent" or not rest.strip():
+        return turn.t("Only an open appeal can be updated: /appeal update A-… text")
+    digest = hashlib.sha256(rest.strip().encode()).hexdigest()[:8]
+    texts = {
+        lang: render(lang, "Update to appeal {ref}:", ref=ref) + "\n\n" + rest.strip()
+        for lang in LANGUAGES
+    }
+    groups = await _audience(turn, appeal)
+    deliveries = broadcast.deliveries_for(groups, texts)
+    # The same update text is queued once however often it is sent (idempotent).
+    await broadcast.queue_broadcast(turn.services, "appeal-update", f"{ref}/{digest}", deliveries)
+    return turn.t(
+        "The update to {ref} is being sent to {count} member groups.",
+        ref=ref,
+        count=len(deliveries),
+    )
+
+
+async def tally(services: Any, ref: str, language: str) -> str:
+    signatures = await services.db.appeals.signatures(ref)
+    by_region = Counter(s.region or "?" for s in signatures)
+    lines = [render(language, "{ref}: {count} signatures.", ref=ref, count=len(signatures))]
+    lines += [f"{region}: {count}" for region, count in sorted(by_region.items())]
+    return "\n".join(lines)
+
+
+async def export_files(services: Any, ref: str) -> list[tuple[str, bytes, str]]:
+    """The signatories as CSV, and the letter with its list of signatories."""
+    appeal = await services.db.appeals.get(ref)
+    signatures = await services.db.appeals.signatures(ref)
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["organisation", "kind", "country", "region", "signed_at", "via_group"])
+    for s in signatures:
+        writer.writerow(
+            [
+                s.organisation,
+                s.kind,
+                s.country,
+                s.region,
+                s.at.strftime("%Y-%m-%d %H:%M UTC"),
+                "yes" if s.via_group else "no",
+            ]
+        )
+    letter = [appeal.texts.get("en", ""), "", "Signatories:"]
+    letter += [
+        f"- {s.organisation} ({s.country})" if s.country else f"- {s.organisation}"
+        for s in signatures
+    ]
+    return [
+        (f"{ref}-signatories.csv", table.getvalue().encode(), "text/csv"),
+        (f"{ref}-letter.txt", "\n".join(letter).encode(), "text/plain"),
+    ]
+
+
+async def run(turn: Turn, args: Mapping[str, Any]) -> None:
+    """``/appeal`` (the router lets only advisors in)."""
+    action, rest = args["action"], (args.get("rest") or "").strip()
+    try:
+        if action == "new":
+            await turn.say(await new(turn, rest))
+            return
+        from handlers.refs import parse_ref
+
+        first, _, rest = rest.partition(" ")
+        ref = parse_ref(first, RefKind.APPEAL) if first else None
+        if ref is None:
+            await turn.say(turn.t("Usage: {usage}", usage=f"/appeal {action} A-…"))
+            return
+        if action == "export":
+            for name, data, mime in await export_files(turn.services, ref):
+                await turn.messenger.send_file(turn.chat, name, data, mime, ref)
+            return
+        handlers = {
+            "text": lambda: set_text(turn, ref, rest),
+            "deadline": lambda: set_deadline(turn, ref, rest),
+            "target": lambda: set_target(turn, ref, rest),
+            "show": lambda: show(turn, ref),
+            "approve": lambda: approve(turn, ref),
+            "send": lambda: send(turn, ref),
+            "update": lambda: update(turn, ref, rest),
+            "status": lambda: tally(turn.services, ref, turn.language),
+        }
+        await turn.say(await handlers[action]())
+    except NotFound:
+        await turn.say(turn.t("No such appeal or case."))
+    except Conflict:
+        await turn.say(turn.t("That appeal cannot be changed now (it was already sent or closed)."))
