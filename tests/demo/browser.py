@@ -60,6 +60,13 @@ class DemoPage:
         await expect(last).to_contain_text(text)
         return last
 
+    async def expect_bot_any(self, pane: str, text: str) -> Locator:
+        """Wait until one of the bot's messages in ``pane`` contains ``text`` (other
+        bot messages, such as a broadcast's report, may come after it)."""
+        found = self.messages(pane, bot=True).filter(has_text=text).last
+        await expect(found).to_be_visible()
+        return found
+
     async def advance(self, minutes: int) -> None:
         before = await self.now()
         await self.page.locator(f'#clock button[data-minutes="{minutes}"]').click()

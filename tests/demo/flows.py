@@ -117,7 +117,7 @@ async def appeal(page: DemoPage, ref: str, texts: dict[str, str], deadline: str)
         await page.say("triage", f"/appeal approve {appeal_ref}")
         await page.expect_bot("triage", "approvals")
     await page.say("triage", f"/appeal send {appeal_ref}")
-    await page.expect_bot("triage", f"{appeal_ref} is being sent to")
+    await page.expect_bot_any("triage", f"{appeal_ref} is being sent to")
     return appeal_ref
 
 

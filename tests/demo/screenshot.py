@@ -34,7 +34,7 @@ async def main(target: Path) -> None:
                 await sign(page, "group-2", "member-2", appeal_ref, "ar")
                 await page.be("triage", "advisor-1")
                 await page.say("triage", f"/appeal status {appeal_ref}")
-                await page.expect_bot("triage", "2 signatures")
+                await page.expect_bot_any("triage", "2 signatures")
                 await page.page.screenshot(path=str(target))
         finally:
             await demo.stop()
