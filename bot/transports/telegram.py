@@ -9,6 +9,8 @@ tokens on buttons (the option key never travels to Telegram).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import os
 import warnings
@@ -17,6 +19,7 @@ import warnings
 # it, constructing a RetryAfter emits a deprecation warning on every 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -249,6 +252,31 @@ def _mode(txn_id: str | None, part: int) -> SendMode:
     return "once" if part == 0 else "no_repeat"
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """Where Telegram posts updates instead of long polling.
+
+    The path and the secret Telegram sends back in a header are derived
+    from the token (keyed, not guessable), so they survive restarts without
+    another secret to keep; an update without the right header is refused.
+    """
+
+    host: str
+    port: int
+    path: str
+    url: str
+    secret: str = field(repr=False)
+
+    @classmethod
+    def derive(cls, public_url: str, listen: str, token: str) -> Webhook:
+        digest = hmac.new(token.encode(), b"sosbot webhook", hashlib.sha256).hexdigest()
+        host, _, port = listen.rpartition(":")
+        path = f"telegram/{digest[:24]}"
+        return cls(
+            host or "127.0.0.1", int(port), path, f"{public_url.rstrip('/')}/{path}", digest[24:]
+        )
+
+
 class TelegramTransport:
     platform = Platform.TELEGRAM
 
@@ -260,6 +288,7 @@ class TelegramTransport:
         *,
         poll_timeout: float = 30.0,
         poll_interval: float = 0.0,
+        webhook: Webhook | None = None,
     ) -> None:
         builder = ApplicationBuilder().token(token).concurrent_updates(True)
         if base_url:
@@ -269,6 +298,7 @@ class TelegramTransport:
         self.messenger = TelegramMessenger(self.app, services)
         self.poll_timeout = poll_timeout
         self.poll_interval = poll_interval
+        self.webhook = webhook
         self._deliver: Deliver | None = None
         self._locks: dict[int, asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -276,7 +306,13 @@ class TelegramTransport:
 
     @classmethod
     def from_config(cls, config: Config, token: str, services: Services) -> TelegramTransport:
-        return cls(token, services, config.telegram.base_url)
+        section = config.telegram
+        webhook = (
+            Webhook.derive(section.webhook_url, section.webhook_listen, token)
+            if section.webhook_url
+            else None
+        )
+        return cls(token, services, section.base_url, webhook=webhook)
 
     async def check(self) -> str:
         async with self.app.bot:
@@ -289,6 +325,17 @@ class TelegramTransport:
         await self.app.start()
         assert self.app.updater is not None
         # Never drop pending updates: what arrived while the bot was down is answered.
+        if self.webhook is not None:
+            await self.app.updater.start_webhook(
+                listen=self.webhook.host,
+                port=self.webhook.port,
+                url_path=self.webhook.path,
+                webhook_url=self.webhook.url,
+                secret_token=self.webhook.secret,
+                drop_pending_updates=False,
+                allowed_updates=Update.ALL_TYPES,
+            )
+            return
         await self.app.updater.start_polling(
             poll_interval=self.poll_interval,
             timeout=int(self.poll_timeout),
