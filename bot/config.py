@@ -235,7 +235,7 @@ def _validate(config: Config) -> None:
             raise ConfigError("matrix.user_id", "still the example value; set the bot's user id")
     if config.telegram.webhook_url and not config.telegram.webhook_url.startswith("https://"):
         raise ConfigError("telegram.webhook_url", "Telegram posts only to an https:// URL")
-    host, sep, port = config.telegram.webhook_listen.rpartition(":")
+    _host, sep, port = config.telegram.webhook_listen.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError("telegram.webhook_listen", "expected host:port, e.g. 127.0.0.1:8443")
     if config.telegram.base_url and not config.telegram.base_url.startswith(
