@@ -49,6 +49,7 @@ from tests.broadcast.conftest import TOKEN
 from tests.broadcast.conftest import build_bot as build_test_bot
 from tests.fakes.telegram_api import FakeTelegramServer
 
+ROOT = Path(__file__).resolve().parents[1]
 TEXT = "URGENT ACTION: sign the letter for the radio presenters of Cauca. " * 4
 
 
@@ -139,10 +140,9 @@ asyncio.run(main())
 @contextlib.asynccontextmanager
 async def server_process(chats: int) -> AsyncIterator[tuple[str, list[int]]]:
     """The fake Bot API in a process of its own (flood control off)."""
-    root = str(Path(__file__).resolve().parents[1])
-    script = SERVER_SCRIPT.format(root=root, token=TOKEN, chats=chats)
+    script = SERVER_SCRIPT.format(root=str(ROOT), token=TOKEN, chats=chats)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE, limit=2**24
     )
     try:
         assert process.stdout is not None
@@ -156,8 +156,9 @@ async def server_process(chats: int) -> AsyncIterator[tuple[str, list[int]]]:
 async def raw(count: int) -> dict[str, str]:
     async with server_process(count) as (base_url, chat_ids):
         with tempfile.TemporaryDirectory() as folder:
+            # 16 requests in flight: more only slows httpx's connection pool down.
             app = await build_bot(
-                base_url, Path(folder), -1, tune={"concurrency": 64, "batch": 2000}
+                base_url, Path(folder), -1, tune={"concurrency": 16, "batch": 2000}
             )
             app.dispatcher.lane(Platform.TELEGRAM).gate = OpenGate()
             await app.start()

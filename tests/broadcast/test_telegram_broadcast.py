@@ -107,3 +107,24 @@ async def test_the_triage_room_sees_progress_edited_in_place(network: Network) -
     assert progress[0].text == "Appeal A-9TXW3B: sent 80 of 80."
     assert progress[0].message_id < report.message_id
     assert network.server.count_429 == 0
+
+
+async def test_a_429_is_obeyed_not_hammered(network: Network) -> None:
+    await network.start()
+    await network.add_members(groups=5)
+    network.server.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 2", {"retry_after": 2}
+    )
+    await network.broadcast()
+    await network.report()
+    for chat in network.groups:
+        assert len(network.received(chat)) == 1
+    refused = next(r for r in network.server.requests_for("sendMessage") if r.status == 429)
+    chat_id = refused.params["chat_id"]
+    again = [
+        r
+        for r in network.server.requests_for("sendMessage")
+        if r.params["chat_id"] == chat_id and r.ok
+    ]
+    assert len(again) == 1 and again[0].at - refused.at >= 2.0
+    assert network.server.count_429 == 1  # only the one injected
