@@ -16,7 +16,7 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -25,7 +25,7 @@ from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES, render
 from handlers.refs import RefKind, new_ref
 from handlers.turn import Turn
-from storage import AppealDetail
+from storage import AppealDetail, CaseDetail
 from storage.errors import Conflict, NotFound
 from storage.repos.outbox import Delivery
 
@@ -101,17 +101,23 @@ async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
             "Case {case} has no consent to a public appeal: the appeal cannot be sent.",
             case=appeal.case_ref,
         )
-    if case.consent == "public_anonymised":
-        names = names_in(case.who or "")
-        for text in appeal.texts.values():
-            name = named_in_text(names, text)
-            if name:
-                return turn.t(
-                    "Case {case} consented to an anonymised appeal only, and the text names "
-                    "{name}. Remove the name and set the text again.",
-                    case=appeal.case_ref,
-                    name=name,
-                )
+    return anonymity_problem(turn, case, appeal.texts.values())
+
+
+def anonymity_problem(turn: Turn, case: CaseDetail, texts: Iterable[str]) -> str | None:
+    """With anonymised consent, a text may not name anyone named in the report."""
+    if case.consent != "public_anonymised":
+        return None
+    names = names_in(case.who or "")
+    for text in texts:
+        name = named_in_text(names, text)
+        if name:
+            return turn.t(
+                "Case {case} consented to an anonymised appeal only, and the text names "
+                "{name}. Remove the name and set the text again.",
+                case=case.ref,
+                name=name,
+            )
     return None
 
 
@@ -148,18 +154,9 @@ async def set_text(turn: Turn, ref: str, rest: str) -> str:
     appeal = await turn.services.db.appeals.get(ref)
     if appeal.case_ref:
         case = await turn.services.db.cases.get(appeal.case_ref)
-        name = (
-            named_in_text(names_in(case.who or ""), text)
-            if case.consent == "public_anonymised"
-            else None
-        )
-        if name:
-            return turn.t(
-                "Case {case} consented to an anonymised appeal only, and the text names "
-                "{name}. Remove the name and set the text again.",
-                case=appeal.case_ref,
-                name=name,
-            )
+        problem = anonymity_problem(turn, case, [text])
+        if problem:
+            return problem
     await turn.services.db.appeals.set_text(ref, str(turn.msg.sender), language, text.strip())
     return turn.t(
         "Text of {ref} in {language} saved. Approvals so far were withdrawn.",
