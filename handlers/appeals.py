@@ -22,7 +22,7 @@ from typing import Any
 
 from handlers import broadcast
 from handlers.commands import Arg, ArgKind, CommandSpec
-from handlers.i18n import LANGUAGES, render
+from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.refs import RefKind, new_ref
 from handlers.turn import Turn
 from storage import AppealDetail, CaseDetail
@@ -201,7 +201,12 @@ async def set_target(turn: Turn, ref: str, rest: str) -> str:
         allow_individuals=values.get("individuals", "no").lower() in ("yes", "true", "1"),
     )
     audience = await _audience(turn, await turn.services.db.appeals.get(ref))
-    return turn.t("Audience of {ref}: {count} member groups.", ref=ref, count=len(audience))
+    return turn.tn(
+        "Audience of {ref}: {n} member group.",
+        "Audience of {ref}: {n} member groups.",
+        len(audience),
+        ref=ref,
+    )
 
 
 async def _audience(turn: Turn, appeal: AppealDetail) -> list[Any]:
@@ -279,7 +284,12 @@ async def send(turn: Turn, ref: str) -> str:
     if appeal.deadline_at - before > turn.services.clock.now():
         await db.deadlines.schedule("appeal-reminder", ref, appeal.deadline_at - before)
     await db.deadlines.schedule("appeal-close", ref, appeal.deadline_at)
-    return turn.t("{ref} is being sent to {count} member groups.", ref=ref, count=len(deliveries))
+    return turn.tn(
+        "{ref} is being sent to {n} member group.",
+        "{ref} is being sent to {n} member groups.",
+        len(deliveries),
+        ref=ref,
+    )
 
 
 async def update(turn: Turn, ref: str, rest: str) -> str:
@@ -305,7 +315,11 @@ async def update(turn: Turn, ref: str, rest: str) -> str:
 async def tally(services: Any, ref: str, language: str) -> str:
     signatures = await services.db.appeals.signatures(ref)
     by_region = Counter(s.region or "?" for s in signatures)
-    lines = [render(language, "{ref}: {count} signatures.", ref=ref, count=len(signatures))]
+    lines = [
+        render_plural(
+            language, "{ref}: {n} signature.", "{ref}: {n} signatures.", len(signatures), ref=ref
+        )
+    ]
     lines += [f"{region}: {count}" for region, count in sorted(by_region.items())]
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.i18n import render
+from handlers.i18n import render, render_plural
 from handlers.messages import Address, IncomingMessage, Option, Sent
 from handlers.messenger import Messenger
 from handlers.services import Services
@@ -28,6 +28,9 @@ class Turn:
 
     def t(self, message: str, /, **params: Any) -> str:
         return render(self.language, message, **params)
+
+    def tn(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
+        return render_plural(self.language, singular, plural, n, **params)
 
     async def say(self, text: str) -> Sent:
         return await self.messenger.send_text(self.chat, text)

@@ -131,7 +131,7 @@ async def test_reminder_then_closing_with_tally_and_export(seeded: Harness) -> N
     assert await drain_outbox(bot) == 0, "a reminder is sent once"
     await bot.advance(timedelta(days=1))
     closing = [o for o in bot.matrix.to(TRIAGE) if f"Signing for {ref} has closed." in o.text]
-    assert len(closing) == 1 and f"{ref}: 1 signatures." in closing[0].text
+    assert len(closing) == 1 and f"{ref}: 1 signature." in closing[0].text
     files = {o.file[0]: o.file[1].decode() for o in bot.matrix.to(TRIAGE) if o.file}
     rows = list(csv.reader(io.StringIO(files[f"{ref}-signatories.csv"])))
     assert rows[0] == [

@@ -33,3 +33,20 @@ def test_commands_inside_arabic_text_are_isolated() -> None:
     text = render("ar", "/status — see the state of your cases")
     assert f"{FSI}/status{PDI}" in text
     assert render("en", "/status — see the state of your cases").startswith("/status")
+
+
+def test_plurals_follow_each_languages_rules() -> None:
+    from handlers.i18n import render_plural
+
+    def signatures(language: str, n: int) -> str:
+        return render_plural(
+            language, "{ref}: {n} signature.", "{ref}: {n} signatures.", n, ref="A-1"
+        )
+
+    assert (
+        signatures("en", 1) == "A-1: 1 signature." and signatures("en", 2) == "A-1: 2 signatures."
+    )
+    assert signatures("fr", 0).endswith("0 signature.")  # French: 0 takes the singular
+    arabic = {n: signatures("ar", n) for n in (0, 1, 2, 3, 11, 100)}
+    assert len(set(arabic.values())) == 6, "Arabic has six forms"
+    assert "توقيعان" in arabic[2] and "توقيعًا" in arabic[11]
