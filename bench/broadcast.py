@@ -16,11 +16,14 @@ Parts:
   and the dispatcher's gate open: the engine's own rate through
   python-telegram-bot, HTTP and SQLite (the fake server runs in a process of
   its own, so that it does not share the bot's CPU). Goal: over 1,000/s.
+- ``library``: the same ``--raw`` sends with python-telegram-bot alone (16 at
+  a time, no dispatcher, no database): the ceiling ``raw`` can reach.
 - ``engine``: ``--engine`` messages to a messenger that returns at once: the
   dispatcher and its database alone.
 - ``matrix``: ``--rooms`` encrypted rooms (default 200) on a local Synapse
   (tests/fakes/synapse.py) with the bot exempt from rate limits: the time
-  until every room has the message.
+  until every room has the message (``--matrix-rate``: the dispatcher's
+  Matrix gate, 20/s in the bot).
 
 The real bot's code runs throughout (App, TelegramTransport, Dispatcher,
 SQLite with synchronous=FULL). Prints figures only; asserts nothing.
@@ -178,6 +181,29 @@ async def raw(count: int) -> dict[str, str]:
     }
 
 
+async def library(count: int) -> dict[str, str]:
+    """python-telegram-bot alone, no dispatcher, no database: the ceiling for ``raw``."""
+    from telegram import Bot
+
+    async with server_process(count) as (base_url, chat_ids):
+        bot = Bot(TOKEN, base_url=base_url)
+        async with bot:
+            todo = iter(chat_ids[:count])
+
+            async def worker() -> None:
+                for chat_id in todo:
+                    await bot.send_message(chat_id, TEXT)
+
+            start = time.monotonic()
+            await asyncio.gather(*(worker() for _ in range(16)))
+            elapsed = time.monotonic() - start
+    return {
+        "messages": str(count),
+        "duration": f"{elapsed:.1f} s",
+        "rate": f"{count / elapsed:.0f}/s",
+    }
+
+
 class InstantMessenger:
     """Sends nothing, at once: what is left is the dispatcher and its database."""
 
@@ -218,13 +244,13 @@ async def engine(count: int) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------- Matrix
-async def matrix(rooms: int) -> dict[str, str]:
+async def matrix(rooms: int, rate: float) -> dict[str, str]:
     from bench.broadcast_matrix import deliver_to_rooms
 
-    return await deliver_to_rooms(rooms)
+    return await deliver_to_rooms(rooms, rate)
 
 
-PARTS = ("limited", "raw", "engine", "matrix")
+PARTS = ("limited", "raw", "library", "engine", "matrix")
 
 
 async def main() -> None:
@@ -233,6 +259,12 @@ async def main() -> None:
     parser.add_argument("--raw", type=int, default=10_000)
     parser.add_argument("--engine", type=int, default=20_000)
     parser.add_argument("--rooms", type=int, default=200)
+    parser.add_argument(
+        "--matrix-rate",
+        type=float,
+        default=20.0,
+        help="the Matrix gate's rate (default: the bot's)",
+    )
     parser.add_argument("--only", choices=PARTS, action="append")
     parser.add_argument("--skip", choices=PARTS, action="append", default=[])
     args = parser.parse_args()
@@ -246,10 +278,13 @@ async def main() -> None:
             )
         elif part == "raw":
             results[f"Telegram, {args.raw} chats, flood control off"] = await raw(args.raw)
+        elif part == "library":
+            results[f"python-telegram-bot alone, {args.raw} chats"] = await library(args.raw)
         elif part == "engine":
             results[f"Engine only, {args.engine} messages"] = await engine(args.engine)
         else:
-            results[f"Matrix, {args.rooms} encrypted rooms"] = await matrix(args.rooms)
+            title = f"Matrix, {args.rooms} encrypted rooms, gate at {args.matrix_rate:g}/s"
+            results[title] = await matrix(args.rooms, args.matrix_rate)
     for title, figures in results.items():
         print(f"\n{title}")
         for name, value in figures.items():

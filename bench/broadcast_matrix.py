@@ -38,28 +38,30 @@ TEXT = "URGENT ACTION: sign the letter for the radio presenters of Cauca."
 SYNAPSE_DEFAULT_MESSAGE_RATE = {"per_second": 0.2, "burst_count": 10}
 
 
-async def deliver_to_rooms(count: int) -> dict[str, str]:
+async def deliver_to_rooms(count: int, rate: float = 20.0) -> dict[str, str]:
     server = SynapseServer(extra_config={"rc_message": SYNAPSE_DEFAULT_MESSAGE_RATE})
     await asyncio.to_thread(server.start)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            return await _run(server, Path(folder), count)
+            return await _run(server, Path(folder), count, rate)
     finally:
         await asyncio.to_thread(server.stop)
 
 
-async def _run(server: SynapseServer, folder: Path, count: int) -> dict[str, str]:
+async def _run(server: SynapseServer, folder: Path, count: int, rate: float) -> dict[str, str]:
     admin = await asyncio.to_thread(server.register_user, localpart("admin"), "pw", True)
     password = uuid.uuid4().hex
     bot_user, _, _ = await asyncio.to_thread(server.register_user, localpart("sosbot"), password)
-    await asyncio.to_thread(
-        server.request,
-        "POST",
-        f"/_synapse/admin/v1/users/{bot_user}/override_ratelimit",
-        {"messages_per_second": 0, "burst_count": 0},
-        admin.access_token,
-    )
     kit = BotKit(server, bot_user, password, folder / "bot-store")
+    member = await kit.person("member", folder)
+    for exempt in (bot_user, member.user_id):  # the member only sets the rooms up
+        await asyncio.to_thread(
+            server.request,
+            "POST",
+            f"/_synapse/admin/v1/users/{exempt}/override_ratelimit",
+            {"messages_per_second": 0, "burst_count": 0},
+            admin.access_token,
+        )
     db = await Database.open(
         f"sqlite+aiosqlite:///{folder / 'sosbot.db'}",
         os.urandom(32),
@@ -69,7 +71,6 @@ async def _run(server: SynapseServer, folder: Path, count: int) -> dict[str, str
     dispatcher: Dispatcher | None = None
     try:
         bot = await kit.start(Recorder())
-        member = await kit.person("member", folder)
         print(f"  creating {count} encrypted rooms…", flush=True)
         rooms = await _rooms(member.client, bot.user_id, count)
         assert bot.client is not None
@@ -87,7 +88,7 @@ async def _run(server: SynapseServer, folder: Path, count: int) -> dict[str, str
         hub.register(Platform.MATRIX, bot.messenger)
         services = Services(db, SystemClock(), Settings(), hub)
         policy = LanePolicy(Platform.MATRIX, idempotent=True, poll_interval=0.05)
-        dispatcher = Dispatcher(services, [(policy, MatrixGate())])
+        dispatcher = Dispatcher(services, [(policy, MatrixGate(rate=rate))])
         await dispatcher.start()
         deliveries = [Delivery(f"matrix:{r}", "en", TEXT) for r in rooms]
         start = time.monotonic()

@@ -138,9 +138,9 @@ class ProgressReporter:
 
     services: Services
     clock: Callable[[], float] = time.monotonic
-    interval: float = 5.0
+    interval: float = 10.0
     """Seconds between two edits of a progress message."""
-    show_after: float = 5.0
+    show_after: float = 10.0
     """A broadcast that finishes sooner gets only the final report."""
     _shown: dict[tuple[str, str], _Shown] = field(default_factory=dict)
 

@@ -5,9 +5,10 @@ The dispatcher waits until a token is there (``wait_time``) and takes it;
 sends outside the dispatcher (a person's reply) take one without waiting,
 which may leave the bucket in debt: the broadcast then yields to people.
 
-A 429 (``penalise``) empties the bucket, pauses it for the platform's
-``retry_after`` and cuts its rate (multiplicative decrease); the rate then
-climbs back linearly to the nominal one over ``recovery`` seconds.
+A 429 (``penalise``) pauses the bucket for the platform's ``retry_after``,
+leaves it one token for then, and cuts its rate (multiplicative decrease);
+the rate then climbs back linearly to the nominal one over ``recovery``
+seconds.
 """
 
 from __future__ import annotations
@@ -102,10 +103,14 @@ class TokenBucket:
         self.take(tokens)
 
     def penalise(self, retry_after: float, *, pause: bool = True) -> None:
-        """The platform refused a send: empty, pause for ``retry_after``, and slow down."""
+        """The platform refused a send: pause for ``retry_after``, then slower.
+
+        One token is left for the moment the pause ends (that is what
+        ``retry_after`` promises), none beyond it; a debt stays a debt.
+        """
         now = self.clock()
         self._refill(now)
-        self._tokens = min(self._tokens, 0.0)
+        self._tokens = min(self._tokens, 1.0)
         if pause:
             self._paused_until = max(self._paused_until, now + max(0.0, retry_after))
             self._updated = max(self._updated, now)

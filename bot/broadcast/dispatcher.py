@@ -49,6 +49,7 @@ class Dispatcher:
         clock: Monotonic = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         progress_interval: float = 5.0,
+        edit_interval: float = 10.0,
         resend_window: timedelta = RESEND_WINDOW,
     ) -> None:
         self.services = services
@@ -59,8 +60,10 @@ class Dispatcher:
         self.lanes = [
             Lane(policy, gate, services, self.journal, clock, sleep) for policy, gate in lanes
         ]
+        # Progress edits count against a Telegram triage group's 20 a minute like any
+        # message: one every 10 s leaves two thirds of it to the advisors' work.
         self.reporter = ProgressReporter(
-            services, clock=clock, interval=progress_interval, show_after=progress_interval
+            services, clock=clock, interval=edit_interval, show_after=edit_interval
         )
         self.progress_interval = progress_interval
         self._tasks = BackgroundTasks()
