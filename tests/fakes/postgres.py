@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -38,6 +37,8 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
+
+from tests.fakes.net import free_port
 
 __all__ = ["PostgresServer", "PostgresUnavailable", "find_pg_bindir"]
 
@@ -86,13 +87,6 @@ def find_pg_bindir() -> Path | None:
         if _has_binaries(candidate):
             return candidate
     return None
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _world_traversable(path: Path) -> bool:

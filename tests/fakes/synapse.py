@@ -32,7 +32,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
+
+from tests.fakes.net import free_port
 
 __all__ = [
     "RegisteredUser",
@@ -122,12 +123,6 @@ def raised_rate_limits() -> dict[str, Any]:
 
 #: rc_message used when ``rate_limited=True``: the third message in a row is rejected.
 LOW_MESSAGE_RATE: dict[str, float] = {"per_second": 0.2, "burst_count": 2}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from bot.transports.matrix_state import (
 )
 from handlers.messages import Address, Platform
 from handlers.messenger import DestinationGone, TransientSendError
-from tests.fakes.synapse import free_port
+from tests.fakes.net import free_port
 from tests.matrix.support import MemoryAccounts, MemorySecrets, Recorder
 
 ROOM = Address(Platform.MATRIX, "!room:example.org")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -14,14 +13,9 @@ from bot.transports.telegram import TelegramTransport, Webhook
 from handlers.clock import FakeClock
 from handlers.services import Services
 from storage.migrate import upgrade_to_head
+from tests.fakes.net import free_port
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.telegram.conftest import MASTER_KEY, TOKEN
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def update(update_id: int, user_id: int, text: str) -> dict[str, object]:
