@@ -51,6 +51,7 @@ def settings_from(config: Config) -> Settings:
         max_attachment_bytes=config.limits.max_attachment_bytes,
         max_attachments_per_report=config.limits.max_attachments_per_report,
         digest_time=advisory.digest_time,
+        emergency_contact=advisory.emergency_contact,
     )
 
 
@@ -104,13 +105,13 @@ class App:
         for transport in built:
             hub.register(transport.platform, transport.messenger)
         dispatcher = Dispatcher.for_transports(config, services, built)
+        db.on_posted(dispatcher.wake)
         return cls(config, services, router, built, Scheduler(services), dispatcher)
 
     async def start(self) -> None:
         for transport in self.transports:
             await transport.start(self.router.deliver)
             log.info("%s transport started", transport.platform.value)
-        await self.router.start()
         await self.scheduler.start()
         await self.dispatcher.start()
 
@@ -122,7 +123,6 @@ class App:
                 await transport.stop()
             except Exception as exc:  # keep stopping the others
                 log.error("stopping %s failed: %s", transport.platform.value, type(exc).__name__)
-        await self.router.stop()
         await self.tasks.cancel_all()
         await self.services.db.close()
 

@@ -81,6 +81,7 @@ class AdvisorySection:
     escalation: tuple[str, ...] = ()
     allow_content_in_unencrypted_rooms: bool = False
     digest_time: str = "08:00"  # UTC, HH:MM
+    emergency_contact: str = ""
 
 
 @dataclass(frozen=True)

@@ -369,7 +369,7 @@ async def run(turn: Turn, args: Mapping[str, Any]) -> None:
             return
         if action == "export":
             for name, data, mime in await export_files(turn.services, ref):
-                await turn.messenger.send_file(turn.chat, name, data, mime, ref)
+                await turn.services.post.send_file(turn.chat, name, data, mime, ref)
             return
         handlers = {
             "text": lambda: set_text(turn, ref, rest),

@@ -14,7 +14,7 @@ from typing import Any
 
 from handlers.i18n import N_, render
 from handlers.messages import Address, Attachment
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.outgoing import Kind
 from handlers.services import Services
 from storage import CaseDetail
 
@@ -92,29 +92,27 @@ async def content_allowed(services: Services, room: Address) -> bool:
 
 
 async def post_case_card(services: Services, ref: str, *, sos: bool = False) -> int:
-    """Post the card of ``ref`` to every advisory room; how many rooms got it."""
+    """Queue the card of ``ref`` (and, where content may be shown, its files) for
+    every advisory room; how many rooms it was queued for. The outbox delivers
+    it (retrying until a room takes it); its delivery releases the defender's
+    confirmation (``Kind.CONFIRM``)."""
     case = await services.db.cases.get(ref)
     language = services.settings.default_language
-    delivered = 0
+    queued = 0
     for room in services.settings.advisory_rooms:
         if not services.hub.serves(room.platform):
             continue
-        try:
-            with_content = await content_allowed(services, room)
-            sent = await services.hub.send_text(
-                room, card_text(case, language, with_content, sos=sos)
-            )
-            await services.db.cases.record_card(ref, str(room), sent.message_id)
-            if with_content:
-                for attachment in case.attachments:
-                    data = await services.db.cases.attachment_data(attachment.id)
-                    await services.hub.send_file(
-                        room, attachment.filename, data, attachment.mime_type, case.ref
-                    )
-            delivered += 1
-        except (DestinationGone, TransientSendError) as exc:
-            log.error("case card not delivered to an advisory room: %s", type(exc).__name__)
-    return delivered
+        with_content = await content_allowed(services, room)
+        text = card_text(case, language, with_content, sos=sos)
+        await services.post.send_text(room, text, kind=Kind.CARD, ref=case.ref, language=language)
+        if with_content:
+            for attachment in case.attachments:
+                data = await services.db.cases.attachment_data(attachment.id)
+                await services.post.send_file(
+                    room, attachment.filename, data, attachment.mime_type, case.ref
+                )
+        queued += 1
+    return queued
 
 
 async def tell_rooms(services: Services, message: str, **params: Any) -> None:
@@ -122,7 +120,4 @@ async def tell_rooms(services: Services, message: str, **params: Any) -> None:
     text = render(services.settings.default_language, message, **params)
     for room in services.settings.advisory_rooms:
         if services.hub.serves(room.platform):
-            try:
-                await services.hub.send_text(room, text)
-            except (DestinationGone, TransientSendError) as exc:
-                log.error("notice not delivered to an advisory room: %s", type(exc).__name__)
+            await services.post.send_text(room, text, kind=Kind.NOTICE)

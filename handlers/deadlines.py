@@ -4,8 +4,8 @@ Deadlines live in the database. ``run_due`` takes every deadline whose
 time has come and acts on it; each action re-reads the database first and
 does nothing when the deadline has gone stale (the case was acknowledged or
 closed meanwhile). A deadline is moved on (or completed) in storage BEFORE
-its alert is sent: a crash between the two loses that one alert rather than
-sending it twice, and the next step of the escalation still comes.
+its alert is queued, and both commit in one unit of work with the alert's
+outbox rows: the alert is sent exactly when the step is taken.
 
 Escalation of an unacknowledged case:
     step 0, after the urgency's time  → re-alert the rooms, mentioning the advisors
@@ -18,9 +18,10 @@ import logging
 from datetime import datetime, timedelta
 
 from handlers import appeals, broadcast
+from handlers.errors import where
 from handlers.i18n import render
 from handlers.messages import Address
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.outgoing import Kind
 from handlers.services import Services
 from storage.errors import NotFound
 from storage.repos.outbox import Delivery
@@ -31,12 +32,8 @@ DAILY = timedelta(days=1)
 
 
 async def _send(services: Services, to: Address, text: str) -> None:
-    if not services.hub.serves(to.platform):
-        return
-    try:
-        await services.hub.send_text(to, text)
-    except (DestinationGone, TransientSendError) as exc:
-        log.error("deadline notice not delivered: %s", type(exc).__name__)
+    if services.hub.serves(to.platform):
+        await services.post.send_text(to, text, kind=Kind.ALERT)
 
 
 async def escalate(services: Services, ref: str, step: int, now: datetime) -> None:
@@ -186,31 +183,80 @@ async def appeal_close(services: Services, ref: str) -> None:
         await _send(services, room, text)
         if services.hub.serves(room.platform):
             for name, data, mime in files:
-                try:
-                    await services.hub.send_file(room, name, data, mime, ref)
-                except (DestinationGone, TransientSendError) as exc:
-                    log.error("export not delivered: %s", type(exc).__name__)
+                await services.post.send_file(room, name, data, mime, ref)
+
+
+async def card_check(services: Services, ref: str) -> None:
+    """Two minutes after a case was created: has any advisory room got its card?
+
+    If not, the defender is told the truth in their language (the report is
+    saved, the group has not received it yet, the bot keeps trying) with the
+    network's emergency contact; their "alerted" confirmation still waits in
+    the outbox and goes out when a room takes the card.
+    """
+    await services.db.deadlines.cancel("card-check", ref)
+    if await services.db.outbox.delivered(Kind.CARD, ref):
+        return
+    log.error("a case card has not reached any advisory room after 2 minutes")
+    try:
+        case = await services.db.cases.get(ref)
+    except NotFound:
+        return
+    if case.reporter_account_id is None or case.withdrawn:
+        return
+    try:
+        address = Address.parse(await services.db.accounts.address_of(case.reporter_account_id))
+        account = await services.db.accounts.get(case.reporter_account_id)
+    except NotFound:
+        return
+    language = account.language or services.settings.default_language
+    lines = [
+        render(
+            language,
+            "Your report is saved under the reference {ref}, but the advisory group has not "
+            "received it yet. The bot keeps trying and will tell you when they have it.",
+            ref=ref,
+        )
+    ]
+    contact = services.settings.emergency_contact.strip()
+    if contact:
+        lines.append(
+            render(language, "If you are in danger now, contact: {contact}", contact=contact)
+        )
+    if services.hub.serves(address.platform):
+        await services.post.send_text(
+            address, "\n\n".join(lines), kind=Kind.REPLY, language=language
+        )
+    await services.db.audit.append("system", "case.card_overdue", ref)
+
+
+ACTIONS = {
+    "escalation": lambda services, d, now: escalate(services, d.object_ref, d.step, now),
+    "followup": lambda services, d, now: followup(services, d.object_ref),
+    "digest": lambda services, d, now: digest(services, now),
+    "purge": lambda services, d, now: purge(services, now),
+    "appeal-reminder": lambda services, d, now: appeal_reminder(services, d.object_ref),
+    "appeal-close": lambda services, d, now: appeal_close(services, d.object_ref),
+    "card-check": lambda services, d, now: card_check(services, d.object_ref),
+}
 
 
 async def run_due(services: Services) -> int:
-    """Act on every deadline that is due; how many were acted on."""
+    """Act on every deadline that is due, each in a unit of work of its own (its
+    next step, its messages and its audit entry commit together or not at
+    all); how many were acted on. One that fails is rolled back, logged
+    without content and tried again at the next run."""
     now = services.clock.now()
     count = 0
     for deadline in await services.db.deadlines.due(now):
         count += 1
-        if deadline.kind == "escalation":
-            await escalate(services, deadline.object_ref, deadline.step, now)
-        elif deadline.kind == "followup":
-            await followup(services, deadline.object_ref)
-        elif deadline.kind == "digest":
-            await digest(services, now)
-        elif deadline.kind == "purge":
-            await purge(services, now)
-        elif deadline.kind == "appeal-reminder":
-            await appeal_reminder(services, deadline.object_ref)
-        elif deadline.kind == "appeal-close":
-            await appeal_close(services, deadline.object_ref)
-        else:
+        action = ACTIONS.get(deadline.kind)
+        if action is None:
             log.error("unknown deadline kind %s", deadline.kind)
             await services.db.deadlines.cancel(deadline.kind, deadline.object_ref)
+            continue
+        try:
+            await services.db.run(lambda a=action, d=deadline: a(services, d, now))  # type: ignore[misc]
+        except Exception as exc:
+            log.error("deadline %s failed: %s at %s", deadline.kind, type(exc).__name__, where(exc))
     return count

@@ -10,17 +10,21 @@ language, forget confirmation, clean-up offer, which case).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from handlers import cards, intake, relay
 from handlers.i18n import LANGUAGES, N_
 from handlers.intake import State
 from handlers.messages import Option, Platform
+from handlers.outgoing import Kind
 from handlers.refs import RefKind, new_ref
 from handlers.turn import Turn, resolve_choice
 from storage.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
+CARD_PATIENCE = timedelta(minutes=2)
+"""If no advisory room has the card by then, the defender is told the truth."""
 
 IDLE = "idle"
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "ar": "العربية"}
@@ -125,9 +129,19 @@ async def sos(turn: Turn, text: str | None) -> None:
     state, data = await load(turn)
     draft: dict[str, Any] = data.get("draft", {}) if state != IDLE else {}
     if draft.get("sos_ref"):
-        await turn.say(
-            turn.t("The advisory group has already been alerted for {ref}.", ref=draft["sos_ref"])
-        )
+        ref = draft["sos_ref"]
+        if await turn.services.db.outbox.delivered(Kind.CARD, ref):
+            await turn.say(
+                turn.t("The advisory group has already been alerted for {ref}.", ref=ref)
+            )
+        else:
+            await turn.say(
+                turn.t(
+                    "Your alert {ref} is saved. The advisory group has not received it yet; "
+                    "the bot keeps trying.",
+                    ref=ref,
+                )
+            )
         return
     if text:
         draft.setdefault("what", []).append(text)
@@ -140,11 +154,12 @@ async def sos(turn: Turn, text: str | None) -> None:
     data.setdefault("first_message_id", turn.msg.message_id)
     await turn.say(
         turn.t(
-            "The advisory group has been alerted. Your case reference is {ref}. "
-            "If you can, answer a few more questions so that they can help you better.",
+            "Your alert is saved under the reference {ref}. If you can, answer a few more "
+            "questions so that the advisory group can help you better.",
             ref=ref,
         )
     )
+    await promise_alerted(turn, ref)
     next_state = State.WHAT if not draft.get("what") else State.WHERE
     await save(turn, next_state, data)
     await intake.ask_step(turn, next_state)
@@ -306,12 +321,26 @@ async def _create_case(turn: Turn, draft: dict[str, Any]) -> str:
         except Conflict:
             continue
         settings = turn.services.settings
-        due = (
-            turn.services.clock.now() + settings.escalation_after[draft.get("urgency", "immediate")]
-        )
+        now = turn.services.clock.now()
+        due = now + settings.escalation_after[draft.get("urgency", "immediate")]
+        # In the turn's transaction: a committed case always has its deadlines.
         await turn.services.db.deadlines.schedule("escalation", ref, due)
+        await turn.services.db.deadlines.schedule("card-check", ref, now + CARD_PATIENCE)
         return ref
     raise RuntimeError("could not allocate a case reference")
+
+
+async def promise_alerted(turn: Turn, ref: str) -> None:
+    """ "The advisory group has been alerted", held in the outbox until an advisory
+    room has accepted the card (see ``deadlines.card_check`` for the meantime)."""
+    await turn.services.post.send_text(
+        turn.chat,
+        turn.t("The advisory group has been alerted about {ref}.", ref=ref),
+        kind=Kind.CONFIRM,
+        ref=ref,
+        language=turn.language,
+        held=True,
+    )
 
 
 async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
@@ -337,12 +366,14 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
         await cards.post_case_card(turn.services, ref)
     receipt = await turn.say(
         turn.t(
-            "Your report was received. Your case reference is {ref}. The advisory group "
+            "Your report is saved. Your case reference is {ref}. The advisory group "
             "will contact you here. /status shows where it stands; /update {ref} adds "
             "information.",
             ref=ref,
         )
     )
+    if not draft.get("sos_ref"):
+        await promise_alerted(turn, ref)
     first = data.get("first_message_id")
     data = {"pending": None}
     if turn.msg.chat.platform is Platform.TELEGRAM and first is not None:
@@ -363,8 +394,8 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
         data["pending"] = {
             "kind": "cleanup",
             "first": first,
-            "last": offer.message_id,
-            "keep": receipt.message_id,
+            "offer_row": offer.row_id,
+            "receipt_row": receipt.row_id,
         }
         await turn.say(
             turn.t("For end-to-end encryption you can also reach the network on Matrix.")
@@ -439,14 +470,24 @@ async def _answer_pending(
         data["pending"] = None
         await save(turn, state, data)
         if key == "cleanup:yes":
-            for number in range(int(pending["first"]), int(pending["last"]) + 1):
-                if str(number) != pending["keep"]:
-                    await turn.messenger.delete_message(turn.chat, str(number))
+            for number in await _report_messages(turn, pending):
+                await turn.services.post.delete_message(turn.chat, str(number))
             await turn.say(turn.t("The messages were deleted from this chat."))
         else:
             await turn.say(turn.t("The messages were kept."))
         return True
     return False
+
+
+async def _report_messages(turn: Turn, pending: dict[str, Any]) -> list[int]:
+    """The report's messages: ids from its first message to the clean-up offer,
+    except the receipt with the reference (the bot's ids are known once sent)."""
+    rows = [int(pending["offer_row"]), int(pending["receipt_row"])]
+    sent = await turn.services.db.outbox.remote_ids(rows)
+    last, keep = sent.get(rows[0]), sent.get(rows[1])
+    if last is None or not last.isdigit() or not str(pending["first"]).isdigit():
+        return []
+    return [n for n in range(int(pending["first"]), int(last) + 1) if str(n) != keep]
 
 
 def is_not_found(exc: Exception) -> bool:

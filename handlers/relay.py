@@ -13,7 +13,7 @@ from typing import Any
 from handlers import cards
 from handlers.i18n import N_, render
 from handlers.messages import Address, Option
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.outgoing import Kind
 from handlers.services import Services
 from handlers.turn import Turn, resolve_choice
 from storage.errors import NotFound
@@ -37,11 +37,10 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
         ref=ref,
         text=text,
     )
-    try:
-        await services.hub.send_text(Address.parse(address), message)
-    except (DestinationGone, TransientSendError) as exc:
-        log.warning("relay to a defender failed: %s", type(exc).__name__)
+    chat = Address.parse(address)
+    if not services.hub.serves(chat.platform):
         return False
+    await services.post.send_text(chat, message, kind=Kind.RELAY, language=language)
     # Whatever the defender writes next answers this question, even in the
     # middle of a report draft (which resumes after the answer).
     conversation = await services.db.conversations.load(case.reporter_account_id)
@@ -67,10 +66,7 @@ async def to_rooms(services: Services, ref: str, text: str, files: int = 0) -> N
                 "read it with /case {ref} in a private chat with the bot.",
                 ref=ref,
             )
-        try:
-            await services.hub.send_text(room, message)
-        except (DestinationGone, TransientSendError) as exc:
-            log.error("relay to an advisory room failed: %s", type(exc).__name__)
+        await services.post.send_text(room, message, kind=Kind.RELAY, language=language)
 
 
 async def forward(turn: Turn, ref: str, text: str) -> None:

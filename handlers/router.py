@@ -28,7 +28,8 @@ from handlers.commands import (
     parse_args,
     split_command,
 )
-from handlers.i18n import current_language, supported
+from handlers.errors import where
+from handlers.i18n import current_language, render, supported
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
 from handlers.services import Services
@@ -168,18 +169,30 @@ class Router:
         for command in (*_defender_commands(), *_triage_commands(), *_member_commands()):
             self.add(command)
         self.limiter = RateLimiter(services.settings.messages_per_minute)
+        self.failed_turns = 0
+        """Turns rolled back by an error (for monitoring)."""
 
     def add(self, command: Command) -> None:
         self.table.add(command.spec)
         self.commands[command.spec.name] = command
 
-    async def start(self) -> None:
-        """Background work that belongs to the handlers (none yet)."""
-
-    async def stop(self) -> None:
-        """Nothing to release yet."""
-
     async def deliver(self, msg: IncomingMessage, messenger: Messenger) -> None:
+        """Handle one incoming message as ONE unit of work.
+
+        Everything the turn decides (account, conversation, case, deadlines,
+        audit entries and every message it answers with, queued in the
+        outbox) commits together, group-committed with concurrent turns, or
+        not at all. An exception anywhere rolls the turn back and the person
+        is told the truth (``_failed``); the log gets its type and place only.
+        """
+        try:
+            await self.services.db.run(lambda: self._turn(msg, messenger))
+        except Exception as exc:
+            self.failed_turns += 1
+            log.error("turn failed: %s at %s", type(exc).__name__, where(exc))
+            await self._failed(msg, messenger)
+
+    async def _turn(self, msg: IncomingMessage, messenger: Messenger) -> None:
         settings = self.services.settings
         now = self.services.clock.now()
         account = await self._account(msg, now)
@@ -187,6 +200,9 @@ class Router:
         token = current_language.set(language)
         turn = Turn(self.services, msg, messenger, account, language)
         try:
+            if msg.edited:
+                await self._edited(turn)
+                return
             if not self.limiter.allow(str(msg.sender)):
                 if msg.is_private:
                     await turn.say(
@@ -196,6 +212,63 @@ class Router:
             await self._dispatch(turn)
         finally:
             current_language.reset(token)
+
+    async def _edited(self, turn: Turn) -> None:
+        """An edit is never a second message. In rooms (commands, signatures) it is
+        ignored; in a private chat the person is told once to send the correction
+        as a new message (an answer already taken stays as it was)."""
+        if turn.msg.is_private:
+            await turn.say(
+                turn.t(
+                    "I do not read edited messages. If you want to correct something, "
+                    "send the correction as a new message."
+                )
+            )
+
+    async def _failed(self, msg: IncomingMessage, messenger: Messenger) -> None:
+        """After a turn failed and was rolled back: tell the person what is true."""
+        if not msg.is_private and not (msg.text.startswith(("/", "!")) or msg.choice):
+            return  # ordinary talk in a group: nothing was asked of the bot
+        settings = self.services.settings
+        language = supported(msg.language_hint) or settings.default_language
+        try:
+            account = await self.services.db.accounts.find(str(msg.sender))
+            if account is not None and account.language:
+                language = account.language
+            saved = await self._saved_case(account.id) if account and msg.is_private else None
+            if saved:
+                text = render(
+                    language,
+                    "Something went wrong and your last message was not saved. Your report is "
+                    "saved as {ref}. Please send that message again.",
+                    ref=saved,
+                )
+            else:
+                text = render(
+                    language,
+                    "Something went wrong and nothing was saved. Please send it again.",
+                )
+            await self.services.db.run(
+                lambda: self.services.post.send_text(msg.chat, text, language=language)
+            )
+        except Exception as exc:  # storage itself is failing: say so directly, once
+            log.error("turn failure notice not queued: %s", type(exc).__name__)
+            text = render(
+                language, "Something went wrong and nothing was saved. Please send it again."
+            )
+            try:
+                await messenger.send_text(msg.chat, text)  # the one send outside the outbox
+            except Exception as again:
+                log.error("turn failure notice not sent: %s", type(again).__name__)
+
+    async def _saved_case(self, account_id: int) -> str | None:
+        """The reference of the report this person is completing, if it is saved."""
+        conversation = await self.services.db.conversations.load(account_id)
+        if conversation is None:
+            return None
+        draft = conversation.data.get("draft") or {}
+        ref = draft.get("sos_ref") if isinstance(draft, dict) else None
+        return str(ref) if ref else None
 
     def _command(self, msg: IncomingMessage) -> Command | None:
         try:

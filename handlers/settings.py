@@ -35,6 +35,8 @@ class Settings:
     max_attachment_bytes: int = 10_000_000
     max_attachments_per_report: int = 10
     digest_time: str = "08:00"
+    emergency_contact: str = ""
+    """The network's emergency line, shown as written when a report cannot reach a room."""
 
     def is_advisor(self, account: Address) -> bool:
         return account in self.advisors

@@ -278,6 +278,11 @@ class OutboxItem:
     options: tuple[tuple[str, str], ...] = ()
     """Buttons (key, label) to send with the text; empty for plain text."""
     platform: str = ""
+    op: str = "text"
+    """text, ask, file (``payload`` and ``params`` name/mime), delete (``params`` message_id)."""
+    params: tuple[tuple[str, str], ...] = ()
+    payload: bytes | None = None
+    priority: int = 1
 
 
 @dataclass(frozen=True, slots=True)
