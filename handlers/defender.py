@@ -470,8 +470,9 @@ async def _answer_pending(
         data["pending"] = None
         await save(turn, state, data)
         if key == "cleanup:yes":
-            for number in await _report_messages(turn, pending):
-                await turn.services.post.delete_message(turn.chat, str(number))
+            numbers = await _report_messages(turn, pending)
+            if numbers:
+                await turn.services.post.delete_messages(turn.chat, [str(n) for n in numbers])
             await turn.say(turn.t("The messages were deleted from this chat."))
         else:
             await turn.say(turn.t("The messages were kept."))

@@ -37,7 +37,8 @@ class Kind:
     CARD = "card"  # a case card: its delivery releases the defender's confirmation
     CONFIRM = "confirm"  # "the advisory group has been alerted": held until a card is sent
     NOTICE = "notice"  # a short notice to an advisory room
-    RELAY = "relay"
+    RELAY = "relay"  # a defender's answer to the advisory rooms
+    QUESTION = "question"  # the advisory group's message to a defender; ref "C-…/n"
     ALERT = "alert"  # escalation, digest, follow-up
     FILE = "file"
     DELETE = "delete"
@@ -84,8 +85,9 @@ class Postman:
         message = Message(str(chat), caption, Kind.FILE, op="file", params=params, payload=data)
         return Queued(chat, await self.db.outbox.post(message))
 
-    async def delete_message(self, chat: Address, message_id: str) -> Queued:
-        """Queue the deletion of a message the bot or the person sent in ``chat``."""
-        params = (("message_id", message_id),)
+    async def delete_messages(self, chat: Address, message_ids: Sequence[str]) -> Queued:
+        """Queue the deletion of messages the bot or the person sent in ``chat``
+        (one row: the chat's rate limit counts it once)."""
+        params = (("message_ids", ",".join(message_ids)),)
         message = Message(str(chat), "", Kind.DELETE, op="delete", params=params)
         return Queued(chat, await self.db.outbox.post(message))

@@ -40,7 +40,13 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
     chat = Address.parse(address)
     if not services.hub.serves(chat.platform):
         return False
-    await services.post.send_text(chat, message, kind=Kind.RELAY, language=language)
+    await services.post.send_text(
+        chat,
+        message,
+        kind=Kind.QUESTION,
+        ref=f"{ref}/{services.clock.now():%Y%m%d%H%M%S%f}",
+        language=language,
+    )
     # Whatever the defender writes next answers this question, even in the
     # middle of a report draft (which resumes after the answer).
     conversation = await services.db.conversations.load(case.reporter_account_id)
@@ -48,6 +54,15 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
     data["pending"] = {"kind": "reply", "ref": ref}
     await services.db.conversations.save(case.reporter_account_id, state, data)
     return True
+
+
+async def undeliverable(services: Services, question_ref: str) -> None:
+    """The advisory group's message to a defender could not be delivered: tell the rooms
+    (the defender blocked the bot or deleted the chat)."""
+    ref = question_ref.partition("/")[0]
+    await cards.tell_rooms(
+        services, N_("The defender of {ref} cannot be reached (withdrawn or unreachable)."), ref=ref
+    )
 
 
 async def to_rooms(services: Services, ref: str, text: str, files: int = 0) -> None:

@@ -134,7 +134,7 @@ async def ask(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
         return turn.t(
             "The defender of {ref} cannot be reached (withdrawn or unreachable).", ref=ref
         )
-    return turn.t("Sent to the defender of {ref}.", ref=ref)
+    return turn.t("On its way to the defender of {ref}.", ref=ref)
 
 
 async def refer(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:

@@ -22,7 +22,8 @@ async def send_item(hub: MessengerHub, chat: Address, item: OutboxItem) -> Sent 
         mime = params.get("mime", "application/octet-stream")
         return await hub.send_file(chat, name, data, mime, text)
     if item.op == "delete":
-        await hub.delete_message(chat, params.get("message_id", ""))
+        for message_id in filter(None, params.get("message_ids", "").split(",")):
+            await hub.delete_message(chat, message_id)
         return None
     if item.options:
         options = [Option(key, label) for key, label in item.options]

@@ -33,6 +33,7 @@ from bot.broadcast.buckets import Monotonic, Sleep
 from bot.broadcast.delivery import send_item, txn_id
 from bot.broadcast.journal import Journal, JournalUnavailable
 from bot.broadcast.limits import Gate
+from handlers import relay
 from handlers.i18n import current_language
 from handlers.messages import Address, Platform
 from handlers.messenger import (
@@ -244,6 +245,8 @@ class Lane:
                 self.journal.finish(outcome)
                 if outcome.status == SENT:
                     self.sent += 1
+                elif outcome.status in (FAILED, INACTIVE) and item.kind == "question":
+                    await self._undeliverable(item)
                 elif outcome.status == PENDING and outcome.retry_at is not None:
                     # Tried again from here, before the chat's later messages: order kept.
                     retry_in = (outcome.retry_at - self.services.clock.now()).total_seconds()
@@ -286,6 +289,14 @@ class Lane:
         if item.kind == "card" and sent is not None:
             await self._remember_card(item, sent.message_id)
         return Outcome(item.id, SENT, remote_id=sent.message_id if sent else None)
+
+    async def _undeliverable(self, item: OutboxItem) -> None:
+        """A message from the advisory group did not reach the defender: the rooms hear it."""
+        services = self.services
+        try:
+            await services.db.run(lambda: relay.undeliverable(services, item.ref))
+        except Exception as exc:
+            log.error("undeliverable notice not queued: %s", type(exc).__name__)
 
     async def _remember_card(self, item: OutboxItem, message_id: str) -> None:
         """So that an advisor's reply to the card finds its case."""

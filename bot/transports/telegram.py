@@ -127,12 +127,15 @@ class TelegramMessenger:
         self.services = services
         self.gate: FloodGate | None = None  # set by the dispatcher (bot/broadcast)
 
-    async def _call(self, chat: Address, send: Any, mode: SendMode = "retry") -> Any:
-        """Run one Bot API call with Telegram's errors turned into ours."""
+    async def _call(
+        self, chat: Address, send: Any, mode: SendMode = "retry", *, spends: bool = True
+    ) -> Any:
+        """Run one Bot API call with Telegram's errors turned into ours. ``spends``:
+        the call counts against the chat's message limits (a deletion does not)."""
         chat_id = int(chat.id)
         counted = mode == "once"  # the dispatcher took this request's token already
         for _attempt in range(SEND_ATTEMPTS):
-            if self.gate is not None and not counted:
+            if self.gate is not None and spends and not counted:
                 self.gate.spend(chat_id)
             counted = False
             try:
@@ -234,7 +237,9 @@ class TelegramMessenger:
         try:
             return bool(
                 await self._call(
-                    chat, lambda cid: self.app.bot.delete_message(cid, int(message_id))
+                    chat,
+                    lambda cid: self.app.bot.delete_message(cid, int(message_id)),
+                    spends=False,
                 )
             )
         except BadRequest:
