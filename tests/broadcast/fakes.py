@@ -107,7 +107,12 @@ class MemoryOutbox:
         return found
 
     async def claim(
-        self, limit: int, lease: timedelta, *, platform: str | None = None
+        self,
+        limit: int,
+        lease: timedelta,
+        *,
+        platform: str | None = None,
+        urgent_only: bool = False,
     ) -> list[OutboxItem]:
         now = self.time.wall()
         taken = []
@@ -119,6 +124,8 @@ class MemoryOutbox:
             if row.claimed_until is not None and row.claimed_until > now:
                 continue
             if platform is not None and not row.item.address.startswith(platform + ":"):
+                continue
+            if urgent_only and row.item.priority != 0:
                 continue
             row.claimed_until = now + lease
             row.item = OutboxItem(
