@@ -20,12 +20,13 @@ from handlers.services import Services
 from handlers.settings import Settings
 from storage import Database
 from storage.migrate import upgrade_to_head
-from storage.repos.outbox import FAILED, INACTIVE, SENT, Outcome
+from storage.repos.outbox import INACTIVE, PENDING, SENT, Outcome
 from tests.support.messenger import MemoryMessenger, Outgoing
 
 TRIAGE = Address(Platform.MATRIX, "!triage:localhost")
 ALICE = Address(Platform.MATRIX, "@alice:localhost")
 BOB = Address(Platform.TELEGRAM, "2002")
+RETRY_AFTER = 30  # seconds of the fake clock before a failed send is tried again
 COORDINATOR = Address(Platform.MATRIX, "@coordinator:localhost")
 
 
@@ -154,8 +155,9 @@ async def drain_outbox(harness: Harness) -> int:
             except DestinationGone:
                 outcomes.append(Outcome(item.id, INACTIVE, error="destination_gone"))
                 continue
-            except TransientSendError:
-                outcomes.append(Outcome(item.id, FAILED, error="transient"))
+            except TransientSendError:  # tried again once the clock has moved on
+                retry_at = harness.clock.now() + timedelta(seconds=RETRY_AFTER)
+                outcomes.append(Outcome(item.id, PENDING, error="transient", retry_at=retry_at))
                 continue
             if item.kind == "card" and sent is not None:
                 await harness.db.cases.record_card(item.ref, item.address, sent.message_id)
