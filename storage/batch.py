@@ -44,14 +44,16 @@ class BatchFailed(Exception):
 class _Batch:
     session: AsyncSession
     done: asyncio.Future[None]
+    opened: float
     size: int = 0
     callbacks: list[Callable[[], None]] = field(default_factory=list)
 
 
 class GroupCommit:
-    def __init__(self, store: Store, max_batch: int = 64) -> None:
+    def __init__(self, store: Store, max_batch: int = 64, max_age: float = 0.005) -> None:
         self._store = store
         self.max_batch = max_batch
+        self.max_age = max_age
         self._lock = asyncio.Lock()
         self._waiting = 0
         self._batch: _Batch | None = None
@@ -71,7 +73,7 @@ class GroupCommit:
         try:
             batch = self._batch or await self._open()
             ok, result, error = await self._run_in(batch, work)
-            if self._waiting == 0 or batch.size >= self.max_batch:
+            if self._full(batch):
                 await self._close(batch)
             else:  # the next turn joins; if it goes away, someone must still commit
                 closer = asyncio.create_task(self._close_later(batch), name="group-commit")
@@ -89,19 +91,27 @@ class GroupCommit:
         return result  # type: ignore[return-value]
 
     async def _open(self) -> _Batch:
-        lock = self._store.write_lock
-        if lock is not None:
-            await lock.acquire()
+        await self._store.lock_writes()
         try:
             session = self._store.sessions()
             with _storage_errors():
                 await session.begin()
         except BaseException:
-            if lock is not None:
-                lock.release()
+            self._store.unlock_writes()
             raise
-        self._batch = _Batch(session, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        self._batch = _Batch(session, loop.create_future(), loop.time())
         return self._batch
+
+    def _full(self, batch: _Batch) -> bool:
+        """Commit now: nobody else is waiting, the batch is big or old enough, or
+        another writer (the outbox journal) waits for the database."""
+        return (
+            self._waiting == 0
+            or batch.size >= self.max_batch
+            or self._store.write_waiting > 0
+            or asyncio.get_running_loop().time() - batch.opened >= self.max_age
+        )
 
     async def _run_in(
         self, batch: _Batch, work: Work[T]
@@ -128,7 +138,6 @@ class GroupCommit:
 
     async def _close(self, batch: _Batch) -> None:
         self._batch = None
-        lock = self._store.write_lock
         try:
             with _storage_errors():
                 if batch.size:
@@ -141,8 +150,7 @@ class GroupCommit:
             return
         finally:
             await batch.session.close()
-            if lock is not None:
-                lock.release()
+            self._store.unlock_writes()
         self.commits += 1
         self.turns += batch.size
         batch.done.set_result(None)

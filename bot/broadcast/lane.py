@@ -138,9 +138,10 @@ class Lane:
                 # never waits behind a broadcast.
                 items = await outbox.claim(
                     self.policy.batch,
-                    self.policy.lease,
+                    None,
                     platform=self.platform.value,
                     urgent_only=urgent_only,
+                    exclude=self._held,
                 )
             except Exception as exc:
                 log.error("outbox claim failed: %s", type(exc).__name__)
@@ -197,12 +198,16 @@ class Lane:
             if not self._heap:
                 await self._wait(self._wake, None)
                 continue
-            ready_at = self._heap[0][0]
+            ready_at, _, head = self._heap[0]
             now = self.clock()
             if ready_at > now:
                 await self._wait(self._wake, ready_at - now)
                 continue
-            overall = self.gate.overall_wait()
+            # A person or a room waiting on a turn never waits for the buckets: the
+            # send still spends their tokens, so broadcasts slow down instead (a
+            # broadcast yields to people, never the reverse); a 429 is retried.
+            urgent = self._urgent(head)
+            overall = 0.0 if urgent else self.gate.overall_wait()
             if overall > 0:
                 await self._wait(self._wake, overall)
                 continue
@@ -210,13 +215,17 @@ class Lane:
             self._scheduled.discard(chat)
             if chat in self._busy or not self._queues.get(chat):
                 continue
-            wait = self.gate.chat_wait(chat)
+            wait = 0.0 if urgent else self.gate.chat_wait(chat)
             if wait > 0:
                 self._scheduled.add(chat)
                 heapq.heappush(self._heap, (now + wait, next(self._seq), chat))
                 continue
             return chat
         return None
+
+    def _urgent(self, chat: Address) -> bool:
+        queue = self._queues.get(chat)
+        return queue is not None and len(queue) > 0 and queue[0].priority == 0
 
     async def _wait(self, event: asyncio.Event, seconds: float | None) -> None:
         """Until ``event`` is set or ``seconds`` pass (on the injected clock)."""
@@ -235,13 +244,16 @@ class Lane:
     async def _run_sender(self, chat: Address, item: OutboxItem) -> None:
         requeue, delay = False, 1.0
         try:
-            try:
-                marked = await self.journal.start(item.id)
-            except JournalUnavailable:
-                marked, requeue = False, True
-            if marked:
-                async with self._slots:
-                    outcome = await self._deliver(chat, item)
+            # The request slot first, then the mark: a row is "sending" only while a
+            # request can actually leave, so a crash leaves at most ``concurrency``
+            # rows in flight (uncertain), never ones that were still waiting.
+            async with self._slots:
+                try:
+                    marked = await self.journal.start(item.id)
+                except JournalUnavailable:
+                    marked, requeue = False, True
+                outcome = await self._deliver(chat, item) if marked else None
+            if outcome is not None:
                 self.journal.finish(outcome)
                 if outcome.status == SENT:
                     self.sent += 1

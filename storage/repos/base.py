@@ -71,6 +71,8 @@ class Store:
     """SQLite only: one writer at a time in this process, so no one spins on the file lock."""
     lock_reads: bool = False
     """In-memory SQLite shares one connection: reads must queue too."""
+    write_waiting: int = 0
+    """Writers waiting for ``write_lock`` (SQLite)."""
     posted: Callable[[str], None] | None = None
     """Called with a platform after a commit that queued messages for it (wakes the dispatcher)."""
     _seq: int = 0
@@ -107,19 +109,37 @@ class Store:
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:
         """A unit of work of its own: one transaction that nested calls join."""
-        lock = self.write_lock or contextlib.nullcontext()
         unit: Unit | None = None
-        with _storage_errors():
-            async with lock, self.sessions.begin() as session:
-                unit = Unit(session)
-                token = _UNIT.set(unit)
-                try:
-                    yield unit
-                finally:
-                    unit.open = False
-                    _UNIT.reset(token)
+        await self.lock_writes()
+        try:
+            with _storage_errors():
+                async with self.sessions.begin() as session:
+                    unit = Unit(session)
+                    token = _UNIT.set(unit)
+                    try:
+                        yield unit
+                    finally:
+                        unit.open = False
+                        _UNIT.reset(token)
+        finally:
+            self.unlock_writes()
         assert unit is not None
         run_callbacks(unit.after_commit)
+
+    async def lock_writes(self) -> None:
+        """SQLite: wait for this process's one writer slot (counted while waiting, so a
+        group commit can tell that someone else wants to write and close its batch)."""
+        if self.write_lock is None:
+            return
+        self.write_waiting += 1
+        try:
+            await self.write_lock.acquire()
+        finally:
+            self.write_waiting -= 1
+
+    def unlock_writes(self) -> None:
+        if self.write_lock is not None:
+            self.write_lock.release()
 
     def unit_open(self) -> bool:
         return current_unit() is not None

@@ -111,13 +111,20 @@ class Outbox(BroadcastHeaders):
     async def claim(
         self,
         limit: int = 20,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta | None = timedelta(minutes=5),
         *,
         platform: str | None = None,
         urgent_only: bool = False,
+        exclude: Collection[int] = (),
     ) -> list[OutboxItem]:
-        """Take up to ``limit`` due messages (of one platform), for ``lease``: messages
-        to people and rooms first (priority 0), then broadcasts, each in queue order."""
+        """Take up to ``limit`` due messages (of one platform): messages to people and
+        rooms first (priority 0), then broadcasts, each in queue order.
+
+        With a ``lease`` the rows are leased (a write). Without one it is a plain
+        read (the dispatcher: it holds what it took in memory, passes those ids as
+        ``exclude``, and the "sending" mark is what guards against a double send),
+        so draining costs no commit of its own.
+        """
         now = self._store.now()
         conditions = [
             Row.status == PENDING,
@@ -128,7 +135,10 @@ class Outbox(BroadcastHeaders):
             conditions.append(Row.platform == platform)
         if urgent_only:
             conditions.append(Row.priority == 0)
-        async with self._store.write() as session:
+        if exclude:
+            conditions.append(Row.id.not_in(list(exclude)))
+        opened = self._store.write() if lease is not None else self._store.read()
+        async with opened as session:
             rows = (
                 (
                     await session.execute(
@@ -144,7 +154,9 @@ class Outbox(BroadcastHeaders):
             )
             items = []
             for row in rows:
-                row.claimed_until, row.attempts, row.updated_at = now + lease, row.attempts + 1, now
+                attempts = row.attempts + 1  # this one: counted when it is marked sending
+                if lease is not None:
+                    row.claimed_until, row.updated_at = now + lease, now
                 key = await self._vault.key(session, row.data_key_id)
                 extra = (
                     open_json(key, _TABLE, "options", row.id, row.options_enc)
@@ -167,7 +179,7 @@ class Outbox(BroadcastHeaders):
                         address=address,
                         language=row.language,
                         body=open_text(key, _TABLE, "body", row.id, row.body_enc),
-                        attempts=row.attempts,
+                        attempts=attempts,
                         options=tuple((str(k), str(label)) for k, label in options),
                         platform=row.platform or platform_of(address),
                         op=row.op or "text",
@@ -196,7 +208,7 @@ class Outbox(BroadcastHeaders):
                         _OUTBOX.c.id.in_(starting[start : start + _CHUNK]),
                         _OUTBOX.c.status == PENDING,
                     )
-                    .values(status=SENDING, updated_at=now)
+                    .values(status=SENDING, attempts=_OUTBOX.c.attempts + 1, updated_at=now)
                     .returning(_OUTBOX.c.id)
                 )
                 marked.update(result.scalars())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -109,10 +109,11 @@ class MemoryOutbox:
     async def claim(
         self,
         limit: int,
-        lease: timedelta,
+        lease: timedelta | None,
         *,
         platform: str | None = None,
         urgent_only: bool = False,
+        exclude: Collection[int] = (),
     ) -> list[OutboxItem]:
         now = self.time.wall()
         taken = []
@@ -127,7 +128,9 @@ class MemoryOutbox:
                 continue
             if urgent_only and row.item.priority != 0:
                 continue
-            row.claimed_until = now + lease
+            if row.item.id in exclude:
+                continue
+            row.claimed_until = now + (lease or timedelta(0))
             row.item = OutboxItem(
                 **{**_fields(row.item), "attempts": row.item.attempts + 1}  # type: ignore[arg-type]
             )

@@ -52,7 +52,9 @@ def test_no_handler_sends_through_a_transport_or_the_hub() -> None:
 
 def test_the_scan_finds_a_direct_send(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text("async def f(services, turn, room):\n    await services.hub.send_text(room, 'x')\n")
+    sample.write_text(
+        "async def f(services, turn, room):\n    await services.hub.send_text(room, 'x')\n"
+    )
     assert direct_sends(sample) == ["sample.py:2 services.hub.send_text"]
 
 
@@ -70,7 +72,9 @@ async def test_a_turn_that_fails_half_way_leaves_nothing_and_says_so(
     secret = "Coronel Ruiz amenazó a Lucía Pérez"
     with caplog.at_level(logging.INFO):
         out = await bot.send(ANA, f"/sos {secret}", hint="es")
-    assert [o.text for o in out] == ["Algo salió mal y no se guardó nada. Por favor, envíelo de nuevo."]
+    assert [o.text for o in out] == [
+        "Algo salió mal y no se guardó nada. Por favor, envíelo de nuevo."
+    ]
     assert await bot.db.cases.list_cases("open") == []
     assert [d for d in await bot.db.deadlines.pending() if d.object_ref.startswith("C-")] == []
     assert bot.matrix.to(TRIAGE) == [], "no card for a case that does not exist"
