@@ -22,7 +22,7 @@ from handlers.messages import Address
 from handlers.router import Router
 from handlers.services import Services
 from handlers.settings import Settings
-from storage import Database
+from storage import Database, Urgency
 from storage.keys import key_file_loader
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,9 @@ def settings_from(config: Config) -> Settings:
         escalation_list=tuple(Address.parse(a) for a in advisory.escalation),
         allow_content_in_unencrypted_rooms=advisory.allow_content_in_unencrypted_rooms,
         escalation_after={
-            "immediate": timedelta(minutes=config.escalation.immediate),
-            "days": timedelta(minutes=config.escalation.days),
-            "weeks": timedelta(minutes=config.escalation.weeks),
+            Urgency.IMMEDIATE: timedelta(minutes=config.escalation.immediate),
+            Urgency.DAYS: timedelta(minutes=config.escalation.days),
+            Urgency.WEEKS: timedelta(minutes=config.escalation.weeks),
         },
         draft_lifetime=timedelta(hours=config.retention.draft_hours),
         closed_case_retention=timedelta(days=config.retention.closed_case_days),

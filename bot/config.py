@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-LANGUAGES = ("en", "es", "fr", "ar")
+from storage.records import LANGUAGES
+
 MASTER_KEY_ENV = "SOSBOT_MASTER_KEY"
 MASTER_KEY_BYTES = 32
 

@@ -25,7 +25,7 @@ from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.refs import RefKind, new_ref
 from handlers.turn import Turn
-from storage import AppealDetail, CaseDetail
+from storage import AppealDetail, AppealState, CaseDetail, Consent, DeadlineKind
 from storage.errors import Conflict, NotFound
 from storage.repos.outbox import Delivery
 
@@ -45,7 +45,7 @@ SPEC = CommandSpec(
     "appeal",
     (Arg("action", ArgKind.CHOICE, choices=ACTIONS), Arg("rest", ArgKind.REST, optional=True)),
 )
-PUBLIC = ("public_named", "public_anonymised")
+PUBLIC = (Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMISED)
 TARGET_KEYS = ("region", "language", "group", "individuals")
 _STOPWORDS = {
     "and",
@@ -106,7 +106,7 @@ async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
 
 def anonymity_problem(turn: Turn, case: CaseDetail, texts: Iterable[str]) -> str | None:
     """With anonymised consent, a text may not name anyone named in the report."""
-    if case.consent != "public_anonymised":
+    if case.consent != Consent.PUBLIC_ANONYMISED:
         return None
     names = names_in(case.who or "")
     for text in texts:
@@ -254,7 +254,7 @@ async def approve(turn: Turn, ref: str) -> str:
 async def send(turn: Turn, ref: str) -> str:
     db = turn.services.db
     appeal = await db.appeals.get(ref)
-    if appeal.state != "draft":
+    if appeal.state != AppealState.DRAFT:
         return turn.t("{ref} was already sent.", ref=ref)
     needed = turn.services.settings.approvals_required
     if appeal.approvals < needed:
@@ -282,8 +282,8 @@ async def send(turn: Turn, ref: str) -> str:
     await db.appeals.send(ref, str(turn.msg.sender), deliveries, rooms)
     before = turn.services.settings.reminder_before_deadline
     if appeal.deadline_at - before > turn.services.clock.now():
-        await db.deadlines.schedule("appeal-reminder", ref, appeal.deadline_at - before)
-    await db.deadlines.schedule("appeal-close", ref, appeal.deadline_at)
+        await db.deadlines.schedule(DeadlineKind.APPEAL_REMINDER, ref, appeal.deadline_at - before)
+    await db.deadlines.schedule(DeadlineKind.APPEAL_CLOSE, ref, appeal.deadline_at)
     return turn.tn(
         "{ref} is being sent to {n} member group.",
         "{ref} is being sent to {n} member groups.",
@@ -294,7 +294,7 @@ async def send(turn: Turn, ref: str) -> str:
 
 async def update(turn: Turn, ref: str, rest: str) -> str:
     appeal = await turn.services.db.appeals.get(ref)
-    if appeal.state != "sent" or not rest.strip():
+    if appeal.state != AppealState.SENT or not rest.strip():
         return turn.t("Only an open appeal can be updated: /appeal update A-… text")
     digest = hashlib.sha256(rest.strip().encode()).hexdigest()[:8]
     texts = {

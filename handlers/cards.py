@@ -16,20 +16,20 @@ from handlers.i18n import N_, render
 from handlers.messages import Address, Attachment
 from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
-from storage import CaseDetail
+from storage import CaseDetail, Consent, Urgency
 
 log = logging.getLogger(__name__)
 
-URGENCY_LABELS = {
-    "immediate": N_("IMMEDIATE (hours)"),
-    "days": N_("days"),
-    "weeks": N_("weeks"),
+URGENCY_LABELS: dict[str, str] = {
+    Urgency.IMMEDIATE: N_("IMMEDIATE (hours)"),
+    Urgency.DAYS: N_("days"),
+    Urgency.WEEKS: N_("weeks"),
 }
-CONSENT_LABELS = {
-    "advisory_only": N_("advisory group only"),
-    "trusted_partners": N_("may be shared with trusted partners"),
-    "public_named": N_("public appeal with names"),
-    "public_anonymised": N_("public appeal, anonymised"),
+CONSENT_LABELS: dict[str, str] = {
+    Consent.ADVISORY_ONLY: N_("advisory group only"),
+    Consent.TRUSTED_PARTNERS: N_("may be shared with trusted partners"),
+    Consent.PUBLIC_NAMED: N_("public appeal with names"),
+    Consent.PUBLIC_ANONYMISED: N_("public appeal, anonymised"),
 }
 
 

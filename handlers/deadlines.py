@@ -23,6 +23,7 @@ from handlers.messages import Address
 from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
 from storage.errors import NotFound
+from storage.records import AppealState, CaseFilter, CaseState, DeadlineKind
 from storage.repos.outbox import Delivery
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,13 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.acknowledged_at is not None or case.state == "closed" or case.withdrawn:
+    if case.acknowledged_at is not None or case.state == CaseState.CLOSED or case.withdrawn:
         return
     settings = services.settings
     language = settings.default_language
     if step == 0:
         await services.db.deadlines.schedule(
-            "escalation", ref, now + settings.escalation_after[case.urgency], step=1
+            DeadlineKind.ESCALATION, ref, now + settings.escalation_after[case.urgency], step=1
         )
         mentions = " ".join(services.hub.mention(a) for a in settings.advisors)
         text = render(
@@ -63,7 +64,7 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
         for room in settings.advisory_rooms:
             await _send(services, room, text)
     else:
-        await services.db.deadlines.cancel("escalation", ref)
+        await services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
         text = render(
             language,
             "⚠ Case {ref} ({urgency}) has gone unacknowledged twice in the advisory room. "
@@ -77,12 +78,12 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
 
 
 async def followup(services: Services, ref: str) -> None:
-    await services.db.deadlines.cancel("followup", ref)
+    await services.db.deadlines.cancel(DeadlineKind.FOLLOWUP, ref)
     try:
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.state == "closed":
+    if case.state == CaseState.CLOSED:
         return
     text = render(
         services.settings.default_language, "⏰ Follow-up due for {ref}. /case {ref}", ref=ref
@@ -92,11 +93,11 @@ async def followup(services: Services, ref: str) -> None:
 
 
 async def digest(services: Services, now: datetime) -> None:
-    await services.db.deadlines.schedule("digest", "daily", now + DAILY)
+    await services.db.deadlines.schedule(DeadlineKind.DIGEST, "daily", now + DAILY)
     language = services.settings.default_language
-    open_cases = await services.db.cases.list_cases("open")
+    open_cases = await services.db.cases.list_cases(CaseFilter.OPEN)
     unacked = [c for c in open_cases if c.acknowledged_at is None]
-    overdue = await services.db.cases.list_cases("overdue")
+    overdue = await services.db.cases.list_cases(CaseFilter.OVERDUE)
     lines = [
         render(language, "Daily digest"),
         render(
@@ -120,7 +121,7 @@ async def digest(services: Services, now: datetime) -> None:
 
 
 async def purge(services: Services, now: datetime) -> None:
-    await services.db.deadlines.schedule("purge", "daily", now + DAILY)
+    await services.db.deadlines.schedule(DeadlineKind.PURGE, "daily", now + DAILY)
     settings = services.settings
     await services.db.cases.purge_closed_older_than(now - settings.closed_case_retention)
     await services.db.conversations.purge_older_than(now - settings.draft_lifetime)
@@ -128,12 +129,12 @@ async def purge(services: Services, now: datetime) -> None:
 
 async def appeal_reminder(services: Services, ref: str) -> None:
     """Before the deadline: remind the groups whose organisation has not signed."""
-    await services.db.deadlines.cancel("appeal-reminder", ref)
+    await services.db.deadlines.cancel(DeadlineKind.APPEAL_REMINDER, ref)
     try:
         appeal = await services.db.appeals.get(ref)
     except NotFound:
         return
-    if appeal.state != "sent" or appeal.deadline_at is None:
+    if appeal.state != AppealState.SENT or appeal.deadline_at is None:
         return
     signed = await services.db.appeals.signed_organisation_ids(ref)
     groups = [
@@ -167,12 +168,12 @@ async def appeal_reminder(services: Services, ref: str) -> None:
 
 async def appeal_close(services: Services, ref: str) -> None:
     """At the deadline: signing closes; the rooms get the tally and the export."""
-    await services.db.deadlines.cancel("appeal-close", ref)
+    await services.db.deadlines.cancel(DeadlineKind.APPEAL_CLOSE, ref)
     try:
         appeal = await services.db.appeals.get(ref)
     except NotFound:
         return
-    if appeal.state != "sent":
+    if appeal.state != AppealState.SENT:
         return
     await services.db.appeals.close(ref, "system")
     language = services.settings.default_language
@@ -198,19 +199,21 @@ async def run_due(services: Services) -> int:
     count = 0
     for deadline in await services.db.deadlines.due(now):
         count += 1
-        if deadline.kind == "escalation":
-            await escalate(services, deadline.object_ref, deadline.step, now)
-        elif deadline.kind == "followup":
-            await followup(services, deadline.object_ref)
-        elif deadline.kind == "digest":
-            await digest(services, now)
-        elif deadline.kind == "purge":
-            await purge(services, now)
-        elif deadline.kind == "appeal-reminder":
-            await appeal_reminder(services, deadline.object_ref)
-        elif deadline.kind == "appeal-close":
-            await appeal_close(services, deadline.object_ref)
-        else:
-            log.error("unknown deadline kind %s", deadline.kind)
-            await services.db.deadlines.cancel(deadline.kind, deadline.object_ref)
+        ref = deadline.object_ref
+        match deadline.kind:
+            case DeadlineKind.ESCALATION:
+                await escalate(services, ref, deadline.step, now)
+            case DeadlineKind.FOLLOWUP:
+                await followup(services, ref)
+            case DeadlineKind.DIGEST:
+                await digest(services, now)
+            case DeadlineKind.PURGE:
+                await purge(services, now)
+            case DeadlineKind.APPEAL_REMINDER:
+                await appeal_reminder(services, ref)
+            case DeadlineKind.APPEAL_CLOSE:
+                await appeal_close(services, ref)
+            case _:
+                log.error("unknown deadline kind %s", deadline.kind)
+                await services.db.deadlines.cancel(deadline.kind, ref)
     return count

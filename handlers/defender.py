@@ -19,18 +19,19 @@ from handlers.messages import Option, Platform
 from handlers.refs import RefKind, new_ref
 from handlers.turn import Turn, resolve_choice
 from storage.errors import Conflict, NotFound
+from storage.records import CaseState, Consent, DeadlineKind, Urgency
 
 log = logging.getLogger(__name__)
 
 IDLE = "idle"
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "ar": "العربية"}
-PUBLIC_STATES = {
-    "new": N_("received"),
-    "triage": N_("under review"),
-    "verifying": N_("under review"),
-    "action": N_("action under way"),
-    "monitoring": N_("action under way"),
-    "closed": N_("closed"),
+PUBLIC_STATES: dict[str, str] = {
+    CaseState.NEW: N_("received"),
+    CaseState.TRIAGE: N_("under review"),
+    CaseState.VERIFYING: N_("under review"),
+    CaseState.ACTION: N_("action under way"),
+    CaseState.MONITORING: N_("action under way"),
+    CaseState.CLOSED: N_("closed"),
 }
 
 
@@ -131,8 +132,8 @@ async def sos(turn: Turn, text: str | None) -> None:
         return
     if text:
         draft.setdefault("what", []).append(text)
-    draft["urgency"] = "immediate"
-    draft.setdefault("consent", "advisory_only")
+    draft["urgency"] = Urgency.IMMEDIATE.value
+    draft.setdefault("consent", Consent.ADVISORY_ONLY.value)
     ref = await _create_case(turn, draft)
     await cards.post_case_card(turn.services, ref, sos=True)
     draft["sos_ref"] = ref
@@ -294,8 +295,8 @@ async def _create_case(turn: Turn, draft: dict[str, Any]) -> str:
             await turn.services.db.cases.create(
                 ref=ref,
                 reporter_account_id=turn.account.id,
-                urgency=draft.get("urgency", "immediate"),
-                consent=draft.get("consent", "advisory_only"),
+                urgency=draft.get("urgency", Urgency.IMMEDIATE),
+                consent=draft.get("consent", Consent.ADVISORY_ONLY),
                 channel=turn.msg.chat.platform.value,
                 what="\n\n".join(draft.get("what", [])),
                 where=draft.get("where", ""),
@@ -307,9 +308,10 @@ async def _create_case(turn: Turn, draft: dict[str, Any]) -> str:
             continue
         settings = turn.services.settings
         due = (
-            turn.services.clock.now() + settings.escalation_after[draft.get("urgency", "immediate")]
+            turn.services.clock.now()
+            + settings.escalation_after[draft.get("urgency", Urgency.IMMEDIATE)]
         )
-        await turn.services.db.deadlines.schedule("escalation", ref, due)
+        await turn.services.db.deadlines.schedule(DeadlineKind.ESCALATION, ref, due)
         return ref
     raise RuntimeError("could not allocate a case reference")
 
@@ -322,7 +324,7 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
             ref,
             where=draft.get("where", ""),
             who=draft.get("who", ""),
-            consent=draft.get("consent", "advisory_only"),
+            consent=draft.get("consent", Consent.ADVISORY_ONLY),
             contact=draft.get("contact", ""),
             what="\n\n".join(draft.get("what", [])),
             attachments=cards.attachments_from_draft(draft),

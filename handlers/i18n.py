@@ -22,8 +22,10 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-LANGUAGES = ("en", "es", "fr", "ar")
-RTL_LANGUAGES = frozenset({"ar"})
+from storage.records import LANGUAGES as LANGUAGES  # re-exported: defined once, in storage
+from storage.records import Language
+
+RTL_LANGUAGES = frozenset({Language.AR})
 DOMAIN = "sosbot"
 FSI, PDI = "\u2068", "\u2069"
 

@@ -23,6 +23,7 @@ from handlers import cards
 from handlers.i18n import N_
 from handlers.messages import AttachmentKind, Option
 from handlers.turn import Turn, resolve_choice
+from storage.records import Consent, Urgency
 
 
 class State(StrEnum):
@@ -35,16 +36,16 @@ class State(StrEnum):
     SUMMARY = "summary"
 
 
-URGENCIES = {
-    "immediate": N_("Immediate danger (hours)"),
-    "days": N_("Within days"),
-    "weeks": N_("Within weeks"),
+URGENCIES: dict[str, str] = {
+    Urgency.IMMEDIATE: N_("Immediate danger (hours)"),
+    Urgency.DAYS: N_("Within days"),
+    Urgency.WEEKS: N_("Within weeks"),
 }
-CONSENTS = {
-    "advisory_only": N_("Advisory group only"),
-    "trusted_partners": N_("Share with trusted partners for referral"),
-    "public_named": N_("Public appeal with names"),
-    "public_anonymised": N_("Public appeal, anonymised"),
+CONSENTS: dict[str, str] = {
+    Consent.ADVISORY_ONLY: N_("Advisory group only"),
+    Consent.TRUSTED_PARTNERS: N_("Share with trusted partners for referral"),
+    Consent.PUBLIC_NAMED: N_("Public appeal with names"),
+    Consent.PUBLIC_ANONYMISED: N_("Public appeal, anonymised"),
 }
 
 

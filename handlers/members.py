@@ -17,7 +17,7 @@ from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES
 from handlers.refs import RefKind, parse_ref
 from handlers.turn import Turn
-from storage import Organisation
+from storage import MemberKind, Organisation
 from storage.errors import Conflict, NotFound
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -71,9 +71,8 @@ async def member(turn: Turn, args: Mapping[str, Any]) -> None:
         return
     if action == "add":
         languages = tuple(lang for lang in fields.get("languages", "").split(";") if lang)
-        if any(lang not in LANGUAGES for lang in languages) or fields.get(
-            "kind", "organisation"
-        ) not in ("organisation", "individual"):
+        kind = fields.get("kind", MemberKind.ORGANISATION)
+        if any(lang not in LANGUAGES for lang in languages) or kind not in tuple(MemberKind):
             await turn.say(
                 turn.t(
                     "Usage: {usage}",
@@ -86,7 +85,7 @@ async def member(turn: Turn, args: Mapping[str, Any]) -> None:
             return
         org = await db.members.upsert_organisation(
             name,
-            kind=fields.get("kind", "organisation"),
+            kind=kind,
             country=fields.get("country", ""),
             region=fields.get("region", ""),
             languages=languages,

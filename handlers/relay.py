@@ -17,13 +17,14 @@ from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
 from handlers.turn import Turn, resolve_choice
 from storage.errors import NotFound
+from storage.records import CaseState
 
 log = logging.getLogger(__name__)
 
 
 async def to_defender(services: Services, ref: str, text: str) -> bool:
     case = await services.db.cases.get(ref)
-    if case.reporter_account_id is None or case.withdrawn or case.state == "closed":
+    if case.reporter_account_id is None or case.withdrawn or case.state == CaseState.CLOSED:
         return False
     try:
         address = await services.db.accounts.address_of(case.reporter_account_id)
@@ -89,7 +90,9 @@ async def from_defender(turn: Turn, data: dict[str, Any]) -> bool:
     if not text:
         return False
     cases = [
-        c for c in await turn.services.db.cases.cases_of(turn.account.id) if c.state != "closed"
+        c
+        for c in await turn.services.db.cases.cases_of(turn.account.id)
+        if c.state != CaseState.CLOSED
     ]
     if not cases:
         return False

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from handlers.messages import Address
+from storage.records import Urgency
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,9 @@ class Settings:
     allow_content_in_unencrypted_rooms: bool = False
     escalation_after: dict[str, timedelta] = field(
         default_factory=lambda: {
-            "immediate": timedelta(minutes=15),
-            "days": timedelta(minutes=120),
-            "weeks": timedelta(minutes=1440),
+            Urgency.IMMEDIATE: timedelta(minutes=15),
+            Urgency.DAYS: timedelta(minutes=120),
+            Urgency.WEEKS: timedelta(minutes=1440),
         }
     )
     draft_lifetime: timedelta = timedelta(hours=24)

@@ -19,12 +19,10 @@ from handlers.i18n import N_
 from handlers.messages import Address
 from handlers.turn import Turn
 from storage.errors import Conflict, NotFound
+from storage.records import CaseFilter, CaseState, DeadlineKind, Priority, Referral, Verification
 
-PRIORITIES = ("critical", "high", "normal", "low")
-STATES = ("new", "triage", "verifying", "action", "monitoring", "closed")
-VERDICTS = ("confirmed", "unconfirmed", "false")
-REFERRALS = ("legal", "medical", "relocation", "digital", "material", "other")
-FILTERS = ("open", "mine", "overdue", "all")
+# An advisor's verdict: every verification but the initial "unverified".
+VERDICTS = tuple(v for v in Verification if v is not Verification.UNVERIFIED)
 
 CASE = Arg("case", ArgKind.CASE_REF, optional=True)
 
@@ -37,18 +35,20 @@ SPECS = {
     "ack": spec("ack"),
     "claim": spec("claim"),
     "assign": spec("assign", Arg("person")),
-    "priority": spec("priority", Arg("level", ArgKind.CHOICE, choices=PRIORITIES)),
-    "state": spec("state", Arg("state", ArgKind.CHOICE, choices=STATES)),
+    "priority": spec("priority", Arg("level", ArgKind.CHOICE, choices=tuple(Priority))),
+    "state": spec("state", Arg("state", ArgKind.CHOICE, choices=tuple(CaseState))),
     "verify": spec("verify", Arg("verdict", ArgKind.CHOICE, choices=VERDICTS)),
     "note": spec("note", Arg("text", ArgKind.REST)),
     "ask": spec("ask", Arg("text", ArgKind.REST)),
     "refer": spec(
-        "refer", Arg("kind", ArgKind.CHOICE, choices=REFERRALS), Arg("partner", ArgKind.REST)
+        "refer", Arg("kind", ArgKind.CHOICE, choices=tuple(Referral)), Arg("partner", ArgKind.REST)
     ),
     "followup": spec("followup", Arg("after", ArgKind.DURATION)),
     "close": spec("close", Arg("reason", ArgKind.REST)),
     "case": spec("case"),
-    "cases": CommandSpec("cases", (Arg("filter", ArgKind.CHOICE, optional=True, choices=FILTERS),)),
+    "cases": CommandSpec(
+        "cases", (Arg("filter", ArgKind.CHOICE, optional=True, choices=tuple(CaseFilter)),)
+    ),
 }
 
 
@@ -87,13 +87,13 @@ Action = Callable[[Turn, str, Mapping[str, Any]], Awaitable[str | None]]
 
 async def ack(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.acknowledge(ref, str(turn.msg.sender))
-    await turn.services.db.deadlines.cancel("escalation", ref)
+    await turn.services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
     return turn.t("{ref} acknowledged. Escalation stopped.", ref=ref)
 
 
 async def claim(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.claim(ref, str(turn.msg.sender))
-    await turn.services.db.deadlines.cancel("escalation", ref)
+    await turn.services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
     return turn.t("You took {ref}.", ref=ref)
 
 
@@ -111,7 +111,7 @@ async def priority(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def state(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    if args["state"] == "closed":
+    if args["state"] == CaseState.CLOSED:
         return turn.t("Use /close {ref} with a reason to close a case.", ref=ref)
     await turn.services.db.cases.set_state(ref, str(turn.msg.sender), args["state"])
     return turn.t("{ref}: state {value}.", ref=ref, value=args["state"])
@@ -145,7 +145,7 @@ async def refer(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     due: datetime = turn.services.clock.now() + args["after"]
     await turn.services.db.cases.followup(ref, str(turn.msg.sender), due)
-    await turn.services.db.deadlines.schedule("followup", ref, due)
+    await turn.services.db.deadlines.schedule(DeadlineKind.FOLLOWUP, ref, due)
     return turn.t(
         "Follow-up of {ref} due {date}.", ref=ref, date=due.strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -153,7 +153,7 @@ async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.close(ref, str(turn.msg.sender), args["reason"])
-    for kind in ("escalation", "followup"):
+    for kind in (DeadlineKind.ESCALATION, DeadlineKind.FOLLOWUP):
         await turn.services.db.deadlines.cancel(kind, ref)
     return turn.t("{ref} closed.", ref=ref)
 
@@ -183,7 +183,7 @@ async def run(turn: Turn, name: str, args: Mapping[str, Any]) -> None:
         await refuse(turn)
         return
     if name == "cases":
-        await turn.say(await views.case_list(turn, args.get("filter") or "open"))
+        await turn.say(await views.case_list(turn, args.get("filter") or CaseFilter.OPEN))
         return
     ref = await case_ref(turn, args)
     if ref is None:

@@ -17,13 +17,13 @@ from storage.models import Appeal as AppealRow
 from storage.models import AppealText, Approval, Signature
 from storage.models import Case as CaseRow
 from storage.models import Organisation as OrgRow
-from storage.records import Appeal, AppealDetail, SignatureRecord
+from storage.records import Appeal, AppealDetail, AppealState, MemberKind, SignatureRecord
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.repos.outbox_rows import Delivery, add_broadcast
 from storage.types import new_id
 
-DRAFT, SENT, CLOSED = "draft", "sent", "closed"
+DRAFT, SENT, CLOSED = AppealState.DRAFT, AppealState.SENT, AppealState.CLOSED
 
 
 class Appeals(Repository):
@@ -195,7 +195,7 @@ class Appeals(Repository):
             org = await session.get(OrgRow, organisation_id)
             if org is None or not org.active:
                 raise NotFound("no such organisation")
-            if org.kind == "individual" and not row.allow_individuals:
+            if org.kind == MemberKind.INDIVIDUAL and not row.allow_individuals:
                 raise Conflict("this appeal takes signatures from organisations only")
             exists = await session.scalar(
                 select(Signature.id).where(
