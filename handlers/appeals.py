@@ -16,12 +16,12 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
 from handlers import broadcast
-from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.refs import RefKind, new_ref
 from handlers.turn import Turn
@@ -29,22 +29,8 @@ from storage import AppealDetail, AppealState, CaseDetail, Consent, DeadlineKind
 from storage.errors import Conflict, NotFound
 from storage.repos.outbox import Delivery
 
-ACTIONS = (
-    "new",
-    "text",
-    "deadline",
-    "target",
-    "show",
-    "approve",
-    "send",
-    "status",
-    "export",
-    "update",
-)
-SPEC = CommandSpec(
-    "appeal",
-    (Arg("action", ArgKind.CHOICE, choices=ACTIONS), Arg("rest", ArgKind.REST, optional=True)),
-)
+Action = Callable[[Turn, Mapping[str, Any]], Awaitable[str | None]]
+"""A subcommand of ``/appeal`` (declared in handlers/command_table.py): its answer."""
 PUBLIC = (Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMISED)
 TARGET_KEYS = ("region", "language", "group", "individuals")
 _STOPWORDS = {
@@ -121,14 +107,9 @@ def anonymity_problem(turn: Turn, case: CaseDetail, texts: Iterable[str]) -> str
     return None
 
 
-async def new(turn: Turn, rest: str) -> str:
-    case_ref = None
-    if rest:
-        from handlers.refs import parse_ref
-
-        case_ref = parse_ref(rest.split()[0], RefKind.CASE)
-        if case_ref is None:
-            return turn.t("Usage: {usage}", usage="/appeal new [C-…]")
+async def new(turn: Turn, args: Mapping[str, Any]) -> str:
+    case_ref = args["case"]
+    if case_ref is not None:
         await turn.services.db.cases.get(case_ref)  # NotFound if there is none
     for _ in range(8):
         ref = new_ref(RefKind.APPEAL)
@@ -144,11 +125,8 @@ async def new(turn: Turn, rest: str) -> str:
     raise RuntimeError("could not allocate an appeal reference")
 
 
-async def set_text(turn: Turn, ref: str, rest: str) -> str:
-    language, _, text = rest.partition(" ")
-    language = language.lower()
-    if language not in LANGUAGES or not text.strip():
-        return turn.t("Usage: {usage}", usage="/appeal text A-… en|es|fr|ar text")
+async def set_text(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref, language, text = args["appeal"], args["language"], args["text"]
     if len(text) > turn.services.settings.max_text_chars:
         return turn.t("That message is too long. Nothing was saved.")
     appeal = await turn.services.db.appeals.get(ref)
@@ -165,13 +143,8 @@ async def set_text(turn: Turn, ref: str, rest: str) -> str:
     )
 
 
-async def set_deadline(turn: Turn, ref: str, rest: str) -> str:
-    from datetime import date
-
-    try:
-        day = date.fromisoformat(rest.strip())
-    except ValueError:
-        return turn.t("Usage: {usage}", usage="/appeal deadline A-… YYYY-MM-DD")
+async def set_deadline(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref, day = args["appeal"], args["deadline"]
     deadline = datetime.combine(day, time(23, 59), tzinfo=UTC)
     if deadline <= turn.services.clock.now():
         return turn.t("The deadline must be in the future.")
@@ -179,19 +152,17 @@ async def set_deadline(turn: Turn, ref: str, rest: str) -> str:
     return turn.t("Deadline of {ref}: {date} 23:59 UTC.", ref=ref, date=day.isoformat())
 
 
-async def set_target(turn: Turn, ref: str, rest: str) -> str:
+async def set_target(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref = args["appeal"]
     values: dict[str, str] = {}
-    for pair in rest.split():
+    for pair in args["audience"].split():
         key, sep, value = pair.partition("=")
         if not sep or key.lower() not in TARGET_KEYS or not value:
-            return turn.t(
-                "Usage: {usage}",
-                usage="/appeal target A-… region=… language=… group=… individuals=yes|no",
-            )
+            raise BadArgument(pair)
         values[key.lower()] = value.replace("_", " ")
     language = values.get("language")
     if language and language not in LANGUAGES:
-        return turn.t("Usage: {usage}", usage="/appeal target A-… language=en|es|fr|ar")
+        raise BadArgument(language)
     await turn.services.db.appeals.set_target(
         ref,
         str(turn.msg.sender),
@@ -217,7 +188,8 @@ async def _audience(turn: Turn, appeal: AppealDetail) -> list[Any]:
     )
 
 
-async def show(turn: Turn, ref: str) -> str:
+async def show(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref = args["appeal"]
     appeal = await turn.services.db.appeals.get(ref)
     audience = await _audience(turn, appeal)
     lines = [
@@ -245,14 +217,15 @@ async def show(turn: Turn, ref: str) -> str:
     return "\n".join(lines)
 
 
-async def approve(turn: Turn, ref: str) -> str:
+async def approve(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref = args["appeal"]
     count = await turn.services.db.appeals.approve(ref, str(turn.msg.sender))
     needed = turn.services.settings.approvals_required
     return turn.t("{ref}: {count} of {needed} approvals.", ref=ref, count=count, needed=needed)
 
 
-async def send(turn: Turn, ref: str) -> str:
-    db = turn.services.db
+async def send(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref, db = args["appeal"], turn.services.db
     appeal = await db.appeals.get(ref)
     if appeal.state != AppealState.DRAFT:
         return turn.t("{ref} was already sent.", ref=ref)
@@ -292,9 +265,10 @@ async def send(turn: Turn, ref: str) -> str:
     )
 
 
-async def update(turn: Turn, ref: str, rest: str) -> str:
+async def update(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref, rest = args["appeal"], args["text"]
     appeal = await turn.services.db.appeals.get(ref)
-    if appeal.state != AppealState.SENT or not rest.strip():
+    if appeal.state != AppealState.SENT:
         return turn.t("Only an open appeal can be updated: /appeal update A-… text")
     digest = hashlib.sha256(rest.strip().encode()).hexdigest()[:8]
     texts = {
@@ -353,36 +327,23 @@ async def export_files(services: Any, ref: str) -> list[tuple[str, bytes, str]]:
     ]
 
 
-async def run(turn: Turn, args: Mapping[str, Any]) -> None:
-    """``/appeal`` (the router lets only advisors in)."""
-    action, rest = args["action"], (args.get("rest") or "").strip()
-    try:
-        if action == "new":
-            await turn.say(await new(turn, rest))
-            return
-        from handlers.refs import parse_ref
+async def status(turn: Turn, args: Mapping[str, Any]) -> str:
+    return await tally(turn.services, args["appeal"], turn.language)
 
-        first, _, rest = rest.partition(" ")
-        ref = parse_ref(first, RefKind.APPEAL) if first else None
-        if ref is None:
-            await turn.say(turn.t("Usage: {usage}", usage=f"/appeal {action} A-…"))
-            return
-        if action == "export":
-            for name, data, mime in await export_files(turn.services, ref):
-                await turn.messenger.send_file(turn.chat, name, data, mime, ref)
-            return
-        handlers = {
-            "text": lambda: set_text(turn, ref, rest),
-            "deadline": lambda: set_deadline(turn, ref, rest),
-            "target": lambda: set_target(turn, ref, rest),
-            "show": lambda: show(turn, ref),
-            "approve": lambda: approve(turn, ref),
-            "send": lambda: send(turn, ref),
-            "update": lambda: update(turn, ref, rest),
-            "status": lambda: tally(turn.services, ref, turn.language),
-        }
-        await turn.say(await handlers[action]())
+
+async def export(turn: Turn, args: Mapping[str, Any]) -> None:
+    ref = args["appeal"]
+    for name, data, mime in await export_files(turn.services, ref):
+        await turn.messenger.send_file(turn.chat, name, data, mime, ref)
+
+
+async def run(turn: Turn, action: Action, args: Mapping[str, Any]) -> None:
+    """One ``/appeal`` subcommand (the router lets only advisors in)."""
+    try:
+        answer = await action(turn, args)
     except NotFound:
-        await turn.say(turn.t("No such appeal or case."))
+        answer = turn.t("No such appeal or case.")
     except Conflict:
-        await turn.say(turn.t("That appeal cannot be changed now (it was already sent or closed)."))
+        answer = turn.t("That appeal cannot be changed now (it was already sent or closed).")
+    if answer:
+        await turn.say(answer)

@@ -14,42 +14,15 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from handlers import relay, views
-from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers.commands import CommandSpec
 from handlers.i18n import N_
 from handlers.messages import Address
 from handlers.turn import Turn
 from storage.errors import Conflict, NotFound
-from storage.records import CaseFilter, CaseState, DeadlineKind, Priority, Referral, Verification
+from storage.records import CaseFilter, CaseState, DeadlineKind, Verification
 
 # An advisor's verdict: every verification but the initial "unverified".
 VERDICTS = tuple(v for v in Verification if v is not Verification.UNVERIFIED)
-
-CASE = Arg("case", ArgKind.CASE_REF, optional=True)
-
-
-def spec(name: str, *args: Arg) -> CommandSpec:
-    return CommandSpec(name, (CASE, *args))
-
-
-SPECS = {
-    "ack": spec("ack"),
-    "claim": spec("claim"),
-    "assign": spec("assign", Arg("person")),
-    "priority": spec("priority", Arg("level", ArgKind.CHOICE, choices=tuple(Priority))),
-    "state": spec("state", Arg("state", ArgKind.CHOICE, choices=tuple(CaseState))),
-    "verify": spec("verify", Arg("verdict", ArgKind.CHOICE, choices=VERDICTS)),
-    "note": spec("note", Arg("text", ArgKind.REST)),
-    "ask": spec("ask", Arg("text", ArgKind.REST)),
-    "refer": spec(
-        "refer", Arg("kind", ArgKind.CHOICE, choices=tuple(Referral)), Arg("partner", ArgKind.REST)
-    ),
-    "followup": spec("followup", Arg("after", ArgKind.DURATION)),
-    "close": spec("close", Arg("reason", ArgKind.REST)),
-    "case": spec("case"),
-    "cases": CommandSpec(
-        "cases", (Arg("filter", ArgKind.CHOICE, optional=True, choices=tuple(CaseFilter)),)
-    ),
-}
 
 
 def allowed(turn: Turn) -> bool:
@@ -162,40 +135,27 @@ async def show(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     return await views.case_view(turn, ref)
 
 
-ACTIONS: dict[str, Action] = {
-    "ack": ack,
-    "claim": claim,
-    "assign": assign,
-    "priority": priority,
-    "state": state,
-    "verify": verify,
-    "note": note,
-    "ask": ask,
-    "refer": refer,
-    "followup": followup,
-    "close": close,
-    "case": show,
-}
+async def cases(turn: Turn, args: Mapping[str, Any]) -> None:
+    """``/cases [filter]``: the router lets only advisors in."""
+    await turn.say(await views.case_list(turn, args.get("filter") or CaseFilter.OPEN))
 
 
-async def run(turn: Turn, name: str, args: Mapping[str, Any]) -> None:
+async def run(turn: Turn, spec: CommandSpec, action: Action, args: Mapping[str, Any]) -> None:
+    """A command on one case: find the case (given, or the card replied to), act."""
     if not allowed(turn):
         await refuse(turn)
-        return
-    if name == "cases":
-        await turn.say(await views.case_list(turn, args.get("filter") or CaseFilter.OPEN))
         return
     ref = await case_ref(turn, args)
     if ref is None:
         await turn.say(
             turn.t(
                 "Which case? Give the reference or reply to its card: {usage}",
-                usage=SPECS[name].usage(),
+                usage=spec.usage(),
             )
         )
         return
     try:
-        answer = await ACTIONS[name](turn, ref, args)
+        answer = await action(turn, ref, args)
     except NotFound:
         answer = turn.t("There is no case {ref}.", ref=ref)
     except Conflict:
@@ -210,4 +170,4 @@ def next_digest(now: datetime, at: str) -> datetime:
     return candidate if candidate > now else candidate + timedelta(days=1)
 
 
-__all__ = ["N_", "SPECS", "run"]
+__all__ = ["N_", "run"]
