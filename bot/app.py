@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.broadcast import Dispatcher
 from bot.config import Config, ConfigError, Secrets, load_secrets
 from bot.scheduler import Scheduler
-from bot.tasks import BackgroundTasks
 from bot.transports.base import Transport
 from handlers.clock import Clock, SystemClock
 from handlers.hub import MessengerHub
@@ -77,7 +76,6 @@ class App:
     transports: list[Transport]
     scheduler: Scheduler
     dispatcher: Dispatcher
-    tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     @classmethod
     async def build(
@@ -110,7 +108,6 @@ class App:
         for transport in self.transports:
             await transport.start(self.router.deliver)
             log.info("%s transport started", transport.platform.value)
-        await self.router.start()
         await self.scheduler.start()
         await self.dispatcher.start()
 
@@ -122,8 +119,6 @@ class App:
                 await transport.stop()
             except Exception as exc:  # keep stopping the others
                 log.error("stopping %s failed: %s", transport.platform.value, type(exc).__name__)
-        await self.router.stop()
-        await self.tasks.cancel_all()
         await self.services.db.close()
 
 

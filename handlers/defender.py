@@ -18,7 +18,7 @@ from handlers.intake import State
 from handlers.messages import Option, Platform
 from handlers.refs import RefKind, new_ref
 from handlers.turn import Turn, resolve_choice
-from storage.errors import Conflict, NotFound
+from storage.errors import Conflict
 from storage.records import CaseState, Consent, DeadlineKind, Urgency
 
 log = logging.getLogger(__name__)
@@ -449,7 +449,3 @@ async def _answer_pending(
             await turn.say(turn.t("The messages were kept."))
         return True
     return False
-
-
-def is_not_found(exc: Exception) -> bool:
-    return isinstance(exc, NotFound)

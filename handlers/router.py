@@ -70,9 +70,8 @@ class RateLimiter:
 
 
 class Router:
-    def __init__(self, services: Services, bot_names: frozenset[str] = frozenset()) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.bot_names = bot_names
         self.table = CommandTable()
         self.commands: dict[str, Command] = {}
         for command in COMMANDS:
@@ -82,12 +81,6 @@ class Router:
     def add(self, command: Command) -> None:
         self.table.add(command.spec)
         self.commands[command.spec.name] = command
-
-    async def start(self) -> None:
-        """Background work that belongs to the handlers (none yet)."""
-
-    async def stop(self) -> None:
-        """Nothing to release yet."""
 
     async def deliver(self, msg: IncomingMessage, messenger: Messenger) -> None:
         settings = self.services.settings
@@ -133,8 +126,6 @@ class Router:
             await turn.say(turn.t("That message is too long. Nothing was saved."))
             return
         if call is not None:
-            if call.addressed_to and self.bot_names and call.addressed_to not in self.bot_names:
-                return  # a command for another bot in the same group
             spec = self.table.get(call.name)
             command = self.commands.get(spec.name) if spec else None
             if command is None:

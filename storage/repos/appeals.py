@@ -150,15 +150,6 @@ class Appeals(Repository):
                 await session.flush()
             return await self._approvals(session, row.id)
 
-    async def mark_sent(self, ref: str, actor: str) -> Appeal:
-        """The broadcast is queued: the appeal is open for signatures."""
-        now = self._store.now()
-        async with self._store.write() as session:
-            row = await self._draft(session, ref)
-            row.state, row.sent_at, row.updated_at = SENT, now, now
-            await self._audit(session, actor, "appeal.send", ref, None, now)
-            return await self._appeal(session, row)
-
     async def send(
         self, ref: str, actor: str, deliveries: Sequence[Delivery], report_to: Sequence[str]
     ) -> Appeal:
