@@ -15,20 +15,17 @@ a person should check those), naming each such destination.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from handlers import rooms
 from handlers.i18n import N_, RTL_LANGUAGES, isolate, render
 from handlers.messages import Address
-from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
 from storage.errors import NotFound
 from storage.records import BroadcastInfo, MemberGroup, OutboxProblem
 from storage.repos.outbox import FAILED, INACTIVE, SENT, UNCERTAIN, Delivery
-
-log = logging.getLogger(__name__)
 
 LABELS = {
     "appeal": N_("Appeal {ref}"),
@@ -171,16 +168,17 @@ class ProgressReporter:
         """Edit each room's progress message; post one where there is none (if ``post``)."""
         hub = self.services.hub
         progress = dict(info.progress)
-        for room_text in info.report_to:
-            room = Address.parse(room_text)
-            try:
-                message_id = progress.get(room_text)
-                if message_id is not None and await hub.edit_text(room, message_id, text):
-                    continue
-                if post:
-                    progress[room_text] = (await hub.send_text(room, text)).message_id
-            except (DestinationGone, TransientSendError) as exc:
-                log.warning("broadcast progress not shown: %s", type(exc).__name__)
+
+        keys = {Address.parse(room): room for room in info.report_to}
+
+        async def show(room: Address) -> None:
+            message_id = progress.get(keys[room])
+            if message_id is not None and await hub.edit_text(room, message_id, text):
+                return
+            if post:
+                progress[keys[room]] = (await hub.send_text(room, text)).message_id
+
+        await rooms.each_room(self.services, show, list(keys), what="broadcast progress")
         if progress != info.progress:
             await self.services.db.outbox.set_progress(info.kind, info.ref, progress)
 

@@ -9,16 +9,13 @@ they can name people.
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any
 
+from handlers import rooms
 from handlers.i18n import N_, render
 from handlers.messages import Address, Attachment
-from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
 from storage import CaseDetail, Consent, Urgency
-
-log = logging.getLogger(__name__)
 
 URGENCY_LABELS: dict[str, str] = {
     Urgency.IMMEDIATE: N_("IMMEDIATE (hours)"),
@@ -95,34 +92,16 @@ async def post_case_card(services: Services, ref: str, *, sos: bool = False) -> 
     """Post the card of ``ref`` to every advisory room; how many rooms got it."""
     case = await services.db.cases.get(ref)
     language = services.settings.default_language
-    delivered = 0
-    for room in services.settings.advisory_rooms:
-        if not services.hub.serves(room.platform):
-            continue
-        try:
-            with_content = await content_allowed(services, room)
-            sent = await services.hub.send_text(
-                room, card_text(case, language, with_content, sos=sos)
-            )
-            await services.db.cases.record_card(ref, str(room), sent.message_id)
-            if with_content:
-                for attachment in case.attachments:
-                    data = await services.db.cases.attachment_data(attachment.id)
-                    await services.hub.send_file(
-                        room, attachment.filename, data, attachment.mime_type, case.ref
-                    )
-            delivered += 1
-        except (DestinationGone, TransientSendError) as exc:
-            log.error("case card not delivered to an advisory room: %s", type(exc).__name__)
-    return delivered
 
+    async def post(room: Address) -> None:
+        with_content = await content_allowed(services, room)
+        sent = await services.hub.send_text(room, card_text(case, language, with_content, sos=sos))
+        await services.db.cases.record_card(ref, str(room), sent.message_id)
+        if with_content:
+            for attachment in case.attachments:
+                data = await services.db.cases.attachment_data(attachment.id)
+                await services.hub.send_file(
+                    room, attachment.filename, data, attachment.mime_type, case.ref
+                )
 
-async def tell_rooms(services: Services, message: str, **params: Any) -> None:
-    """A short notice (no content) to every advisory room."""
-    text = render(services.settings.default_language, message, **params)
-    for room in services.settings.advisory_rooms:
-        if services.hub.serves(room.platform):
-            try:
-                await services.hub.send_text(room, text)
-            except (DestinationGone, TransientSendError) as exc:
-                log.error("notice not delivered to an advisory room: %s", type(exc).__name__)
+    return await rooms.each_room(services, post, what="case card")

@@ -17,10 +17,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import appeals, broadcast
+from handlers import appeals, broadcast, rooms
 from handlers.i18n import render
-from handlers.messages import Address
-from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
 from storage.errors import NotFound
 from storage.records import AppealState, CaseFilter, CaseState, DeadlineKind
@@ -29,15 +27,6 @@ from storage.repos.outbox import Delivery
 log = logging.getLogger(__name__)
 
 DAILY = timedelta(days=1)
-
-
-async def _send(services: Services, to: Address, text: str) -> None:
-    if not services.hub.serves(to.platform):
-        return
-    try:
-        await services.hub.send_text(to, text)
-    except (DestinationGone, TransientSendError) as exc:
-        log.error("deadline notice not delivered: %s", type(exc).__name__)
 
 
 async def escalate(services: Services, ref: str, step: int, now: datetime) -> None:
@@ -61,8 +50,7 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
             urgency=case.urgency,
             advisors=mentions,
         )
-        for room in settings.advisory_rooms:
-            await _send(services, room, text)
+        await rooms.tell_rooms(services, text, what="escalation")
     else:
         await services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
         text = render(
@@ -72,8 +60,7 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
             ref=ref,
             urgency=case.urgency,
         )
-        for person in settings.escalation_list:
-            await _send(services, person, text)
+        await rooms.tell_rooms(services, text, to=settings.escalation_list, what="escalation")
     await services.db.audit.append("system", f"case.escalation.{step}", ref)
 
 
@@ -88,8 +75,7 @@ async def followup(services: Services, ref: str) -> None:
     text = render(
         services.settings.default_language, "⏰ Follow-up due for {ref}. /case {ref}", ref=ref
     )
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, text)
+    await rooms.tell_rooms(services, text, what="follow-up reminder")
 
 
 async def digest(services: Services, now: datetime) -> None:
@@ -116,8 +102,7 @@ async def digest(services: Services, now: datetime) -> None:
         )
     for case in overdue:
         lines.append(render(language, "Follow-up overdue: {ref}", ref=case.ref))
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, "\n".join(lines))
+    await rooms.tell_rooms(services, "\n".join(lines), what="digest")
 
 
 async def purge(services: Services, now: datetime) -> None:
@@ -182,15 +167,10 @@ async def appeal_close(services: Services, ref: str) -> None:
         + "\n"
         + await appeals.tally(services, ref, language)
     )
-    files = await appeals.export_files(services, ref)
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, text)
-        if services.hub.serves(room.platform):
-            for name, data, mime in files:
-                try:
-                    await services.hub.send_file(room, name, data, mime, ref)
-                except (DestinationGone, TransientSendError) as exc:
-                    log.error("export not delivered: %s", type(exc).__name__)
+    files = [
+        (name, data, mime, ref) for name, data, mime in await appeals.export_files(services, ref)
+    ]
+    await rooms.tell_rooms(services, text, files=files, what="appeal tally")
 
 
 async def run_due(services: Services) -> int:

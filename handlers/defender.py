@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers import cards, intake, relay
+from handlers import cards, intake, relay, rooms
 from handlers.i18n import LANGUAGES, N_
 from handlers.intake import State
 from handlers.messages import Option, Platform
@@ -188,7 +188,7 @@ async def update(turn: Turn, ref: str, text: str | None) -> None:
         ref, turn.account.id, text or "", cards.attachments_from_draft({"attachments": files})
     )
     await turn.say(turn.t("Added to {ref}. The advisory group has been told.", ref=ref))
-    await cards.tell_rooms(
+    await rooms.notice(
         turn.services, N_("The defender added information to {ref}. /case {ref} shows it."), ref=ref
     )
 
@@ -329,7 +329,7 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
             what="\n\n".join(draft.get("what", [])),
             attachments=cards.attachments_from_draft(draft),
         )
-        await cards.tell_rooms(
+        await rooms.notice(
             turn.services,
             N_("The defender completed the SOS report {ref}. /case {ref} shows it."),
             ref=ref,
@@ -407,7 +407,7 @@ async def _answer_pending(
         refs = await turn.services.db.cases.forget_reporter(turn.account.id)
         await turn.services.db.conversations.delete(turn.account.id)
         for ref in refs:
-            await cards.tell_rooms(
+            await rooms.notice(
                 turn.services,
                 N_("Case {ref} was withdrawn by the defender; its content is erased."),
                 ref=ref,

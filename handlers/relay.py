@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers import cards
+from handlers import cards, rooms
 from handlers.i18n import N_, render
 from handlers.messages import Address, Option
 from handlers.messenger import DestinationGone, TransientSendError
@@ -52,11 +52,10 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
     return True
 
 
-async def to_rooms(services: Services, ref: str, text: str, files: int = 0) -> None:
+async def to_rooms(services: Services, ref: str, text: str) -> None:
     language = services.settings.default_language
-    for room in services.settings.advisory_rooms:
-        if not services.hub.serves(room.platform):
-            continue
+
+    async def relay(room: Address) -> None:
         if await cards.content_allowed(services, room):
             message = render(
                 language, "The defender answers on {ref}:\n\n{text}", ref=ref, text=text
@@ -68,10 +67,9 @@ async def to_rooms(services: Services, ref: str, text: str, files: int = 0) -> N
                 "read it with /case {ref} in a private chat with the bot.",
                 ref=ref,
             )
-        try:
-            await services.hub.send_text(room, message)
-        except (DestinationGone, TransientSendError) as exc:
-            log.error("relay to an advisory room failed: %s", type(exc).__name__)
+        await services.hub.send_text(room, message)
+
+    await rooms.each_room(services, relay, what="relayed answer")
 
 
 async def forward(turn: Turn, ref: str, text: str) -> None:
