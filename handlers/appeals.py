@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from handlers import broadcast
+from handlers import broadcast, keys
 from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES, render, render_plural
+from handlers.keys import Kind
 from handlers.refs import RefKind, new_ref
 from handlers.turn import Turn
 from storage import AppealDetail, AppealState, CaseDetail, Consent, DeadlineKind
@@ -248,7 +249,12 @@ async def send(turn: Turn, args: Mapping[str, Any]) -> str:
     sign_labels = {lang: render(lang, "Sign") for lang in texts}
     groups = await _audience(turn, appeal)
     deliveries = [
-        Delivery(d.address, d.language, d.text, ((f"sign:{ref}", sign_labels[d.language or "en"]),))
+        Delivery(
+            d.address,
+            d.language,
+            d.text,
+            ((keys.make(Kind.SIGN, ref), sign_labels[d.language or "en"]),),
+        )
         for d in broadcast.deliveries_for(groups, texts)
     ]
     rooms = [str(room) for room in turn.services.settings.advisory_rooms]

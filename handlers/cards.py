@@ -8,12 +8,11 @@ they can name people.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from handlers import rooms
 from handlers.i18n import N_, render
-from handlers.messages import Address, Attachment
+from handlers.messages import Address
 from handlers.services import Services
 from storage import CaseDetail, Consent, Urgency
 
@@ -28,22 +27,6 @@ CONSENT_LABELS: dict[str, str] = {
     Consent.PUBLIC_NAMED: N_("public appeal with names"),
     Consent.PUBLIC_ANONYMISED: N_("public appeal, anonymised"),
 }
-
-
-def draft_attachment(attachment: Attachment) -> dict[str, Any]:
-    """An attachment as it sits in the (encrypted) draft."""
-    return {
-        "filename": attachment.filename,
-        "mime_type": attachment.mime_type,
-        "data": base64.b64encode(attachment.data).decode("ascii"),
-    }
-
-
-def attachments_from_draft(data: dict[str, Any]) -> list[tuple[str, str, bytes]]:
-    return [
-        (a["filename"], a["mime_type"], base64.b64decode(a["data"]))
-        for a in data.get("attachments", [])
-    ]
 
 
 def card_text(case: CaseDetail, language: str, with_content: bool, *, sos: bool = False) -> str:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
-from handlers import appeals, defender, members, triage
+from handlers import appeals, members, triage
 from handlers.commands import SUBCOMMAND, Arg, ArgKind, BadArgument, CommandSpec
+from handlers.conversation import commands as defender
 from handlers.turn import Turn
 from storage.records import LANGUAGES, CaseFilter, CaseState, Priority, Referral
 

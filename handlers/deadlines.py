@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import appeals, broadcast, rooms
+from handlers import appeals, broadcast, keys, rooms
 from handlers.i18n import render
+from handlers.keys import Kind
 from handlers.services import Services
 from storage.errors import NotFound
 from storage.records import AppealState, CaseFilter, CaseState, DeadlineKind
@@ -144,7 +145,10 @@ async def appeal_reminder(services: Services, ref: str) -> None:
     }
     deliveries = [
         Delivery(
-            d.address, d.language, d.text, ((f"sign:{ref}", render(d.language or "en", "Sign")),)
+            d.address,
+            d.language,
+            d.text,
+            ((keys.make(Kind.SIGN, ref), render(d.language or "en", "Sign")),),
         )
         for d in broadcast.deliveries_for(groups, texts)
     ]

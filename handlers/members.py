@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from handlers import keys
 from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES
+from handlers.keys import Kind
 from handlers.refs import RefKind, parse_ref
 from handlers.turn import Turn
 from storage import MemberKind, Organisation
@@ -236,10 +238,10 @@ async def sign(turn: Turn, ref: str, wanted: str | None, *, undo: bool = False) 
 
 async def on_choice(turn: Turn) -> bool:
     """A Sign button pressed under an appeal."""
-    choice = turn.msg.choice or ""
-    if not choice.startswith("sign:"):
+    value = keys.value_of(turn.msg.choice, Kind.SIGN)
+    if value is None:
         return False
-    ref = parse_ref(choice.split(":", 1)[1], RefKind.APPEAL)
+    ref = parse_ref(value, RefKind.APPEAL)
     if ref:
         await sign(turn, ref, None)
     return True

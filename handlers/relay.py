@@ -8,14 +8,14 @@ Neither side learns the other's account: the bot is always in between.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from handlers import cards, rooms
-from handlers.i18n import N_, render
-from handlers.messages import Address, Option
+from handlers.conversation import record
+from handlers.i18n import render
+from handlers.messages import Address
 from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
-from handlers.turn import Turn, resolve_choice
+from handlers.turn import Turn
 from storage.errors import NotFound
 from storage.records import CaseState
 
@@ -43,12 +43,7 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
     except (DestinationGone, TransientSendError) as exc:
         log.warning("relay to a defender failed: %s", type(exc).__name__)
         return False
-    # Whatever the defender writes next answers this question, even in the
-    # middle of a report draft (which resumes after the answer).
-    conversation = await services.db.conversations.load(case.reporter_account_id)
-    state, data = (conversation.state, dict(conversation.data)) if conversation else ("idle", {})
-    data["pending"] = {"kind": "reply", "ref": ref}
-    await services.db.conversations.save(case.reporter_account_id, state, data)
+    await record.await_reply(services, case.reporter_account_id, ref)
     return True
 
 
@@ -76,44 +71,3 @@ async def forward(turn: Turn, ref: str, text: str) -> None:
     await turn.services.db.cases.add_update(ref, turn.account.id, text)
     await to_rooms(turn.services, ref, text)
     await turn.say(turn.t("Sent to the advisory group under {ref}.", ref=ref))
-
-
-async def from_defender(turn: Turn, data: dict[str, Any]) -> bool:
-    """A defender's free message with no draft open: relay it to their case.
-
-    Returns False when the defender has no open case (the caller then
-    explains what they can do).
-    """
-    text = turn.msg.text.strip()
-    if not text:
-        return False
-    cases = [
-        c
-        for c in await turn.services.db.cases.cases_of(turn.account.id)
-        if c.state != CaseState.CLOSED
-    ]
-    if not cases:
-        return False
-    if len(text) > turn.services.settings.max_text_chars:
-        await turn.say(turn.t("That message is too long. Nothing was saved."))
-        return True
-    if len(cases) == 1:
-        await forward(turn, cases[0].ref, text)
-        return True
-    data["pending"] = {"kind": "which_case", "text": text, "refs": [c.ref for c in cases]}
-    await turn.ask(
-        turn.t("Which case is this about?"), [Option(f"case:{c.ref}", c.ref) for c in cases]
-    )
-    return True
-
-
-async def answer_which_case(turn: Turn, pending: dict[str, Any]) -> bool:
-    options = [Option(f"case:{ref}", ref) for ref in pending["refs"]]
-    key = resolve_choice(turn.msg, options)
-    if key is None:
-        return False
-    await forward(turn, key.split(":", 1)[1], pending["text"])
-    return True
-
-
-__all__ = ["N_", "answer_which_case", "forward", "from_defender", "to_defender", "to_rooms"]

@@ -16,7 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers import defender, members, triage
+from handlers import members, triage
 from handlers.command_table import COMMANDS, Command
 from handlers.commands import (
     CommandTable,
@@ -25,6 +25,7 @@ from handlers.commands import (
     parse_args,
     split_command,
 )
+from handlers.conversation import flow
 from handlers.i18n import current_language, supported
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
@@ -148,7 +149,7 @@ class Router:
             return
         if msg.choice and await members.on_choice(turn):
             return
-        if msg.is_private and not await defender.on_message(turn):
+        if msg.is_private and not await flow.on_message(turn):
             await turn.say(
                 turn.t(
                     "To report a threat, send /report. If you are in danger now, send /sos. "

@@ -1,0 +1,46 @@
+"""The conversation record: typed, and read the same as it was stored."""
+
+from __future__ import annotations
+
+from handlers import keys
+from handlers.conversation.record import (
+    AwaitedReply,
+    CleanupOffer,
+    Conversation,
+    Draft,
+    State,
+    WhichCase,
+)
+from handlers.keys import Kind
+
+
+def test_a_record_survives_its_round_trip() -> None:
+    draft = Draft(what=["They came at night."], where="Goma", contact="", editing=True)
+    for pending in (None, AwaitedReply("C-7K4QM2"), WhichCase("hi", ("C-1", "C-2"))):
+        before = Conversation(State.CONTACT, draft, pending, "41")
+        after = Conversation.from_record(before.state, before.to_json())
+        assert after == before
+    assert after.draft.contact == "" and after.draft.who is None  # skipped ≠ not yet asked
+
+
+def test_records_of_the_earlier_dict_shape_resume() -> None:
+    """Written before the typed record: a summary with the "choosing_edit" flag is EDIT."""
+    data = {
+        "pending": {"kind": "cleanup", "first": 12, "last": "19", "keep": "17"},
+        "draft": {"what": ["a"], "urgency": "days", "choosing_edit": True},
+        "first_message_id": "12",
+    }
+    conversation = Conversation.from_record("summary", data)
+    assert conversation.state is State.EDIT
+    assert conversation.draft == Draft(what=["a"], urgency="days")
+    assert conversation.pending == CleanupOffer("12", "19", "17")
+    assert Conversation.from_record("idle", {"pending": {"kind": "gone"}}).pending is None
+
+
+def test_one_helper_makes_and_reads_button_keys() -> None:
+    key = keys.make(Kind.SIGN, "A-9TXW3B")
+    assert key == "sign:A-9TXW3B"
+    assert keys.value_of(key, Kind.SIGN) == "A-9TXW3B"
+    assert keys.value_of(key, Kind.CASE) is None
+    assert keys.value_of(keys.make(State.URGENCY, "days"), State.URGENCY) == "days"
+    assert keys.value_of("no-kind", Kind.SIGN) is None and keys.value_of(None, Kind.SIGN) is None
