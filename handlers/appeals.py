@@ -16,7 +16,7 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -25,8 +25,9 @@ from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.keys import Kind
 from handlers.refs import RefKind, new_ref
+from handlers.services import Services
 from handlers.turn import Turn
-from storage import AppealDetail, AppealState, CaseDetail, Consent, DeadlineKind
+from storage import AppealDetail, AppealState, CaseDetail, Consent, DeadlineKind, MemberGroup
 from storage.errors import Conflict, NotFound
 from storage.repos.outbox import Delivery
 
@@ -172,17 +173,34 @@ async def set_target(turn: Turn, args: Mapping[str, Any]) -> str:
         group=values.get("group"),
         allow_individuals=values.get("individuals", "no").lower() in ("yes", "true", "1"),
     )
-    audience = await _audience(turn, await turn.services.db.appeals.get(ref))
+    groups = await audience(turn.services, await turn.services.db.appeals.get(ref))
     return turn.tn(
         "Audience of {ref}: {n} member group.",
         "Audience of {ref}: {n} member groups.",
-        len(audience),
+        len(groups),
         ref=ref,
     )
 
 
-async def _audience(turn: Turn, appeal: AppealDetail) -> list[Any]:
-    return await turn.services.db.members.audience(
+def with_sign_button(
+    ref: str, groups: Sequence[MemberGroup], texts: Mapping[str, str]
+) -> list[Delivery]:
+    """One message per group, in its language, under a Sign button in that language."""
+    labels = {lang: render(lang, "Sign") for lang in {*texts, "en"}}
+    return [
+        Delivery(
+            d.address,
+            d.language,
+            d.text,
+            ((keys.make(Kind.SIGN, ref), labels[d.language or "en"]),),
+        )
+        for d in broadcast.deliveries_for(groups, texts)
+    ]
+
+
+async def audience(services: Services, appeal: AppealDetail) -> list[MemberGroup]:
+    """The active member groups the appeal's target selects."""
+    return await services.db.members.audience(
         region=appeal.target_region,
         language=appeal.target_language,
         working_group=appeal.target_group,
@@ -192,7 +210,7 @@ async def _audience(turn: Turn, appeal: AppealDetail) -> list[Any]:
 async def show(turn: Turn, args: Mapping[str, Any]) -> str:
     ref = args["appeal"]
     appeal = await turn.services.db.appeals.get(ref)
-    audience = await _audience(turn, appeal)
+    groups = await audience(turn.services, appeal)
     lines = [
         turn.t("Appeal {ref} ({state})", ref=ref, state=appeal.state),
         turn.t("Case: {value}", value=appeal.case_ref or "-"),
@@ -205,7 +223,7 @@ async def show(turn: Turn, args: Mapping[str, Any]) -> str:
             region=appeal.target_region or "*",
             language=appeal.target_language or "*",
             group=appeal.target_group or "*",
-            count=len(audience),
+            count=len(groups),
         ),
         turn.t(
             "Approvals: {count} of {needed}",
@@ -246,17 +264,7 @@ async def send(turn: Turn, args: Mapping[str, Any]) -> str:
     if problem:
         return problem
     texts = {lang: f"{text}\n\n{sign_line(lang, ref)}" for lang, text in appeal.texts.items()}
-    sign_labels = {lang: render(lang, "Sign") for lang in texts}
-    groups = await _audience(turn, appeal)
-    deliveries = [
-        Delivery(
-            d.address,
-            d.language,
-            d.text,
-            ((keys.make(Kind.SIGN, ref), sign_labels[d.language or "en"]),),
-        )
-        for d in broadcast.deliveries_for(groups, texts)
-    ]
+    deliveries = with_sign_button(ref, await audience(turn.services, appeal), texts)
     rooms = [str(room) for room in turn.services.settings.advisory_rooms]
     await db.appeals.send(ref, str(turn.msg.sender), deliveries, rooms)
     before = turn.services.settings.reminder_before_deadline
@@ -281,7 +289,7 @@ async def update(turn: Turn, args: Mapping[str, Any]) -> str:
         lang: render(lang, "Update to appeal {ref}:", ref=ref) + "\n\n" + rest.strip()
         for lang in LANGUAGES
     }
-    groups = await _audience(turn, appeal)
+    groups = await audience(turn.services, appeal)
     deliveries = broadcast.deliveries_for(groups, texts)
     # The same update text is queued once however often it is sent (idempotent).
     await broadcast.queue_broadcast(turn.services, "appeal-update", f"{ref}/{digest}", deliveries)

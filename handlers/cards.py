@@ -16,12 +16,11 @@ from handlers.messages import Address
 from handlers.services import Services
 from storage import CaseDetail, Consent, Urgency
 
-URGENCY_LABELS: dict[str, str] = {
+# How a card names an urgency or a consent (their values never collide).
+LABELS: dict[str, str] = {
     Urgency.IMMEDIATE: N_("IMMEDIATE (hours)"),
     Urgency.DAYS: N_("days"),
     Urgency.WEEKS: N_("weeks"),
-}
-CONSENT_LABELS: dict[str, str] = {
     Consent.ADVISORY_ONLY: N_("advisory group only"),
     Consent.TRUSTED_PARTNERS: N_("may be shared with trusted partners"),
     Consent.PUBLIC_NAMED: N_("public appeal with names"),
@@ -36,8 +35,8 @@ def card_text(case: CaseDetail, language: str, with_content: bool, *, sos: bool 
     head = t("🆘 SOS — new case {ref}", ref=case.ref) if sos else t("New case {ref}", ref=case.ref)
     lines = [
         head,
-        t("Urgency: {value}", value=t(URGENCY_LABELS[case.urgency])),
-        t("Consent: {value}", value=t(CONSENT_LABELS[case.consent])),
+        t("Urgency: {value}", value=t(LABELS[case.urgency])),
+        t("Consent: {value}", value=t(LABELS[case.consent])),
         t("Channel: {value}", value=case.channel),
         t("Received: {value}", value=case.created_at.strftime("%Y-%m-%d %H:%M UTC")),
     ]

@@ -17,13 +17,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import appeals, broadcast, keys, rooms
+from handlers import appeals, broadcast, rooms
 from handlers.i18n import render
-from handlers.keys import Kind
 from handlers.services import Services
 from storage.errors import NotFound
-from storage.records import AppealState, CaseFilter, CaseState, DeadlineKind
-from storage.repos.outbox import Delivery
+from storage.records import AppealDetail, AppealState, CaseFilter, CaseState, DeadlineKind
 
 log = logging.getLogger(__name__)
 
@@ -113,24 +111,24 @@ async def purge(services: Services, now: datetime) -> None:
     await services.db.conversations.purge_older_than(now - settings.draft_lifetime)
 
 
-async def appeal_reminder(services: Services, ref: str) -> None:
-    """Before the deadline: remind the groups whose organisation has not signed."""
-    await services.db.deadlines.cancel(DeadlineKind.APPEAL_REMINDER, ref)
+async def _open_appeal(services: Services, kind: DeadlineKind, ref: str) -> AppealDetail | None:
+    """Complete the deadline; the appeal if it is still open for signatures."""
+    await services.db.deadlines.cancel(kind, ref)
     try:
         appeal = await services.db.appeals.get(ref)
     except NotFound:
-        return
-    if appeal.state != AppealState.SENT or appeal.deadline_at is None:
+        return None
+    return appeal if appeal.state == AppealState.SENT else None
+
+
+async def appeal_reminder(services: Services, ref: str) -> None:
+    """Before the deadline: remind the groups whose organisation has not signed."""
+    appeal = await _open_appeal(services, DeadlineKind.APPEAL_REMINDER, ref)
+    if appeal is None or appeal.deadline_at is None:
         return
     signed = await services.db.appeals.signed_organisation_ids(ref)
     groups = [
-        g
-        for g in await services.db.members.audience(
-            region=appeal.target_region,
-            language=appeal.target_language,
-            working_group=appeal.target_group,
-        )
-        if g.organisation_id not in signed
+        g for g in await appeals.audience(services, appeal) if g.organisation_id not in signed
     ]
     deadline = appeal.deadline_at.strftime("%Y-%m-%d %H:%M UTC")
     texts = {
@@ -143,26 +141,13 @@ async def appeal_reminder(services: Services, ref: str) -> None:
         )
         for lang in {*appeal.texts, "en"}
     }
-    deliveries = [
-        Delivery(
-            d.address,
-            d.language,
-            d.text,
-            ((keys.make(Kind.SIGN, ref), render(d.language or "en", "Sign")),),
-        )
-        for d in broadcast.deliveries_for(groups, texts)
-    ]
+    deliveries = appeals.with_sign_button(ref, groups, texts)
     await broadcast.queue_broadcast(services, "reminder", ref, deliveries)
 
 
 async def appeal_close(services: Services, ref: str) -> None:
     """At the deadline: signing closes; the rooms get the tally and the export."""
-    await services.db.deadlines.cancel(DeadlineKind.APPEAL_CLOSE, ref)
-    try:
-        appeal = await services.db.appeals.get(ref)
-    except NotFound:
-        return
-    if appeal.state != AppealState.SENT:
+    if await _open_appeal(services, DeadlineKind.APPEAL_CLOSE, ref) is None:
         return
     await services.db.appeals.close(ref, "system")
     language = services.settings.default_language

@@ -56,6 +56,16 @@ async def store(turn: Turn, conversation: Conversation) -> None:
     await save(turn.services, turn.account.id, conversation)
 
 
+async def close_question(turn: Turn, conversation: Conversation) -> None:
+    conversation.pending = None
+    await store(turn, conversation)
+
+
+def choice_of(turn: Turn, options: list[Option], kind: str) -> str | None:
+    """The value of the option the person chose (button, number or word), if any."""
+    return keys.value_of(resolve_choice(turn.msg, options), kind)
+
+
 async def go(turn: Turn, conversation: Conversation, state: State) -> None:
     """Move to ``state`` and ask its question."""
     if state is State.SUMMARY:
@@ -109,7 +119,7 @@ async def answer_step(turn: Turn, conversation: Conversation) -> bool:
 
 
 async def answer_summary(turn: Turn, conversation: Conversation) -> bool:
-    chosen = keys.value_of(resolve_choice(turn.msg, steps.summary_options(turn)), Kind.SUMMARY)
+    chosen = choice_of(turn, steps.summary_options(turn), Kind.SUMMARY)
     if chosen == "confirm":
         await confirm(turn, conversation)
     elif chosen == "edit":
@@ -127,7 +137,7 @@ async def answer_summary(turn: Turn, conversation: Conversation) -> bool:
 
 async def answer_edit(turn: Turn, conversation: Conversation) -> bool:
     """Which answer to change: that step, then back to the summary."""
-    chosen = keys.value_of(resolve_choice(turn.msg, steps.edit_options(turn)), Kind.EDIT)
+    chosen = choice_of(turn, steps.edit_options(turn), Kind.EDIT)
     if chosen is None:
         await steps.ask(turn, conversation)
         return True
@@ -191,12 +201,21 @@ async def ask_question(turn: Turn, conversation: Conversation, question: Pending
         )
 
 
+async def answered(
+    turn: Turn, conversation: Conversation, options: list[Option], kind: str
+) -> str | None:
+    """The value of the option chosen, with the question closed; None (and the
+    question left open) when the message is not one of the options."""
+    value = choice_of(turn, options, kind)
+    if value is not None:
+        await close_question(turn, conversation)
+    return value
+
+
 async def answer_language(turn: Turn, conversation: Conversation) -> bool:
-    code = keys.value_of(resolve_choice(turn.msg, language_options()), Kind.LANGUAGE)
+    code = await answered(turn, conversation, language_options(), Kind.LANGUAGE)
     if code is None:
         return False
-    conversation.pending = None
-    await store(turn, conversation)
     await turn.services.db.accounts.set_language(turn.account.id, code)
     turn.language = code
     await turn.say(turn.t("I will write to you in English from now on."))
@@ -204,12 +223,10 @@ async def answer_language(turn: Turn, conversation: Conversation) -> bool:
 
 
 async def answer_forget(turn: Turn, conversation: Conversation) -> bool:
-    chosen = keys.value_of(resolve_choice(turn.msg, forget_options(turn)), Kind.FORGET)
+    chosen = await answered(turn, conversation, forget_options(turn), Kind.FORGET)
     if chosen is None:
         return False
     if chosen == "no":
-        conversation.pending = None
-        await store(turn, conversation)
         await turn.say(turn.t("Nothing was erased."))
         return True
     refs = await turn.services.db.cases.forget_reporter(turn.account.id)
@@ -234,8 +251,7 @@ async def answer_reply(turn: Turn, conversation: Conversation) -> bool:
         await turn.say(steps.too_long(turn))
         return True
     await relay.forward(turn, conversation.pending.ref, text)
-    conversation.pending = None
-    await store(turn, conversation)
+    await close_question(turn, conversation)
     if conversation.state is not State.IDLE:
         await turn.say(turn.t("Now let us continue your report."))
         await steps.ask(turn, conversation)
@@ -245,23 +261,18 @@ async def answer_reply(turn: Turn, conversation: Conversation) -> bool:
 async def answer_which_case(turn: Turn, conversation: Conversation) -> bool:
     pending = conversation.pending
     assert isinstance(pending, WhichCase)
-    ref = keys.value_of(resolve_choice(turn.msg, case_options(pending)), Kind.CASE)
-    if ref is None:
-        return False
-    await relay.forward(turn, ref, pending.text)
-    conversation.pending = None
-    await store(turn, conversation)
-    return True
+    ref = await answered(turn, conversation, case_options(pending), Kind.CASE)
+    if ref is not None:
+        await relay.forward(turn, ref, pending.text)
+    return ref is not None
 
 
 async def answer_cleanup(turn: Turn, conversation: Conversation) -> bool:
     offer = conversation.pending
     assert isinstance(offer, CleanupOffer)
-    chosen = keys.value_of(resolve_choice(turn.msg, cleanup_options(turn)), Kind.CLEANUP)
+    chosen = await answered(turn, conversation, cleanup_options(turn), Kind.CLEANUP)
     if chosen is None:
         return False
-    conversation.pending = None
-    await store(turn, conversation)
     if chosen == "yes":
         for number in range(int(offer.first), int(offer.last) + 1):
             if str(number) != offer.keep:

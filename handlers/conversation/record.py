@@ -83,38 +83,44 @@ class Draft:
 
 
 @dataclass(frozen=True)
-class LanguageQuestion:
-    KIND: ClassVar = "language"
+class Question:
+    """A question the bot asked outside the report's steps; ``KIND`` names it
+    in the stored record."""
+
+    KIND: ClassVar[str]
+
+
+class LanguageQuestion(Question):
+    KIND = "language"
+
+
+class ForgetQuestion(Question):
+    KIND = "forget"
 
 
 @dataclass(frozen=True)
-class ForgetQuestion:
-    KIND: ClassVar = "forget"
-
-
-@dataclass(frozen=True)
-class AwaitedReply:
+class AwaitedReply(Question):
     """An advisor asked (``/ask``): the defender's next words are the answer."""
 
-    KIND: ClassVar = "reply"
+    KIND = "reply"
     ref: str
 
 
 @dataclass(frozen=True)
-class WhichCase:
+class WhichCase(Question):
     """A free message, and several open cases it could be about."""
 
-    KIND: ClassVar = "which_case"
+    KIND = "which_case"
     text: str
     refs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class CleanupOffer:
+class CleanupOffer(Question):
     """Delete the report's messages from a Telegram chat: ids ``first``…``last``
     but ``keep`` (the receipt)."""
 
-    KIND: ClassVar = "cleanup"
+    KIND = "cleanup"
     first: str
     last: str
     keep: str
