@@ -2,8 +2,8 @@
 
 Deadlines live in the database (handlers/deadlines.py acts on them). The
 scheduler holds one APScheduler date job at the time of the next deadline,
-re-armed from the database at start, after every run and whenever a
-handler changes a deadline; a slow safety poll catches anything else. With
+re-armed from the database at start and after every run; a deadline a
+handler adds meanwhile is found by the 60-second safety poll. With
 a ``FakeClock`` nothing waits on the wall clock: ``advance`` moves time and
 runs what came due.
 """

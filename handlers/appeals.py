@@ -1,4 +1,4 @@
-"""Urgent-action appeals: drafting, approval, consent, broadcast (SPEC §5).
+"""Urgent-action appeals: drafting, approval, consent, broadcast (docs/spec.md §5).
 
 Advisors draft an appeal, give its text per language, a deadline and an
 audience; distinct advisors approve it (``appeals.approvals_required``, the

@@ -1,4 +1,4 @@
-"""Case cards: what the advisory rooms see of a new case (SPEC §4).
+"""Case cards: what the advisory rooms see of a new case (docs/spec.md §4).
 
 In a room that is not end-to-end encrypted the card holds metadata only
 (reference, urgency, consent, channel, time), unless the configuration

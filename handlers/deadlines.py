@@ -1,4 +1,4 @@
-"""What happens when a deadline comes due (SPEC §4, §8).
+"""What happens when a deadline comes due (docs/spec.md §4, §8).
 
 Deadlines live in the database. ``run_due`` takes every deadline whose
 time has come and acts on it; each action re-reads the database first and

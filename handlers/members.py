@@ -1,5 +1,5 @@
 """Members: the registry in the triage room, group registration, muting and
-signing (SPEC §5, §6).
+signing (docs/spec.md §5, §6).
 
 A signature is valid when the signer is a registered contact of a member
 organisation, or signs inside a registered member group (the group signs

@@ -1,4 +1,4 @@
-"""The member registry's CSV format (SPEC §6), read and written.
+"""The member registry's CSV format (docs/spec.md §6), read and written.
 
     name,country,region,languages,working_groups,contacts,groups[,kind]
 

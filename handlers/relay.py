@@ -1,4 +1,4 @@
-"""The two-way relay between the advisory group and a defender (SPEC §3, §4).
+"""The two-way relay between the advisory group and a defender (docs/spec.md §3, §4).
 
 ``/ask`` reaches the defender as a message from "the advisory group"; the
 defender's answer returns to the triage rooms under the case reference.

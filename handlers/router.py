@@ -39,7 +39,7 @@ WINDOW = 60.0  # seconds of the per-sender rate limit
 
 
 class RateLimiter:
-    """A sliding window per sender, against floods (SPEC §7).
+    """A sliding window per sender, against floods (docs/spec.md §7).
 
     Floods happen in real time, so this reads a monotonic clock of its own,
     not the injected clock of deadlines (which the demo and tests move by

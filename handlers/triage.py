@@ -1,4 +1,4 @@
-"""The advisory group's commands (SPEC §4).
+"""The advisory group's commands (docs/spec.md §4).
 
 Only configured advisors may use them, and only in an advisory room or a
 private chat with the bot. Anyone else gets the same short refusal, given
