@@ -27,7 +27,16 @@ from handlers.keys import Kind
 from handlers.refs import RefKind, new_ref
 from handlers.services import Services
 from handlers.turn import Turn
-from storage import AppealDetail, AppealState, CaseDetail, Consent, DeadlineKind, MemberGroup
+from storage import (
+    AppealDetail,
+    AppealState,
+    BroadcastKind,
+    CaseDetail,
+    Consent,
+    DeadlineKind,
+    Language,
+    MemberGroup,
+)
 from storage.errors import Conflict, NotFound
 from storage.repos.outbox import Delivery
 
@@ -186,13 +195,13 @@ def with_sign_button(
     ref: str, groups: Sequence[MemberGroup], texts: Mapping[str, str]
 ) -> list[Delivery]:
     """One message per group, in its language, under a Sign button in that language."""
-    labels = {lang: render(lang, "Sign") for lang in {*texts, "en"}}
+    labels = {lang: render(lang, "Sign") for lang in {*texts, Language.EN}}
     return [
         Delivery(
             d.address,
             d.language,
             d.text,
-            ((keys.make(Kind.SIGN, ref), labels[d.language or "en"]),),
+            ((keys.make(Kind.SIGN, ref), labels[d.language or Language.EN]),),
         )
         for d in broadcast.deliveries_for(groups, texts)
     ]
@@ -256,7 +265,7 @@ async def send(turn: Turn, args: Mapping[str, Any]) -> str:
             needed=needed,
             count=appeal.approvals,
         )
-    if "en" not in appeal.texts:
+    if Language.EN not in appeal.texts:
         return turn.t("{ref} needs an English text, the fallback for every group.", ref=ref)
     if appeal.deadline_at is None:
         return turn.t("{ref} needs a deadline: /appeal deadline {ref} YYYY-MM-DD", ref=ref)
@@ -292,7 +301,9 @@ async def update(turn: Turn, args: Mapping[str, Any]) -> str:
     groups = await audience(turn.services, appeal)
     deliveries = broadcast.deliveries_for(groups, texts)
     # The same update text is queued once however often it is sent (idempotent).
-    await broadcast.queue_broadcast(turn.services, "appeal-update", f"{ref}/{digest}", deliveries)
+    await broadcast.queue_broadcast(
+        turn.services, BroadcastKind.APPEAL_UPDATE, f"{ref}/{digest}", deliveries
+    )
     return turn.t(
         "The update to {ref} is being sent to {count} member groups.",
         ref=ref,
@@ -330,7 +341,7 @@ async def export_files(services: Any, ref: str) -> list[tuple[str, bytes, str]]:
                 "yes" if s.via_group else "no",
             ]
         )
-    letter = [appeal.texts.get("en", ""), "", "Signatories:"]
+    letter = [appeal.texts.get(Language.EN, ""), "", "Signatories:"]
     letter += [
         f"- {s.organisation} ({s.country})" if s.country else f"- {s.organisation}"
         for s in signatures

@@ -24,17 +24,17 @@ from handlers.i18n import N_, RTL_LANGUAGES, isolate, render
 from handlers.messages import Address
 from handlers.services import Services
 from storage.errors import NotFound
-from storage.records import BroadcastInfo, MemberGroup, OutboxProblem
+from storage.records import BroadcastInfo, BroadcastKind, Language, MemberGroup, OutboxProblem
 from storage.repos.outbox import FAILED, INACTIVE, SENT, UNCERTAIN, Delivery
 
-LABELS = {
-    "appeal": N_("Appeal {ref}"),
-    "appeal-update": N_("Update to appeal {ref}"),
-    "reminder": N_("Reminder for appeal {ref}"),
+LABELS: dict[str, str] = {
+    BroadcastKind.APPEAL: N_("Appeal {ref}"),
+    BroadcastKind.APPEAL_UPDATE: N_("Update to appeal {ref}"),
+    BroadcastKind.REMINDER: N_("Reminder for appeal {ref}"),
 }
 DEFAULT_LABEL = N_("Broadcast {ref}")
 LISTED_PROBLEMS = 30
-FALLBACK_LANGUAGE = "en"
+FALLBACK_LANGUAGE: str = Language.EN
 
 
 def deliveries_for(

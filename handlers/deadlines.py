@@ -21,7 +21,15 @@ from handlers import appeals, broadcast, rooms
 from handlers.i18n import render
 from handlers.services import Services
 from storage.errors import NotFound
-from storage.records import AppealDetail, AppealState, CaseFilter, CaseState, DeadlineKind
+from storage.records import (
+    AppealDetail,
+    AppealState,
+    BroadcastKind,
+    CaseFilter,
+    CaseState,
+    DeadlineKind,
+    Language,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +147,10 @@ async def appeal_reminder(services: Services, ref: str) -> None:
             ref=ref,
             date=deadline,
         )
-        for lang in {*appeal.texts, "en"}
+        for lang in {*appeal.texts, Language.EN}
     }
     deliveries = appeals.with_sign_button(ref, groups, texts)
-    await broadcast.queue_broadcast(services, "reminder", ref, deliveries)
+    await broadcast.queue_broadcast(services, BroadcastKind.REMINDER, ref, deliveries)
 
 
 async def appeal_close(services: Services, ref: str) -> None:

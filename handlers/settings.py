@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from handlers.messages import Address
-from storage.records import Urgency
+from storage.records import Language, Urgency
 
 
 @dataclass(frozen=True)
 class Settings:
-    default_language: str = "en"
+    default_language: str = Language.EN
     advisory_rooms: tuple[Address, ...] = ()
     advisors: tuple[Address, ...] = ()
     escalation_list: tuple[Address, ...] = ()

@@ -117,6 +117,14 @@ class DeadlineKind(StrEnum):
     APPEAL_CLOSE = "appeal-close"
 
 
+class BroadcastKind(StrEnum):
+    """What an outbox broadcast carries (its rows' ``kind``)."""
+
+    APPEAL = "appeal"
+    APPEAL_UPDATE = "appeal-update"
+    REMINDER = "reminder"
+
+
 class Role(StrEnum):
     DEFENDER = "defender"
     ADVISOR = "advisor"

@@ -17,7 +17,14 @@ from storage.models import Appeal as AppealRow
 from storage.models import AppealText, Approval, Signature
 from storage.models import Case as CaseRow
 from storage.models import Organisation as OrgRow
-from storage.records import Appeal, AppealDetail, AppealState, MemberKind, SignatureRecord
+from storage.records import (
+    Appeal,
+    AppealDetail,
+    AppealState,
+    BroadcastKind,
+    MemberKind,
+    SignatureRecord,
+)
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.repos.outbox_rows import Delivery, add_broadcast
@@ -159,7 +166,9 @@ class Appeals(Repository):
         async with self._store.write() as session:
             row = await self._draft(session, ref)
             row.state, row.sent_at, row.updated_at = SENT, now, now
-            await add_broadcast(session, self._store, "appeal", ref, deliveries, report_to)
+            await add_broadcast(
+                session, self._store, BroadcastKind.APPEAL, ref, deliveries, report_to
+            )
             await self._audit(session, actor, "appeal.send", ref, str(len(deliveries)), now)
             return await self._appeal(session, row)
 
