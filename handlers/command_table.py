@@ -79,7 +79,7 @@ TEXT = Arg("text", ArgKind.REST)
 NAME = Arg("name", ArgKind.REST, shown="NAME")
 
 
-def defender_(name: str, run: Run, *args: Arg, aliases: tuple[str, ...] = ()) -> Command:
+def defender_command(name: str, run: Run, *args: Arg, aliases: tuple[str, ...] = ()) -> Command:
     return Command(CommandSpec(name, args, aliases), run, Audience.DEFENDER)
 
 
@@ -93,7 +93,7 @@ def appeal(name: str, action: appeals.Action, *args: Arg) -> tuple[CommandSpec, 
     return CommandSpec(name, args), lambda turn, a: appeals.run(turn, action, a)
 
 
-def member(name: str, run: Run, *args: Arg) -> Command:
+def member_command(name: str, run: Run, *args: Arg) -> Command:
     return Command(CommandSpec(name, args), run, Audience.MEMBER)
 
 
@@ -117,23 +117,23 @@ async def help_(turn: Turn) -> None:
 COMMANDS: tuple[Command, ...] = (
     Command(CommandSpec("help"), lambda turn, a: help_(turn), Audience.EVERYONE),
     # A defender, in a private chat with the bot.
-    defender_("start", lambda turn, a: defender.start(turn)),
-    defender_("language", lambda turn, a: defender.language(turn), aliases=("lang",)),
-    defender_("report", lambda turn, a: defender.report(turn)),
-    defender_(
+    defender_command("start", lambda turn, a: defender.start(turn)),
+    defender_command("language", lambda turn, a: defender.language(turn), aliases=("lang",)),
+    defender_command("report", lambda turn, a: defender.report(turn)),
+    defender_command(
         "sos",
         lambda turn, a: defender.sos(turn, a["text"]),
         Arg("text", ArgKind.REST, optional=True),
     ),
-    defender_("status", lambda turn, a: defender.status(turn)),
-    defender_(
+    defender_command("status", lambda turn, a: defender.status(turn)),
+    defender_command(
         "update",
         lambda turn, a: defender.update(turn, a["case"], a["text"]),
         CASE,
         Arg("text", ArgKind.REST, optional=True),
     ),
-    defender_("cancel", lambda turn, a: defender.cancel(turn)),
-    defender_("forget", lambda turn, a: defender.forget(turn)),
+    defender_command("cancel", lambda turn, a: defender.cancel(turn)),
+    defender_command("forget", lambda turn, a: defender.forget(turn)),
     # The advisory group: triage.
     case_command("ack", triage.ack),
     case_command("claim", triage.claim),
@@ -209,19 +209,19 @@ COMMANDS: tuple[Command, ...] = (
         member_sub("invite", members.invite, NAME),
     ),
     # Member groups.
-    member(
+    member_command(
         "sign",
         lambda turn, a: members.sign(turn, a["appeal"], a["organisation"]),
         APPEAL,
         Arg("organisation", ArgKind.REST, optional=True),
     ),
-    member(
+    member_command(
         "unsign",
         lambda turn, a: members.sign(turn, a["appeal"], a["organisation"], undo=True),
         APPEAL,
         Arg("organisation", ArgKind.REST, optional=True),
     ),
-    member("register", members.register, Arg("code")),
-    member("mute", lambda turn, a: members.mute(turn, True)),
-    member("unmute", lambda turn, a: members.mute(turn, False)),
+    member_command("register", members.register, Arg("code")),
+    member_command("mute", lambda turn, a: members.mute(turn, True)),
+    member_command("unmute", lambda turn, a: members.mute(turn, False)),
 )
