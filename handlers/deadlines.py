@@ -20,16 +20,9 @@ from datetime import datetime, timedelta
 from handlers import appeals, broadcast, rooms
 from handlers.i18n import render
 from handlers.services import Services
+from storage import AppealState, BroadcastKind, CaseFilter, CaseState, DeadlineKind, Language
 from storage.errors import NotFound
-from storage.records import (
-    AppealDetail,
-    AppealState,
-    BroadcastKind,
-    CaseFilter,
-    CaseState,
-    DeadlineKind,
-    Language,
-)
+from storage.records import AppealDetail
 
 log = logging.getLogger(__name__)
 
