@@ -1,4 +1,5 @@
-"""The conversation record: typed, and read the same as it was stored."""
+"""The conversation record: typed, and read the same as it was stored
+(the record tests need no database; the last one runs through the router)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from handlers.conversation.record import (
     WhichCase,
 )
 from handlers.keys import Kind
+from tests.handlers.test_intake import ANA, ref_in
+from tests.support.harness import Harness
 
 
 def test_a_record_survives_its_round_trip() -> None:
@@ -44,3 +47,37 @@ def test_one_helper_makes_and_reads_button_keys() -> None:
     assert keys.value_of(key, Kind.CASE) is None
     assert keys.value_of(keys.make(State.URGENCY, "days"), State.URGENCY) == "days"
     assert keys.value_of("no-kind", Kind.SIGN) is None and keys.value_of(None, Kind.SIGN) is None
+
+
+async def test_a_draft_stored_in_the_earlier_shape_resumes_through_the_router(
+    bot: Harness,
+) -> None:
+    """A draft saved before the upgrade, mid-edit: the defender picks the answer
+    to change, answers it, and is back at the summary with the rest kept."""
+    await bot.send(ANA, "/start")  # the account
+    account = await bot.db.accounts.find(str(ANA))
+    assert account is not None
+    draft = {
+        "what": ["Armed men came."],
+        "where": "Goma",
+        "who": "Amani",
+        "urgency": "days",
+        "consent": "advisory_only",
+        "contact": "",
+        "choosing_edit": True,
+    }
+    await bot.db.conversations.save(account.id, "summary", {"pending": None, "draft": draft})
+    replies = await bot.send(ANA, "/report")  # resumes where it stopped
+    assert replies[-1].text == "Which answer do you want to change?"
+    await bot.press(ANA, "edit:where")
+    replies = await bot.send(ANA, "Bukavu")
+    summary = replies[-1].text
+    assert "Where: Bukavu" in summary and "Armed men came." in summary
+    assert [o.key for o in replies[-1].options] == [
+        "summary:confirm",
+        "summary:edit",
+        "summary:cancel",
+    ]
+    replies = await bot.press(ANA, "summary:confirm")
+    case = await bot.db.cases.get(ref_in(next(o.text for o in replies if "C-" in o.text)))
+    assert (case.where, case.who, case.urgency) == ("Bukavu", "Amani", "days")
