@@ -25,20 +25,20 @@ from handlers.messages import Address
 from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
 from storage.errors import NotFound
-from storage.records import BroadcastInfo, MemberGroup, OutboxProblem
+from storage.records import BroadcastInfo, BroadcastKind, Language, MemberGroup, OutboxProblem
 from storage.repos.outbox import FAILED, INACTIVE, SENT, UNCERTAIN, Delivery
 
 log = logging.getLogger(__name__)
 QUEUED = "q:"  # a progress message still in the outbox: "q:<row id>"
 
-LABELS = {
-    "appeal": N_("Appeal {ref}"),
-    "appeal-update": N_("Update to appeal {ref}"),
-    "reminder": N_("Reminder for appeal {ref}"),
+LABELS: dict[str, str] = {
+    BroadcastKind.APPEAL: N_("Appeal {ref}"),
+    BroadcastKind.APPEAL_UPDATE: N_("Update to appeal {ref}"),
+    BroadcastKind.REMINDER: N_("Reminder for appeal {ref}"),
 }
 DEFAULT_LABEL = N_("Broadcast {ref}")
 LISTED_PROBLEMS = 30
-FALLBACK_LANGUAGE = "en"
+FALLBACK_LANGUAGE: str = Language.EN
 
 
 def deliveries_for(

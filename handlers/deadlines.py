@@ -1,4 +1,4 @@
-"""What happens when a deadline comes due (SPEC §4, §8).
+"""What happens when a deadline comes due (docs/spec.md §4, §8).
 
 Deadlines live in the database. ``run_due`` takes every deadline whose
 time has come and acts on it; each action re-reads the database first and
@@ -17,23 +17,19 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import appeals, broadcast
+from handlers import appeals, broadcast, rooms
 from handlers.errors import where
 from handlers.i18n import render
 from handlers.messages import Address
 from handlers.outgoing import Kind
 from handlers.services import Services
+from storage import AppealState, BroadcastKind, CaseFilter, CaseState, DeadlineKind, Language
 from storage.errors import NotFound
-from storage.repos.outbox import Delivery
+from storage.records import AppealDetail
 
 log = logging.getLogger(__name__)
 
 DAILY = timedelta(days=1)
-
-
-async def _send(services: Services, to: Address, text: str) -> None:
-    if services.hub.serves(to.platform):
-        await services.post.send_text(to, text, kind=Kind.ALERT)
 
 
 async def escalate(services: Services, ref: str, step: int, now: datetime) -> None:
@@ -41,13 +37,13 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.acknowledged_at is not None or case.state == "closed" or case.withdrawn:
+    if case.acknowledged_at is not None or case.state == CaseState.CLOSED or case.withdrawn:
         return
     settings = services.settings
     language = settings.default_language
     if step == 0:
         await services.db.deadlines.schedule(
-            "escalation", ref, now + settings.escalation_after[case.urgency], step=1
+            DeadlineKind.ESCALATION, ref, now + settings.escalation_after[case.urgency], step=1
         )
         mentions = " ".join(services.hub.mention(a) for a in settings.advisors)
         text = render(
@@ -57,10 +53,9 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
             urgency=case.urgency,
             advisors=mentions,
         )
-        for room in settings.advisory_rooms:
-            await _send(services, room, text)
+        await rooms.tell_rooms(services, text)
     else:
-        await services.db.deadlines.cancel("escalation", ref)
+        await services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
         text = render(
             language,
             "⚠ Case {ref} ({urgency}) has gone unacknowledged twice in the advisory room. "
@@ -68,32 +63,30 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
             ref=ref,
             urgency=case.urgency,
         )
-        for person in settings.escalation_list:
-            await _send(services, person, text)
+        await rooms.tell_rooms(services, text, to=settings.escalation_list)
     await services.db.audit.append("system", f"case.escalation.{step}", ref)
 
 
 async def followup(services: Services, ref: str) -> None:
-    await services.db.deadlines.cancel("followup", ref)
+    await services.db.deadlines.cancel(DeadlineKind.FOLLOWUP, ref)
     try:
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.state == "closed":
+    if case.state == CaseState.CLOSED:
         return
     text = render(
         services.settings.default_language, "⏰ Follow-up due for {ref}. /case {ref}", ref=ref
     )
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, text)
+    await rooms.tell_rooms(services, text)
 
 
 async def digest(services: Services, now: datetime) -> None:
-    await services.db.deadlines.schedule("digest", "daily", now + DAILY)
+    await services.db.deadlines.schedule(DeadlineKind.DIGEST, "daily", now + DAILY)
     language = services.settings.default_language
-    open_cases = await services.db.cases.list_cases("open")
+    open_cases = await services.db.cases.list_cases(CaseFilter.OPEN)
     unacked = [c for c in open_cases if c.acknowledged_at is None]
-    overdue = await services.db.cases.list_cases("overdue")
+    overdue = await services.db.cases.list_cases(CaseFilter.OVERDUE)
     lines = [
         render(language, "Daily digest"),
         render(
@@ -112,35 +105,34 @@ async def digest(services: Services, now: datetime) -> None:
         )
     for case in overdue:
         lines.append(render(language, "Follow-up overdue: {ref}", ref=case.ref))
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, "\n".join(lines))
+    await rooms.tell_rooms(services, "\n".join(lines))
 
 
 async def purge(services: Services, now: datetime) -> None:
-    await services.db.deadlines.schedule("purge", "daily", now + DAILY)
+    await services.db.deadlines.schedule(DeadlineKind.PURGE, "daily", now + DAILY)
     settings = services.settings
     await services.db.cases.purge_closed_older_than(now - settings.closed_case_retention)
     await services.db.conversations.purge_older_than(now - settings.draft_lifetime)
 
 
-async def appeal_reminder(services: Services, ref: str) -> None:
-    """Before the deadline: remind the groups whose organisation has not signed."""
-    await services.db.deadlines.cancel("appeal-reminder", ref)
+async def _open_appeal(services: Services, kind: DeadlineKind, ref: str) -> AppealDetail | None:
+    """Complete the deadline; the appeal if it is still open for signatures."""
+    await services.db.deadlines.cancel(kind, ref)
     try:
         appeal = await services.db.appeals.get(ref)
     except NotFound:
-        return
-    if appeal.state != "sent" or appeal.deadline_at is None:
+        return None
+    return appeal if appeal.state == AppealState.SENT else None
+
+
+async def appeal_reminder(services: Services, ref: str) -> None:
+    """Before the deadline: remind the groups whose organisation has not signed."""
+    appeal = await _open_appeal(services, DeadlineKind.APPEAL_REMINDER, ref)
+    if appeal is None or appeal.deadline_at is None:
         return
     signed = await services.db.appeals.signed_organisation_ids(ref)
     groups = [
-        g
-        for g in await services.db.members.audience(
-            region=appeal.target_region,
-            language=appeal.target_language,
-            working_group=appeal.target_group,
-        )
-        if g.organisation_id not in signed
+        g for g in await appeals.audience(services, appeal) if g.organisation_id not in signed
     ]
     deadline = appeal.deadline_at.strftime("%Y-%m-%d %H:%M UTC")
     texts = {
@@ -151,25 +143,15 @@ async def appeal_reminder(services: Services, ref: str) -> None:
             ref=ref,
             date=deadline,
         )
-        for lang in {*appeal.texts, "en"}
+        for lang in {*appeal.texts, Language.EN}
     }
-    deliveries = [
-        Delivery(
-            d.address, d.language, d.text, ((f"sign:{ref}", render(d.language or "en", "Sign")),)
-        )
-        for d in broadcast.deliveries_for(groups, texts)
-    ]
-    await broadcast.queue_broadcast(services, "reminder", ref, deliveries)
+    deliveries = appeals.with_sign_button(ref, groups, texts)
+    await broadcast.queue_broadcast(services, BroadcastKind.REMINDER, ref, deliveries)
 
 
 async def appeal_close(services: Services, ref: str) -> None:
     """At the deadline: signing closes; the rooms get the tally and the export."""
-    await services.db.deadlines.cancel("appeal-close", ref)
-    try:
-        appeal = await services.db.appeals.get(ref)
-    except NotFound:
-        return
-    if appeal.state != "sent":
+    if await _open_appeal(services, DeadlineKind.APPEAL_CLOSE, ref) is None:
         return
     await services.db.appeals.close(ref, "system")
     language = services.settings.default_language
@@ -178,12 +160,10 @@ async def appeal_close(services: Services, ref: str) -> None:
         + "\n"
         + await appeals.tally(services, ref, language)
     )
-    files = await appeals.export_files(services, ref)
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, text)
-        if services.hub.serves(room.platform):
-            for name, data, mime in files:
-                await services.post.send_file(room, name, data, mime, ref)
+    files = [
+        (name, data, mime, ref) for name, data, mime in await appeals.export_files(services, ref)
+    ]
+    await rooms.tell_rooms(services, text, files=files)
 
 
 async def card_check(services: Services, ref: str) -> None:
@@ -194,7 +174,7 @@ async def card_check(services: Services, ref: str) -> None:
     network's emergency contact; their "alerted" confirmation still waits in
     the outbox and goes out when a room takes the card.
     """
-    await services.db.deadlines.cancel("card-check", ref)
+    await services.db.deadlines.cancel(DeadlineKind.CARD_CHECK, ref)
     if await services.db.outbox.delivered(Kind.CARD, ref):
         return
     log.error("a case card has not reached any advisory room after 2 minutes")
@@ -231,13 +211,13 @@ async def card_check(services: Services, ref: str) -> None:
 
 
 ACTIONS = {
-    "escalation": lambda services, d, now: escalate(services, d.object_ref, d.step, now),
-    "followup": lambda services, d, now: followup(services, d.object_ref),
-    "digest": lambda services, d, now: digest(services, now),
-    "purge": lambda services, d, now: purge(services, now),
-    "appeal-reminder": lambda services, d, now: appeal_reminder(services, d.object_ref),
-    "appeal-close": lambda services, d, now: appeal_close(services, d.object_ref),
-    "card-check": lambda services, d, now: card_check(services, d.object_ref),
+    DeadlineKind.ESCALATION: lambda services, d, now: escalate(services, d.object_ref, d.step, now),
+    DeadlineKind.FOLLOWUP: lambda services, d, now: followup(services, d.object_ref),
+    DeadlineKind.DIGEST: lambda services, d, now: digest(services, now),
+    DeadlineKind.PURGE: lambda services, d, now: purge(services, now),
+    DeadlineKind.APPEAL_REMINDER: lambda services, d, now: appeal_reminder(services, d.object_ref),
+    DeadlineKind.APPEAL_CLOSE: lambda services, d, now: appeal_close(services, d.object_ref),
+    DeadlineKind.CARD_CHECK: lambda services, d, now: card_check(services, d.object_ref),
 }
 
 
@@ -250,7 +230,7 @@ async def run_due(services: Services) -> int:
     count = 0
     for deadline in await services.db.deadlines.due(now):
         count += 1
-        action = ACTIONS.get(deadline.kind)
+        action = ACTIONS.get(deadline.kind)  # type: ignore[call-overload]
         if action is None:
             log.error("unknown deadline kind %s", deadline.kind)
             await services.db.deadlines.cancel(deadline.kind, deadline.object_ref)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.demo import ORGANISATIONS
+from handlers.conversation.record import State
+from handlers.conversation.steps import CONSENTS, STEPS, URGENCIES
 from handlers.i18n import render
-from handlers.intake import CONSENTS, STEPS, URGENCIES, State
 from tests.demo.browser import DemoPage
 from tests.demo.support import CASE_REF
 

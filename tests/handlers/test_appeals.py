@@ -184,6 +184,31 @@ async def test_appeal_commands_are_advisors_only(seeded: Harness) -> None:
     assert "for the advisory group" in await say(bot, LUCIA, "/member list", chat=LUCIA)
 
 
+async def test_subcommand_mistakes_and_help_show_the_declared_usage(seeded: Harness) -> None:
+    bot = seeded
+    ref = await drafted(bot)
+    assert await say(bot, ALICE, f"/appeal text {ref} de Hallo") == (
+        "Usage: /appeal text A-… en|es|fr|ar text"
+    )
+    assert await say(bot, ALICE, f"/appeal target {ref} region") == (
+        "Usage: /appeal target A-… region=… language=… group=… individuals=yes|no"
+    )
+    assert await say(bot, ALICE, "/member add Voces kind=party") == (
+        "Usage: /member add NAME country=… region=… languages=es;en kind=organisation|individual"
+    )
+    assert await say(bot, ALICE, "/member show") == "Usage: /member show NAME"
+    unknown = await say(bot, ALICE, "/appeal launch")
+    assert unknown.startswith("Usage: /appeal new [C-…]\n/appeal text A-…")
+    help_lines = (await say(bot, ALICE, "/help")).split("\n")
+    for line in (
+        "/appeal deadline A-… YYYY-MM-DD",
+        "/member invite NAME",
+        "/cases [open|mine|overdue|all]",
+    ):
+        assert line in help_lines
+    assert "/sign A-… [organisation]" in await say(bot, LUCIA, "/help", chat=TIERRA_GROUP)
+
+
 async def test_member_registry_and_registration_in_the_room(seeded: Harness) -> None:
     bot = seeded
     added = await say(
