@@ -312,38 +312,55 @@ async def test_deleted_chat_is_not_found(
         await bot.send_message(alice.id, "hi")
 
 
-async def test_rate_limits(
+async def test_strict_flood_windows(
     server: FakeTelegramServer, bot: Bot, alice: FakeUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Sliding windows: 3 in any 3 s per chat, 20 in any 60 s per group, 30 in any 1 s."""
     monkeypatch.setenv("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta
     clock = FakeClock()
     server.limiter.clock = clock
     server.rate_limits = True
-    for _ in range(server.limiter.private_burst):
+    for _ in range(3):
         await bot.send_message(alice.id, "burst")
     with pytest.raises(RetryAfter) as caught:
         await bot.send_message(alice.id, "one too many")
-    assert caught.value.retry_after == dtm.timedelta(seconds=1)
-    clock.now += 1.0
+    assert caught.value.retry_after == dtm.timedelta(seconds=3)
+    clock.now += 2.9
+    with pytest.raises(RetryAfter):  # a window, not a bucket: nothing refills early
+        await bot.send_message(alice.id, "still too many")
+    clock.now += 0.1
     await bot.send_message(alice.id, "after waiting")
 
     group = server.new_group("Members")
-    for _ in range(20):
+    for n in range(20):
         await bot.send_message(group.id, "appeal")
+        if n % 3 == 2:
+            clock.now += 3.0
+    sent_first = clock.now - 18.0
     with pytest.raises(RetryAfter) as caught:
         await bot.send_message(group.id, "appeal")
-    assert caught.value.retry_after == dtm.timedelta(seconds=3)  # 20/min refills every 3 s
-    assert server.count_429 == 2
-    assert server.requests[-1].status == 429
-    assert server.requests[-1].error == "Too Many Requests: retry after 3"
+    assert caught.value.retry_after == dtm.timedelta(seconds=42)  # 20 in any minute
+    clock.now = sent_first + 60.0
+    message = await bot.send_message(group.id, "appeal")
+    assert message.text == "appeal"
+    assert server.count_429 == 3
+    assert server.requests[-2].status == 429
+    assert server.requests[-2].error == "Too Many Requests: retry after 42"
+    # An edit counts like a message.
+    clock.now += 1.0
+    for _ in range(2):
+        await bot.edit_message_text(f"edit {_}", group.id, message.message_id)
+    with pytest.raises(RetryAfter):
+        await bot.edit_message_text("edit 3", group.id, message.message_id)
 
     server.limiter.reset()
-    server.limiter.bot_burst = 2
-    others = [server.add_chat(server.new_user(f"U{i}")) for i in range(3)]
-    await bot.send_message(others[0].id, "a")
-    await bot.send_message(others[1].id, "b")
-    with pytest.raises(RetryAfter):  # 30/s overall, here lowered to a burst of 2
-        await bot.send_message(others[2].id, "c")
+    others = [server.add_chat(server.new_user(f"U{i}")) for i in range(31)]
+    for chat in others[:30]:
+        await bot.send_message(chat.id, "a")
+    with pytest.raises(RetryAfter):  # 30 in any second
+        await bot.send_message(others[30].id, "b")
+    clock.now += 1.0
+    await bot.send_message(others[30].id, "b")
 
 
 async def test_fault_injection(

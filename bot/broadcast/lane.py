@@ -8,8 +8,9 @@ Each lane runs three loops of its own:
   ordered by when each chat may next receive), waits for the overall
   limit, and hands the chat's oldest message to a sender;
 - senders (one per chat at a time, so a chat gets its messages in order)
-  mark the row sending, send (at most ``concurrency`` requests at once),
-  and queue the outcome.
+  mark the row sending, wait until the gate's strict windows let the
+  request leave (counted there until its answer comes), send (at most
+  ``concurrency`` requests at once), and queue the outcome.
 
 Outcomes: sent; the destination is gone → inactive (and a member group is
 marked inactive); a refusal that certainly delivered nothing (429,
@@ -222,7 +223,12 @@ class Lane:
                 marked, requeue = False, True
             if marked:
                 async with self._slots:
-                    outcome = await self._deliver(chat, item)
+                    await self._cleared(chat)
+                    flight = self.gate.leave(chat)
+                    try:
+                        outcome = await self._deliver(chat, item)
+                    finally:
+                        self.gate.answered(flight)
                 self.journal.finish(outcome)
                 if outcome.status == SENT:
                     self.sent += 1
@@ -238,6 +244,16 @@ class Lane:
                 if len(self._held) <= self.policy.batch // 2:
                     self._hungry.set()
             self._wake.set()
+
+    async def _cleared(self, chat: Address) -> None:
+        """Until the platform's windows let a request to ``chat`` leave now.
+
+        Checked here, after the mark is committed and a request slot is held,
+        because the platform counts when requests arrive: a check made before
+        a slow commit would let requests bunch up behind it.
+        """
+        while (wait := self.gate.send_wait(chat)) > 0:
+            await self.sleep(wait)
 
     async def _deliver(self, chat: Address, item: OutboxItem) -> Outcome:
         text = item.body or ""

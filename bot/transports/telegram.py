@@ -53,6 +53,7 @@ from handlers.messenger import (
 )
 
 if TYPE_CHECKING:
+    from bot.broadcast.windows import Flight
     from bot.config import Config
     from handlers.services import Services
 
@@ -79,8 +80,13 @@ NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class FloodGate(Protocol):
     """Flood control shared with the broadcast dispatcher (bot/broadcast/limits.py)."""
 
-    def spend(self, chat_id: int) -> None:
-        """A request to ``chat_id`` is leaving outside the dispatcher: count it, never wait."""
+    async def wait_to_send(self, chat_id: int) -> Flight:
+        """Until a request to ``chat_id`` may leave within the platform's windows; it is
+        counted from then on, and its answer's moment given to ``answered``."""
+        ...
+
+    def answered(self, flight: Flight) -> None:
+        """The request's answer came, or it failed."""
         ...
 
     def refused(self, chat_id: int, retry_after: float) -> None:
@@ -129,13 +135,10 @@ class TelegramMessenger:
     async def _call(self, chat: Address, send: Any, mode: SendMode = "retry") -> Any:
         """Run one Bot API call with Telegram's errors turned into ours."""
         chat_id = int(chat.id)
-        counted = mode == "once"  # the dispatcher took this request's token already
-        for _attempt in range(SEND_ATTEMPTS):
-            if self.gate is not None and not counted:
-                self.gate.spend(chat_id)
-            counted = False
+        counted = mode == "once"  # the dispatcher's lane cleared this request already
+        for attempt in range(SEND_ATTEMPTS):
             try:
-                return await send(chat_id)
+                return await self._request(chat_id, send, counted and attempt == 0)
             except RetryAfter as exc:
                 seconds = retry_seconds(exc)
                 if mode == "once":  # the dispatcher slows its gate down itself
@@ -164,6 +167,16 @@ class TelegramMessenger:
                 await asyncio.sleep(0)
                 continue
         raise TransientSendError("telegram: gave up after retries") from (locals().get("last"))
+
+    async def _request(self, chat_id: int, send: Any, counted: bool) -> Any:
+        """One request, within the flood windows (unless the dispatcher's lane counted it)."""
+        if self.gate is None or counted:
+            return await send(chat_id)
+        flight = await self.gate.wait_to_send(chat_id)
+        try:
+            return await send(chat_id)
+        finally:
+            self.gate.answered(flight)
 
     async def send_text(
         self, chat: Address, text: str, *, reply_to: str | None = None, txn_id: str | None = None

@@ -310,6 +310,7 @@ async def edit_message_text(world: WorldState, bot: BotState, p: Params) -> Any:
     ):
         raise bad_request(NOT_MODIFIED)
     stored.raw_text, stored.parse_mode = p.get_str("text"), p.get_str("parse_mode")
+    _rate_limit(world, bot, world.chats.get(stored.chat_id) or FakeChat(stored.chat_id, "private"))
     return _apply_edit(world, stored, {"text": plain, "entities": entities, "reply_markup": inline})
 
 
