@@ -28,7 +28,7 @@ from collections.abc import Callable
 from bot.broadcast.buckets import Monotonic
 
 ROUNDING = 1e-6
-IN_FLIGHT_POLL = 0.02
+IN_FLIGHT_POLL = 0.005
 """Seconds between looks while the request that decides the wait is still in flight."""
 
 

@@ -132,13 +132,19 @@ class TelegramMessenger:
         self.services = services
         self.gate: FloodGate | None = None  # set by the dispatcher (bot/broadcast)
 
-    async def _call(self, chat: Address, send: Any, mode: SendMode = "retry") -> Any:
-        """Run one Bot API call with Telegram's errors turned into ours."""
+    async def _call(
+        self, chat: Address, send: Any, mode: SendMode = "retry", *, limited: bool = True
+    ) -> Any:
+        """Run one Bot API call with Telegram's errors turned into ours.
+
+        ``limited``: a message or an edit, within the flood windows (a deletion is not).
+        """
         chat_id = int(chat.id)
-        counted = mode == "once"  # the dispatcher's lane cleared this request already
         for attempt in range(SEND_ATTEMPTS):
+            # The dispatcher's lane cleared an outbox send's first request already.
+            cleared = not limited or (mode == "once" and attempt == 0)
             try:
-                return await self._request(chat_id, send, counted and attempt == 0)
+                return await self._request(chat_id, send, cleared)
             except RetryAfter as exc:
                 seconds = retry_seconds(exc)
                 if mode == "once":  # the dispatcher slows its gate down itself
@@ -168,9 +174,9 @@ class TelegramMessenger:
                 continue
         raise TransientSendError("telegram: gave up after retries") from (locals().get("last"))
 
-    async def _request(self, chat_id: int, send: Any, counted: bool) -> Any:
-        """One request, within the flood windows (unless the dispatcher's lane counted it)."""
-        if self.gate is None or counted:
+    async def _request(self, chat_id: int, send: Any, cleared: bool) -> Any:
+        """One request, within the flood windows (unless ``cleared`` already)."""
+        if self.gate is None or cleared:
             return await send(chat_id)
         flight = await self.gate.wait_to_send(chat_id)
         try:
@@ -246,7 +252,9 @@ class TelegramMessenger:
         try:
             return bool(
                 await self._call(
-                    chat, lambda cid: self.app.bot.delete_message(cid, int(message_id))
+                    chat,
+                    lambda cid: self.app.bot.delete_message(cid, int(message_id)),
+                    limited=False,
                 )
             )
         except BadRequest:

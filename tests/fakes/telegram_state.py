@@ -99,7 +99,6 @@ class Limits:
     document_upload: int = 50 * MB
     photo_upload: int = 10 * MB
     download: int = 20 * MB
-    commands: int = 100
 
 
 class RateLimiter:
@@ -173,8 +172,6 @@ class BotState:
     next_update_id: int = 100_000
     allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
     webhook: JSON = field(default_factory=dict)
-    commands: dict[tuple[str, str], list[JSON]] = field(default_factory=dict)
-    texts: dict[tuple[str, str], str] = field(default_factory=dict)
     membership: dict[int, Membership] = field(default_factory=dict)
     logs: dict[int, ChatLog] = field(default_factory=dict)
     callback_queries: dict[str, JSON] = field(default_factory=dict)
@@ -362,7 +359,6 @@ class WorldState:
         chat: FakeChat,
         sender: FakeUser,
         content: JSON,
-        **extra: Any,
     ) -> StoredMessage:
         """Stores a new message in the bot's view of a chat and wakes waiters."""
         log = bot.log(chat.id)
@@ -381,7 +377,6 @@ class WorldState:
             bot_id=bot.id,
             from_bot=sender.id == bot.id,
             data=data,
-            **extra,
         )
         log.messages[message_id] = stored
         self.message_notifier.notify()
@@ -411,9 +406,7 @@ class WorldState:
         bot.updates[:] = [u for u in bot.updates if _update_kind(u) in bot.allowed_updates]
         return list(bot.updates)
 
-    def resolve_chat(
-        self, bot: BotState, raw_chat_id: Any, *, for_sending: bool = True
-    ) -> FakeChat:
+    def resolve_chat(self, bot: BotState, raw_chat_id: Any) -> FakeChat:
         """The target chat of a method call, with the real API's errors."""
         if raw_chat_id is None or raw_chat_id == "":
             raise bad_request("chat_id is empty")
@@ -422,11 +415,6 @@ class WorldState:
             chat_id = raw_chat_id
         elif isinstance(raw_chat_id, str) and raw_chat_id.lstrip("-").isdigit():
             chat_id = int(raw_chat_id)
-        elif isinstance(raw_chat_id, str) and raw_chat_id.startswith("@"):
-            name = raw_chat_id[1:].lower()
-            for chat in self.chats.values():
-                if chat.type != "private" and (chat.username or "").lower() == name:
-                    chat_id = chat.id
         if chat_id is None:
             raise bad_request("chat not found")
         if chat_id in self.migrated:
@@ -445,7 +433,7 @@ class WorldState:
         if chat.type == "private":
             if state == "blocked":
                 raise forbidden("bot was blocked by the user")
-            if state is None and for_sending:
+            if state is None:
                 raise forbidden("bot can't initiate conversation with a user")
         elif state == "kicked":
             raise forbidden(f"bot was kicked from the {kind} chat")
