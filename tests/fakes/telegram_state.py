@@ -97,7 +97,6 @@ class Limits:
     caption_length: int = 1024
     callback_data_bytes: int = 64
     document_upload: int = 50 * MB
-    photo_upload: int = 10 * MB
     download: int = 20 * MB
 
 

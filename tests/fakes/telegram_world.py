@@ -177,10 +177,6 @@ class TelegramWorld(WorldState):
         new_state: Membership = "blocked" if chat.type == "private" else "kicked"
         self.change_membership(state, chat, new_state, by)
 
-    def unblock(self, chat_id: int, *, bot: str | int | None = None) -> None:
-        state = self.bot(bot)
-        self.change_membership(state, self.chats[chat_id], "member", None)
-
     def delete_chat(self, chat_id: int) -> None:
         """The chat (or the user's account) is gone: every call answers "chat not found"."""
         self.deleted_chats.add(chat_id)
