@@ -37,7 +37,7 @@ from bot.broadcast.buckets import EPSILON, Monotonic, Sleep, TokenBucket
 from bot.broadcast.windows import Flight, KeyedWindows, SlidingWindow, Windows
 from handlers.messages import Address
 
-PACE_BURST = 10.0  # the scheduler catches up after a stall of a third of a second; windows hold the rest
+PACE_BURST = 10.0  # the scheduler catches up after a stall (a third of a second); windows rule
 CHAT_BURST = 3  # "about one a second" to one chat: at most 3 in any 3 seconds
 OVERALL_PAUSE_CAP = 1.0  # a 429 for one chat pauses the others this long at most
 

@@ -22,7 +22,6 @@ with the moment its outcome was written: after its answer came).
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 
 from bot.broadcast.buckets import Monotonic
@@ -49,36 +48,32 @@ class SlidingWindow:
         self.limit = limit
         self.span = span
         self.clock = clock
-        self._flights: deque[Flight] = deque()
+        self._flights: list[Flight] = []
         self._paused_until = -math.inf
 
     def _forget(self, now: float) -> None:
-        # Only answered requests at the front can go: an older one in flight still counts.
-        while self._flights and self._flights[0].answered <= now - self.span:
-            self._flights.popleft()
+        # A request answered a span ago arrived before any window still to come.
+        if self._flights and min(f.answered for f in self._flights) <= now - self.span:
+            self._flights = [f for f in self._flights if f.answered > now - self.span]
 
     def wait(self) -> float:
         """Seconds until one more request keeps every window within the limit."""
         now = self.clock()
         self._forget(now)
         paused = self._paused_until - now
-        older = len(self._flights) - (self.limit - 1)  # all but the last limit - 1
-        if older <= 0:
+        if len(self._flights) < self.limit:
             return max(0.0, paused)
-        latest = max(self._flights[i].answered for i in range(older))
-        if math.isinf(latest):
+        # When the limit-th latest answer is a span old, only limit - 1 can share a window.
+        answered = sorted((f.answered for f in self._flights), reverse=True)[self.limit - 1]
+        if math.isinf(answered):
             return max(IN_FLIGHT_POLL, paused)
-        wait = latest + self.span - now
+        wait = answered + self.span - now
         # A hair past the boundary, so that float rounding cannot land a send on it.
         return max(0.0, paused, wait + ROUNDING if wait > 0 else wait)
 
     def add(self, flight: Flight) -> None:
         """Count ``flight`` (leaving now, or loaded from an earlier process)."""
-        if not self._flights or flight.left >= self._flights[-1].left:
-            self._flights.append(flight)
-        else:  # history, loaded out of order
-            flights = sorted([*self._flights, flight], key=lambda f: f.left)
-            self._flights = deque(flights)
+        self._flights.append(flight)
         self._forget(self.clock())
 
     def pause(self, seconds: float) -> None:

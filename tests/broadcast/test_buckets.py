@@ -133,14 +133,17 @@ def test_a_window_counts_from_the_answer_and_waits_for_requests_in_flight() -> N
     """The platform counts arrivals, somewhere between leaving and the answer."""
     clock = FakeMonotonic()
     window = SlidingWindow(limit=2, span=1.0, clock=clock)
-    slow = Flight(clock.now)  # in flight: its arrival could still be any moment
+    slow, other = Flight(clock.now), Flight(clock.now)
     window.add(slow)
-    send(window, clock)
-    assert window.wait() == IN_FLIGHT_POLL
+    window.add(other)
+    assert window.wait() == IN_FLIGHT_POLL  # both may still arrive at any moment
     clock.advance(0.3)
-    slow.answered = clock.now  # it arrived at the latest now
+    other.answered = clock.now  # it arrived at the latest now
     assert window.wait() == approx(1.0)
-    clock.advance(1.0)
+    clock.advance(0.5)
+    slow.answered = clock.now
+    assert window.wait() == approx(0.5)  # the earlier answer decides
+    clock.advance(0.5)
     assert window.wait() == 0
 
 
