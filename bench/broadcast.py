@@ -109,7 +109,7 @@ async def limited(groups: int) -> dict[str, str]:
 
                 ticker = asyncio.create_task(progress())
                 try:
-                    await wait_for(lambda: len(appeals()) >= groups, groups / 20 + 60)
+                    await wait_for(lambda: len(appeals()) >= groups, groups / 10 + 60)
                 finally:
                     ticker.cancel()
                 times = sorted(appeals())
