@@ -337,6 +337,8 @@ class OutboxItem:
     params: tuple[tuple[str, str], ...] = ()
     payload: bytes | None = None
     priority: int = 1
+    last_error: str | None = None
+    """Why the last attempt did not finish (``no_answer``: it may have arrived)."""
 
 
 @dataclass(frozen=True, slots=True)
