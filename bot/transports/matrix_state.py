@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import sqlcipher3
+
+from bot.transports.matrix_store import connect, encrypt_plain_store, store_passphrase
 
 CREDENTIALS = "credentials.json"
 STATE = "state.json"
@@ -107,19 +110,28 @@ def lost_store_message(store_dir: Path, device_id: str) -> str:
     )
 
 
-def check_crypto_store(store_dir: Path, credentials: Credentials) -> None:
-    """Raise ``MatrixStoreLost`` unless the device's Olm account is in its store."""
+def check_crypto_store(store_dir: Path, credentials: Credentials, pickle_key: str) -> None:
+    """Raise ``MatrixStoreLost`` unless the device's Olm account is in its store.
+
+    The store is SQLCipher (matrix_store.py); a plain one of an earlier
+    version is converted first.
+    """
     path = crypto_store_path(store_dir, credentials.user_id, credentials.device_id)
     if not path.is_file():
         raise MatrixStoreLost(lost_store_message(store_dir, credentials.device_id))
+    passphrase = store_passphrase(pickle_key)
+    row = None
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        encrypt_plain_store(path, passphrase)
+        conn = connect(path, passphrase, read_only=True)
+        try:
             row = conn.execute(
                 "SELECT count(*) FROM accounts WHERE user_id = ? AND device_id = ?",
                 (credentials.user_id, credentials.device_id),
             ).fetchone()
-        conn.close()
-    except sqlite3.Error:
+        finally:
+            conn.close()
+    except sqlcipher3.Error:
         row = None
     if not row or not row[0]:
         raise MatrixStoreLost(lost_store_message(store_dir, credentials.device_id))

@@ -28,6 +28,7 @@ from bot.transports.matrix_crosssign import (
 from bot.transports.matrix_incoming import is_private, strip_reply_fallback
 from bot.transports.matrix_messenger import MatrixMessenger, SendPolicy, SyncSignal, split_text
 from bot.transports.matrix_queue import RoomQueues
+from bot.transports.matrix_store import PLAIN_HEADER
 from bot.transports.matrix_state import (
     CREDENTIALS,
     Credentials,
@@ -173,8 +174,22 @@ def test_a_store_without_the_account_is_lost(tmp_path: Path) -> None:
     credentials = Credentials("http://hs", "@bot:x", "DEV", "token")
     _fake_store(tmp_path, credentials, with_account=False)
     with pytest.raises(MatrixStoreLost, match="missing for device DEV"):
-        check_crypto_store(tmp_path, credentials)
+        check_crypto_store(tmp_path, credentials, "pickle-key")
     assert stat.S_IMODE((tmp_path / CREDENTIALS).stat().st_mode) == 0o600
+
+
+def test_a_plain_store_of_an_earlier_version_is_encrypted_in_place(tmp_path: Path) -> None:
+    credentials = Credentials("http://hs", "@bot:x", "DEV", "token")
+    _fake_store(tmp_path, credentials, with_account=True)
+    path = crypto_store_path(tmp_path, credentials.user_id, credentials.device_id)
+    assert path.read_bytes().startswith(PLAIN_HEADER)
+    check_crypto_store(tmp_path, credentials, "pickle-key")  # converts, then finds the account
+    raw = path.read_bytes()
+    assert not raw.startswith(PLAIN_HEADER)
+    assert b"@bot:x" not in raw and b"DEV" not in raw
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CREDENTIALS, path.name])
+    with pytest.raises(MatrixStoreLost):  # another key opens nothing
+        check_crypto_store(tmp_path, credentials, "another-key")
 
 
 async def test_a_store_whose_key_left_the_database_is_refused(tmp_path: Path) -> None:
