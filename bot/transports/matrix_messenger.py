@@ -31,6 +31,7 @@ from nio import (
     ErrorResponse,
     LocalProtocolError,
     MatrixRoom,
+    OlmUnverifiedDeviceError,
     RoomCreateResponse,
     RoomPreset,
     RoomResolveAliasResponse,
@@ -39,8 +40,9 @@ from nio import (
 )
 
 from bot.transports.matrix_state import SyncState
+from bot.transports.matrix_trust import DeviceTrust
 from handlers.i18n import t
-from handlers.messages import Address, Option, Sent
+from handlers.messages import Address, Option, Platform, Sent
 from handlers.messenger import DestinationGone, TransientSendError
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,11 @@ class MatrixMessenger:
         self.client: AsyncClient | None = None  # set by the transport once logged in
         self._dm_locks: dict[str, asyncio.Lock] = {}
         self.keys_lock = asyncio.Lock()
+        self.trust = DeviceTrust()
+
+    async def _language_of(self, user_id: str) -> str | None:
+        account = await self.accounts.find(str(Address(Platform.MATRIX, user_id)))
+        return account.language if account is not None else None
 
     # ------------------------------------------------------------ the protocol
     async def send_text(
@@ -277,11 +284,20 @@ class MatrixMessenger:
         tx = txn_id or str(uuid4())  # the same on every retry: the server sends it once
 
         async def attempt() -> Any:
-            if room.encrypted:  # someone invited a moment ago must get the room key too
-                await self.refresh_keys(client)
-            return await client.room_send(
-                room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=True
-            )
+            for _ in range(2):
+                if room.encrypted:  # someone invited a moment ago must get the room key too
+                    await self.refresh_keys(client)
+                    direct = chat.id.startswith("@") or room_id in self.state.direct
+                    await self.trust.prepare(
+                        client, room_id, room, self._language_of, direct=direct
+                    )
+                try:  # only devices cross-signed by their owners get the key (matrix_trust.py)
+                    return await client.room_send(
+                        room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=False
+                    )
+                except OlmUnverifiedDeviceError as exc:  # appeared after the check: check again
+                    self.trust.forget([exc.device.user_id])
+            raise TransientSendError("matrix: device list still changing")
 
         response = await self._retrying(chat, attempt, room_id)
         return Sent(chat, str(response.event_id))
@@ -290,7 +306,9 @@ class MatrixMessenger:
         """Fetch the device keys of newly tracked users (after every sync, and before sending)."""
         async with self.keys_lock:
             if client.should_query_keys:
+                changed = set(client.users_for_key_query)
                 await client.keys_query()
+                self.trust.forget(changed)  # their device lists changed: re-check the chains
 
     async def _retrying(
         self,

@@ -19,7 +19,9 @@ Verdicts are cached per user and dropped whenever nio learns that the
 user's device list changed (every ``keys_query`` it runs follows a
 ``device_lists.changed`` of the sync). A device that loses its verdict
 after it was given a room key forces a new outbound Megolm session in
-every room its owner shares with the bot, so it cannot read what follows.
+every room its owner shares with the bot, so it cannot read what follows;
+so does a device that becomes cross-signed (nio shares a session only once,
+so a new session is how it gets the key of what follows).
 
 What this does not do (yet): pin a user's master key. A homeserver that
 replaces a user's whole cross-signing identity can still add a device
@@ -29,20 +31,25 @@ that verifies; Element warns about such identity changes, the bot does not.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
+from uuid import uuid4
 
-from nio import AsyncClient
+from nio import AsyncClient, MatrixRoom
 
 from bot.transports.matrix_crosssign import KEYS_QUERY, only_key, verify_json
 from bot.transports.matrix_http import api_request
+from handlers.i18n import render, t
 
 log = logging.getLogger(__name__)
 
 
-def _signed_by(obj: dict[str, Any], user_id: str, public: str) -> bool:
-    signature = obj.get("signatures", {}).get(user_id, {}).get(f"ed25519:{public}")
+def _signed_by(obj: dict[str, Any], user_id: str, public: str, key_id: str | None = None) -> bool:
+    """``obj`` carries a valid signature of ``user_id``'s key ``ed25519:<key_id>``
+    (a cross-signing key's id is its public key; a device's is its device id)."""
+    signature = obj.get("signatures", {}).get(user_id, {}).get(f"ed25519:{key_id or public}")
     return isinstance(signature, str) and verify_json(public, obj, signature)
 
 
@@ -71,7 +78,7 @@ def cross_signed_devices(user_id: str, answer: dict[str, Any]) -> dict[str, str]
         if not isinstance(ed25519, str):
             continue
         # The device's own signature (nio checks it too) and the self-signing key's.
-        if _signed_by(device, user_id, ed25519) and _signed_by(device, user_id, ssk_public):
+        if _signed_by(device, user_id, ed25519, device_id) and _signed_by(device, user_id, ssk_public):
             verified[str(device_id)] = ed25519
     return verified
 
@@ -82,6 +89,20 @@ class Untrusted:
 
     user_id: str
     device_id: str
+
+
+LanguageOf = Callable[[str], Awaitable[str | None]]  # user id -> their language, if known
+
+ROOM_NOTICE = (
+    "{person} has a session that is not verified, so it receives no messages here. "
+    "Verify it from a session you have already verified (in Element: Settings, Sessions), "
+    "or sign it out."
+)
+DIRECT_NOTICE = (
+    "One of your sessions is not verified, so it receives no messages from me. "
+    "Verify it from a session you have already verified (in Element: Settings, Sessions), "
+    "or sign it out."
+)
 
 
 @dataclass
@@ -115,25 +136,65 @@ class DeviceTrust:
         if missing:
             await self._query(client, missing)
         fresh: list[Untrusted] = []
-        lost: set[str] = set()
+        changed: set[str] = set()  # users with a device that gained or lost trust
         for user in members:
             verdict = self.verdicts.get(user, {})
             for device in olm.device_store.active_user_devices(user):
                 if verdict.get(device.id) == device.ed25519:
                     if not olm.is_device_verified(device):
                         olm.verify_device(device)
+                        # nio shares a session once and never with devices added later.
+                        changed.add(user)
                     continue
                 if olm.is_device_verified(device):
-                    lost.add(user)  # it may hold the current room key: rotate below
+                    changed.add(user)  # it may hold the current room key: rotate below
                 if not olm.is_device_blacklisted(device):
                     olm.blacklist_device(device)
                 untrusted = Untrusted(user, device.id)
                 if untrusted not in self.noticed:
                     self.noticed.add(untrusted)
                     fresh.append(untrusted)
-        if lost:
-            self._rotate(client, lost)
+        if changed:
+            self._rotate(client, changed)
         return fresh
+
+    async def prepare(
+        self,
+        client: AsyncClient,
+        room_id: str,
+        room: MatrixRoom,
+        language_of: LanguageOf,
+        *,
+        direct: bool,
+    ) -> None:
+        """Before a send in an encrypted room: trust applied, notices sent.
+
+        ``direct``: a person's direct room with the bot, where the notice is
+        written to them in their language."""
+        fresh = await self.apply(client, room_id, list(room.users))
+        people = sorted({u.user_id for u in fresh})
+        for person in people:
+            if direct:
+                language = await language_of(person)
+                text = render(language, DIRECT_NOTICE) if language else t(DIRECT_NOTICE)
+            else:
+                text = t(ROOM_NOTICE, person=person)
+            await self._notice(client, room_id, text)
+
+    async def _notice(self, client: AsyncClient, room_id: str, text: str) -> None:
+        """One content-free ``m.notice``, sent unencrypted on purpose: the person
+        may have no verified session at all, and must still learn why they
+        read nothing. It names no case and carries nothing of a report."""
+        path = (
+            f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/send/m.room.message/"
+            f"sosbot-trust-{uuid4().hex}"
+        )
+        try:
+            await api_request(client, "PUT", path, {"msgtype": "m.notice", "body": text})
+        except Exception as exc:  # the notice is a courtesy: never block the send it precedes
+            log.warning("Matrix trust notice failed: %s", type(exc).__name__)
+        else:
+            log.info("Matrix trust notice sent: a member has an unverified device")
 
     def _rotate(self, client: AsyncClient, users: set[str]) -> None:
         """A fresh outbound session in every room shared with ``users``."""
@@ -142,4 +203,4 @@ class DeviceTrust:
         for room_id, room in client.rooms.items():
             if users & set(room.users):
                 olm.outbound_group_sessions.pop(room_id, None)
-        log.info("Matrix room keys rotated: a device lost its cross-signature")
+        log.info("Matrix room keys rotated: a device gained or lost its cross-signature")
