@@ -41,7 +41,7 @@ from nio import AsyncClient, MatrixRoom
 
 from bot.transports.matrix_crosssign import KEYS_QUERY, only_key, verify_json
 from bot.transports.matrix_http import api_request
-from handlers.i18n import render, t
+from handlers.i18n import N_, render, t
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,12 @@ class Untrusted:
 
 LanguageOf = Callable[[str], Awaitable[str | None]]  # user id -> their language, if known
 
-ROOM_NOTICE = (
+ROOM_NOTICE = N_(
     "{person} has a session that is not verified, so it receives no messages here. "
     "Verify it from a session you have already verified (in Element: Settings, Sessions), "
     "or sign it out."
 )
-DIRECT_NOTICE = (
+DIRECT_NOTICE = N_(
     "One of your sessions is not verified, so it receives no messages from me. "
     "Verify it from a session you have already verified (in Element: Settings, Sessions), "
     "or sign it out."
