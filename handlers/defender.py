@@ -411,6 +411,8 @@ async def _answer_pending(
                 ref=ref,
             )
         await turn.say(turn.t("Your data has been erased."))
+        # Last: leaving the private chat (Matrix) must not cost the message above.
+        await turn.messenger.forget_person(turn.msg.sender)
         return True
     if kind == "reply":
         text = turn.msg.text.strip()

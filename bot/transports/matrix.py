@@ -42,6 +42,7 @@ from nio import (
 
 from bot.transports.base import Deliver
 from bot.transports.matrix_crosssign import CrossSigner, SecretStore
+from bot.transports.matrix_dms import DirectRooms
 from bot.transports.matrix_events import RoomEvents
 from bot.transports.matrix_http import api_request
 from bot.transports.matrix_incoming import IncomingBuilder
@@ -115,7 +116,9 @@ class MatrixTransport:
         self.options = options or MatrixOptions()
         self.state = SyncState(store_dir / STATE)
         self.signal = SyncSignal()
-        self.messenger = MatrixMessenger(accounts, self.state, self.signal, self.options.send)
+        self.messenger = MatrixMessenger(
+            accounts, self.state, self.signal, DirectRooms(secrets), self.options.send
+        )
         self.events = RoomEvents(
             user_id,
             self.state,
@@ -191,6 +194,10 @@ class MatrixTransport:
         if credentials is not None:
             check_crypto_store(self.store_dir, credentials, pickle_key)
         self.state.reload()
+        if self.state.legacy_dms:  # an earlier version's clear-text mapping: into the database
+            await self.messenger.dms.adopt(self.state.legacy_dms)
+            self.state.legacy_dms = {}
+            self.state.save()
         client = AsyncClient(
             self.homeserver,
             self.user_id,

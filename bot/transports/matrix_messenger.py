@@ -39,7 +39,9 @@ from nio import (
     UploadResponse,
 )
 
+from bot.transports.matrix_dms import DirectRooms
 from bot.transports.matrix_state import SyncState
+from bot.transports.matrix_store import forget_person as forget_in_store
 from bot.transports.matrix_trust import DeviceTrust
 from handlers.i18n import t
 from handlers.messages import Address, Option, Platform, Sent
@@ -140,11 +142,13 @@ class MatrixMessenger:
         accounts: AccountBook,
         state: SyncState,
         signal: SyncSignal,
+        dms: DirectRooms,
         policy: SendPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.accounts = accounts
         self.state = state
+        self.dms = dms
         self.signal = signal
         self.policy = policy or SendPolicy()
         self.sleep = sleep
@@ -253,7 +257,7 @@ class MatrixMessenger:
     async def is_encrypted(self, chat: Address) -> bool:
         client = self._client()
         if chat.id.startswith("@"):
-            known = self.state.dms.get(chat.id)
+            known = await self.dms.room_of(chat.id)
             if known is None or not self._is_dm_with(known, chat.id):
                 return True  # the direct room the bot would create is encrypted
             room_id = known
@@ -261,6 +265,29 @@ class MatrixMessenger:
             room_id = await self._room_for(chat)
         room = client.rooms.get(room_id)
         return bool(room is not None and room.encrypted)
+
+    async def forget_person(self, account: Address) -> None:
+        """After /forget: leave and forget the person's direct rooms, drop the
+        mapping from the database and what nio's store keeps of them."""
+        client = self._client()
+        user_id = account.id
+        rooms = {r for r in client.rooms if self._is_dm_with(r, user_id)}
+        mapped = await self.dms.forget_user(user_id)
+        if mapped is not None:
+            rooms.add(mapped)
+        for room_id in rooms:
+            try:
+                await client.room_leave(room_id)
+                await client.room_forget(room_id)
+            except (ClientError, TimeoutError) as exc:  # erased anyway; the room stays joined
+                log.warning("Matrix: could not leave a direct room: %s", type(exc).__name__)
+            self.state.direct.discard(room_id)
+        forget_in_store(client, user_id, rooms)
+        for room_id in rooms:
+            client.rooms.pop(room_id, None)
+        self.state.save()
+        self.trust.forget([user_id])
+        log.info("Matrix: left %d direct rooms after /forget", len(rooms))
 
     # -------------------------------------------------------------- plumbing
     def _client(self) -> AsyncClient:
@@ -351,10 +378,10 @@ class MatrixMessenger:
 
     async def gone(self, chat: Address) -> DestinationGone:
         """Mark a destination inactive; the caller raises what this returns."""
-        for user, room_id in list(self.state.dms.items()):
-            if chat.id in (user, room_id):
-                del self.state.dms[user]
-                self.state.save()
+        if chat.id.startswith("@"):
+            await self.dms.forget_user(chat.id)
+        elif chat.id.startswith("!"):
+            await self.dms.forget_room(chat.id)
         await self.accounts.mark_inactive(str(chat))
         return DestinationGone("matrix: not in that room any more")
 
@@ -380,7 +407,7 @@ class MatrixMessenger:
 
     async def _direct_room(self, chat: Address) -> str:
         client, user_id = self._client(), chat.id
-        known = self.state.dms.get(user_id)
+        known = await self.dms.room_of(user_id)
         if known and self._is_dm_with(known, user_id):
             return known
         candidates = [r for r in client.rooms.values() if self._is_dm_with(r.room_id, user_id)]
@@ -419,6 +446,5 @@ class MatrixMessenger:
                 self.policy.room_wait,
             ):
                 raise TransientSendError("matrix: the new direct room did not arrive")
-        self.state.dms[user_id] = room_id
-        self.state.save()
+        await self.dms.remember(user_id, room_id)
         return room_id

@@ -9,7 +9,8 @@
   again, so a missing store is refused with one explanatory line.
 * ``state.json`` — the sync token up to which every event was handled (not
   merely received), the ids of events handled since, and the rooms that are
-  direct chats. On start the bot syncs from that token, so what arrived
+  direct chats. No user id: which person a direct room serves is kept in
+  the encrypted database (matrix_dms.py). On start the bot syncs from that token, so what arrived
   while it was down is answered, and nothing handled is handled twice.
 
 Everything is written atomically with mode 0600 in a 0700 folder: these
@@ -145,7 +146,9 @@ class SyncState:
         self.next_batch: str | None = None
         self.handled: OrderedDict[str, None] = OrderedDict()
         self.direct: set[str] = set()  # rooms their inviter marked as direct chats
-        self.dms: dict[str, str] = {}  # user id -> the direct room the bot uses for them
+        # user id -> direct room, as earlier versions kept it here in clear; the
+        # transport moves it into the database on start and it is never written again.
+        self.legacy_dms: dict[str, str] = {}
 
     def reload(self) -> None:
         """Read the file in place (the messenger shares this object)."""
@@ -159,14 +162,13 @@ class SyncState:
         self.next_batch = token if isinstance(token, str) and token else None
         self.handled = OrderedDict((str(e), None) for e in data.get("handled", []))
         self.direct = {str(r) for r in data.get("direct", [])}
-        self.dms = {str(k): str(v) for k, v in dict(data.get("dms", {})).items()}
+        self.legacy_dms = {str(k): str(v) for k, v in dict(data.get("dms", {})).items()}
 
     def save(self) -> None:
         body = {
             "next_batch": self.next_batch,
             "handled": list(self.handled),
             "direct": sorted(self.direct),
-            "dms": self.dms,
         }
         write_private(self.path, json.dumps(body).encode())
 

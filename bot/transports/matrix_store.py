@@ -23,13 +23,23 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import sqlcipher3
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from nio import AsyncClient
 from nio.store import SqliteStore
+from nio.store.models import (
+    DeviceKeys,
+    DeviceTrustState,
+    EncryptedRooms,
+    ForwardedChains,
+    Keys,
+    MegolmInboundSessions,
+)
 from playhouse.sqlcipher_ext import SqlCipherDatabase
 
 PLAIN_HEADER = b"SQLite format 3\x00"
@@ -93,3 +103,44 @@ def encrypt_plain_store(path: Path, passphrase: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(target, path)
+
+
+def forget_person(client: AsyncClient, user_id: str, room_ids: Iterable[str]) -> None:
+    """After /forget: drop what nio keeps of a person and of their direct rooms.
+
+    The direct rooms' inbound room keys go (the bot can no longer read what
+    the person wrote there), and so do the rooms' encryption records. The
+    person's device keys and trust records go too unless they share another
+    room with the bot, where nio still needs them to encrypt.
+    """
+    olm, store = client.olm, client.store
+    if olm is None or store is None:
+        return
+    rooms = set(room_ids)
+    elsewhere = any(
+        user_id in room.users for room_id, room in client.rooms.items() if room_id not in rooms
+    )
+    db = store.database
+    with db.bind_ctx(store.models), db.atomic():
+        for room_id in rooms:
+            sessions = MegolmInboundSessions.select(MegolmInboundSessions.session_id).where(
+                MegolmInboundSessions.room_id == room_id
+            )
+            ForwardedChains.delete().where(ForwardedChains.session.in_(sessions)).execute()
+            MegolmInboundSessions.delete().where(
+                MegolmInboundSessions.room_id == room_id
+            ).execute()
+            EncryptedRooms.delete().where(EncryptedRooms.room_id == room_id).execute()
+        if not elsewhere:
+            devices = DeviceKeys.select(DeviceKeys.id).where(DeviceKeys.user_id == user_id)
+            Keys.delete().where(Keys.device.in_(devices)).execute()
+            DeviceTrustState.delete().where(DeviceTrustState.device.in_(devices)).execute()
+            DeviceKeys.delete().where(DeviceKeys.user_id == user_id).execute()
+    for room_id in rooms:
+        olm.inbound_group_store._entries.pop(room_id, None)  # nio has no public remover
+        olm.outbound_group_sessions.pop(room_id, None)
+        client.encrypted_rooms.discard(room_id)
+    if not elsewhere:
+        olm.device_store._entries.pop(user_id, None)
+        olm.tracked_users.discard(user_id)
+        olm.users_for_key_query.discard(user_id)

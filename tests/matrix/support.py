@@ -55,6 +55,9 @@ class MemorySecrets:
     async def put(self, name: str, value: bytes) -> None:
         self.values[name] = value
 
+    async def delete(self, name: str) -> bool:
+        return self.values.pop(name, None) is not None
+
 
 @dataclass(frozen=True)
 class FakeAccount:

@@ -26,6 +26,7 @@ class Outgoing:
 class MemoryMessenger:
     platform: Platform = Platform.TELEGRAM
     encrypted_chats: set[Address] = field(default_factory=set)
+    forgotten: list[Address] = field(default_factory=list)  # forget_person (after /forget)
     gone: set[Address] = field(default_factory=set)
     sent: list[Outgoing] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -75,6 +76,9 @@ class MemoryMessenger:
 
     async def is_encrypted(self, chat: Address) -> bool:
         return chat in self.encrypted_chats
+
+    async def forget_person(self, account: Address) -> None:
+        self.forgotten.append(account)
 
     def to(self, chat: Address) -> list[Outgoing]:
         return [out for out in self.sent if out.chat == chat and not out.deleted]
