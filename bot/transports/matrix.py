@@ -48,7 +48,6 @@ from bot.transports.matrix_http import api_request
 from bot.transports.matrix_incoming import IncomingBuilder
 from bot.transports.matrix_messenger import AccountBook, MatrixMessenger, SendPolicy, SyncSignal
 from bot.transports.matrix_queue import RoomQueues
-from bot.transports.matrix_store import CipherStore
 from bot.transports.matrix_state import (
     CREDENTIALS,
     STATE,
@@ -62,6 +61,7 @@ from bot.transports.matrix_state import (
     prepare_dir,
     save_credentials,
 )
+from bot.transports.matrix_store import CipherStore
 from handlers.messages import Platform
 from handlers.messenger import TransientSendError
 

@@ -320,7 +320,11 @@ class MatrixMessenger:
                     )
                 try:  # only devices cross-signed by their owners get the key (matrix_trust.py)
                     return await client.room_send(
-                        room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=False
+                        room_id,
+                        "m.room.message",
+                        content,
+                        tx_id=tx,
+                        ignore_unverified_devices=False,
                     )
                 except OlmUnverifiedDeviceError as exc:  # appeared after the check: check again
                     self.trust.forget([exc.device.user_id])

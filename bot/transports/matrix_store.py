@@ -75,7 +75,7 @@ class CipherStore(SqliteStore):  # type: ignore[misc]
 def connect(path: Path, passphrase: str, *, read_only: bool = False) -> Any:
     uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
     conn = sqlcipher3.connect(uri, uri=True)
-    conn.execute(f"PRAGMA key = \"{_raw_key(passphrase)}\"")
+    conn.execute(f'PRAGMA key = "{_raw_key(passphrase)}"')
     return conn
 
 
@@ -91,7 +91,7 @@ def encrypt_plain_store(path: Path, passphrase: str) -> None:
     target.unlink(missing_ok=True)
     conn = sqlcipher3.connect(os.fspath(path))
     try:
-        conn.execute(f"ATTACH DATABASE ? AS cipher KEY \"{_raw_key(passphrase)}\"", (str(target),))
+        conn.execute(f'ATTACH DATABASE ? AS cipher KEY "{_raw_key(passphrase)}"', (str(target),))
         conn.execute("SELECT sqlcipher_export('cipher')")
         conn.execute("DETACH DATABASE cipher")
     finally:
@@ -127,9 +127,7 @@ def forget_person(client: AsyncClient, user_id: str, room_ids: Iterable[str]) ->
                 MegolmInboundSessions.room_id == room_id
             )
             ForwardedChains.delete().where(ForwardedChains.session.in_(sessions)).execute()
-            MegolmInboundSessions.delete().where(
-                MegolmInboundSessions.room_id == room_id
-            ).execute()
+            MegolmInboundSessions.delete().where(MegolmInboundSessions.room_id == room_id).execute()
             EncryptedRooms.delete().where(EncryptedRooms.room_id == room_id).execute()
         if not elsewhere:
             devices = DeviceKeys.select(DeviceKeys.id).where(DeviceKeys.user_id == user_id)

@@ -78,7 +78,9 @@ def cross_signed_devices(user_id: str, answer: dict[str, Any]) -> dict[str, str]
         if not isinstance(ed25519, str):
             continue
         # The device's own signature (nio checks it too) and the self-signing key's.
-        if _signed_by(device, user_id, ed25519, device_id) and _signed_by(device, user_id, ssk_public):
+        if _signed_by(device, user_id, ed25519, device_id) and _signed_by(
+            device, user_id, ssk_public
+        ):
             verified[str(device_id)] = ed25519
     return verified
 
@@ -123,7 +125,9 @@ class DeviceTrust:
         for user in users:
             self.verdicts[user] = cross_signed_devices(user, answer)
 
-    async def apply(self, client: AsyncClient, room_id: str, users: Iterable[str]) -> list[Untrusted]:
+    async def apply(
+        self, client: AsyncClient, room_id: str, users: Iterable[str]
+    ) -> list[Untrusted]:
         """Mark every device of ``users`` verified or blacklisted in nio's store.
 
         Returns the devices newly found untrusted that were not noticed yet,

@@ -241,7 +241,7 @@ async def log_in(
     server: SynapseServer, store: Path, user_id: str, password: str, device_name: str
 ) -> Peer:
     """A new device (session) of ``user_id``, not cross-signed yet."""
-    store.mkdir()
+    await asyncio.to_thread(store.mkdir)
     client = AsyncClient(
         server.base_url,
         user_id,

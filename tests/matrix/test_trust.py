@@ -59,7 +59,8 @@ async def test_an_unverified_second_session_cannot_read_the_next_card(
     await laptop.until(lambda: room_id in laptop.client.rooms, "the laptop to see the room")
     await wait_until(
         lambda: any(
-            d.id == laptop_id for d in bot.client.device_store.active_user_devices(advisor.user_id)  # type: ignore[union-attr]
+            d.id == laptop_id
+            for d in bot.client.device_store.active_user_devices(advisor.user_id)  # type: ignore[union-attr]
         ),
         "the bot to learn of the new session",
     )
@@ -91,11 +92,13 @@ async def test_an_unverified_second_session_cannot_read_the_next_card(
     # Verified from the first session (cross-signed): the next card reaches the laptop too.
     await cross_sign(laptop, advisor.seeds)
     await wait_until(
-        lambda: any(
-            d.id == laptop_id and bot.client.olm.is_device_verified(d)  # type: ignore[union-attr]
-            for d in bot.client.device_store.active_user_devices(advisor.user_id)  # type: ignore[union-attr]
-        )
-        or not bot.messenger.trust.verdicts.get(advisor.user_id),
+        lambda: (
+            any(
+                d.id == laptop_id and bot.client.olm.is_device_verified(d)  # type: ignore[union-attr]
+                for d in bot.client.device_store.active_user_devices(advisor.user_id)  # type: ignore[union-attr]
+            )
+            or not bot.messenger.trust.verdicts.get(advisor.user_id)
+        ),
         "the bot to hear of the signature",
     )
     await bot.messenger.send_text(triage, "C-100004 after verification")
@@ -110,7 +113,9 @@ async def test_a_defender_with_no_verified_session_is_told_in_their_language(
     kit: BotKit, tmp_path: Path
 ) -> None:
     bot = await kit.start(Recorder())
-    defender = await kit.person("defender", tmp_path, signed=False)  # a client without cross-signing
+    defender = await kit.person(
+        "defender", tmp_path, signed=False
+    )  # a client without cross-signing
     kit.accounts.languages[f"matrix:{defender.user_id}"] = "es"
     room_id = await defender.open_dm(bot)
     await bot.messenger.send_text(Address(Platform.MATRIX, defender.user_id), "Caso C-200001")

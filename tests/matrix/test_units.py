@@ -25,11 +25,10 @@ from bot.transports.matrix_crosssign import (
     sign_json,
     verify_json,
 )
+from bot.transports.matrix_dms import DirectRooms
 from bot.transports.matrix_incoming import is_private, strip_reply_fallback
 from bot.transports.matrix_messenger import MatrixMessenger, SendPolicy, SyncSignal, split_text
 from bot.transports.matrix_queue import RoomQueues
-from bot.transports.matrix_dms import DirectRooms
-from bot.transports.matrix_store import PLAIN_HEADER
 from bot.transports.matrix_state import (
     CREDENTIALS,
     Credentials,
@@ -40,6 +39,7 @@ from bot.transports.matrix_state import (
     crypto_store_path,
     save_credentials,
 )
+from bot.transports.matrix_store import PLAIN_HEADER
 from handlers.messages import Address, Platform
 from handlers.messenger import DestinationGone, TransientSendError
 from tests.fakes.net import free_port
