@@ -46,8 +46,9 @@ from bot.transports.matrix_dms import DirectRooms
 from bot.transports.matrix_events import RoomEvents
 from bot.transports.matrix_http import api_request
 from bot.transports.matrix_incoming import IncomingBuilder
-from bot.transports.matrix_messenger import AccountBook, MatrixMessenger, SendPolicy, SyncSignal
+from bot.transports.matrix_messenger import AccountBook, MatrixMessenger, SendPolicy
 from bot.transports.matrix_queue import RoomQueues
+from bot.transports.matrix_signal import SyncSignal
 from bot.transports.matrix_state import (
     CREDENTIALS,
     STATE,

@@ -31,7 +31,8 @@ from nio.exceptions import EncryptionError, LocalProtocolError
 
 from bot.transports.base import Deliver
 from bot.transports.matrix_incoming import IncomingBuilder
-from bot.transports.matrix_messenger import AccountBook, MatrixMessenger, SyncSignal
+from bot.transports.matrix_messenger import AccountBook, MatrixMessenger
+from bot.transports.matrix_signal import SyncSignal
 from bot.transports.matrix_state import SyncState
 from handlers.i18n import render
 from handlers.messages import Address, Platform

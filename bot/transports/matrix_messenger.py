@@ -18,7 +18,6 @@ answers are retried, then raise ``TransientSendError``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from nio import (
 )
 
 from bot.transports.matrix_dms import DirectRooms
+from bot.transports.matrix_signal import SyncSignal, split_text
 from bot.transports.matrix_state import SyncState
 from bot.transports.matrix_store import forget_person as forget_in_store
 from bot.transports.matrix_trust import DeviceTrust
@@ -50,7 +50,6 @@ from handlers.messenger import DestinationGone, TransientSendError
 log = logging.getLogger(__name__)
 
 MEGOLM = "m.megolm.v1.aes-sha2"
-MAX_BODY = 16_000  # JSON-escaped characters per event: encrypted, that stays far under 64 KiB
 GONE_CODES = frozenset({"M_FORBIDDEN"})
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -74,61 +73,6 @@ class SendPolicy:
     max_wait: float = 60.0  # a longer retry_after is not waited out: TransientSendError
     network_delay: float = 1.0  # times the attempt number
     room_wait: float = 30.0  # for a newly created direct room to come down the sync
-
-
-class SyncSignal:
-    """Fired after every sync, so waiters can re-check what they wait for."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-        self.ready = asyncio.Event()
-
-    def fire(self) -> None:
-        event, self._event = self._event, asyncio.Event()
-        event.set()
-
-    async def next(self) -> None:
-        await self._event.wait()
-
-    async def wait_until(self, predicate: Callable[[], bool], within: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while not predicate():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._event.wait(), remaining)
-            except TimeoutError:
-                return predicate()
-        return True
-
-
-def _escaped_len(text: str) -> int:
-    return len(json.dumps(text))
-
-
-def split_text(text: str, limit: int = MAX_BODY) -> list[str]:
-    """Split at line breaks (or spaces) so that every part's JSON fits ``limit``."""
-    parts: list[str] = []
-    while _escaped_len(text) > limit:
-        low, high = 1, len(text)
-        while low < high:  # the longest prefix that fits
-            middle = (low + high + 1) // 2
-            if _escaped_len(text[:middle]) <= limit:
-                low = middle
-            else:
-                high = middle - 1
-        cut = low
-        for separator in ("\n", " "):
-            found = text.rfind(separator, 0, cut)
-            if found > cut // 2:
-                cut = found
-                break
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return [p for p in parts if p] or [""]
 
 
 def _status(response: ErrorResponse) -> int:

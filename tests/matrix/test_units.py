@@ -27,8 +27,9 @@ from bot.transports.matrix_crosssign import (
 )
 from bot.transports.matrix_dms import DirectRooms
 from bot.transports.matrix_incoming import is_private, strip_reply_fallback
-from bot.transports.matrix_messenger import MatrixMessenger, SendPolicy, SyncSignal, split_text
+from bot.transports.matrix_messenger import MatrixMessenger, SendPolicy
 from bot.transports.matrix_queue import RoomQueues
+from bot.transports.matrix_signal import SyncSignal, split_text
 from bot.transports.matrix_state import (
     CREDENTIALS,
     Credentials,
