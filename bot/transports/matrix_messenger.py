@@ -39,6 +39,7 @@ from nio import (
 )
 
 from bot.transports.matrix_dms import DirectRooms
+from bot.transports.matrix_http import MatrixApiError
 from bot.transports.matrix_signal import SyncSignal, split_text
 from bot.transports.matrix_state import SyncState
 from bot.transports.matrix_store import forget_person as forget_in_store
@@ -259,9 +260,12 @@ class MatrixMessenger:
                 if room.encrypted:  # someone invited a moment ago must get the room key too
                     await self.refresh_keys(client)
                     direct = chat.id.startswith("@") or room_id in self.state.direct
-                    await self.trust.prepare(
-                        client, room_id, room, self._language_of, direct=direct
-                    )
+                    try:
+                        await self.trust.prepare(
+                            client, room_id, room, self._language_of, direct=direct
+                        )
+                    except MatrixApiError as exc:  # no verdict, no key: never send blind
+                        raise TransientSendError("matrix: device keys unavailable") from exc
                 try:  # only devices cross-signed by their owners get the key (matrix_trust.py)
                     return await client.room_send(
                         room_id,
