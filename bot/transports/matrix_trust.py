@@ -30,6 +30,7 @@ that verifies; Element warns about such identity changes, the bot does not.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class DeviceTrust:
 
     verdicts: dict[str, dict[str, str]] = field(default_factory=dict)
     noticed: set[Untrusted] = field(default_factory=set)  # told once per process
+    _querying: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def forget(self, users: Iterable[str]) -> None:
         """Drop the verdicts of users whose device lists changed."""
@@ -136,9 +138,10 @@ class DeviceTrust:
         olm = client.olm
         assert olm is not None
         members = [u for u in users if u != client.user_id]
-        missing = [u for u in members if u not in self.verdicts]
-        if missing:
-            await self._query(client, missing)
+        async with self._querying:  # sends in flight share one query per user
+            missing = [u for u in members if u not in self.verdicts]
+            if missing:
+                await self._query(client, missing)
         fresh: list[Untrusted] = []
         changed: set[str] = set()  # users with a device that gained or lost trust
         for user in members:
