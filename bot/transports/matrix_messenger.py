@@ -46,7 +46,7 @@ from bot.transports.matrix_store import forget_person as forget_in_store
 from bot.transports.matrix_trust import DeviceTrust
 from handlers.i18n import t
 from handlers.messages import Address, Option, Platform, Sent
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.messenger import DestinationGone, RateLimited, TransientSendError
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ class MatrixMessenger:
                     self.trust.forget([exc.device.user_id])
             raise TransientSendError("matrix: device list still changing")
 
-        response = await self._retrying(chat, attempt, room_id)
+        response = await self._retrying(chat, attempt, room_id, outbox=txn_id is not None)
         return Sent(chat, str(response.event_id))
 
     async def refresh_keys(self, client: AsyncClient) -> None:
@@ -295,8 +295,12 @@ class MatrixMessenger:
         call: Callable[[], Awaitable[Any]],
         room_id: str | None = None,
         gone_codes: frozenset[str] = GONE_CODES,
+        *,
+        outbox: bool = False,
     ) -> Any:
-        """Run one API call with Matrix's errors turned into ours."""
+        """Run one API call with Matrix's errors turned into ours. ``outbox``: the
+        caller (the dispatcher's lane) owns rate limits, so a rate limit is raised
+        as ``RateLimited`` for its gate to learn, never waited out here."""
         last: BaseException | None = None
         for attempt in range(1, self.policy.attempts + 1):
             try:
@@ -315,8 +319,8 @@ class MatrixMessenger:
             code, status = response.status_code, _status(response)
             if code == "M_LIMIT_EXCEEDED" or status == 429:
                 wait = (response.retry_after_ms or 1000) / 1000
-                if wait > self.policy.max_wait:
-                    raise TransientSendError(f"matrix: rate limited for {wait:.0f} s")
+                if outbox or wait > self.policy.max_wait:
+                    raise RateLimited(wait, f"matrix: rate limited for {wait:.0f} s")
                 log.info("Matrix rate limit: waiting %.1f s", wait)
                 await self.sleep(wait)
                 continue

@@ -153,6 +153,8 @@ async def test_forget_erases_report_and_tells_the_room(bot: Harness) -> None:
     messenger = bot.messenger(ANA.platform)
     assert messenger.forgotten == [ANA]
     assert messenger.to(ANA)[-1].text == "Your data has been erased."
+    told = messenger.sent[: messenger.sent_before_forgetting[0]]
+    assert [o.text for o in told if o.chat == ANA][-1] == "Your data has been erased."
     assert (
         await bot.db.conversations.load((await bot.db.accounts.get_or_create(str(ANA), None)).id)
         is None

@@ -138,8 +138,12 @@ async def test_no_defender_identifier_under_the_data_folder(kit: BotKit, tmp_pat
             await advisor.wait_for_member(triage, bot)
             on_matrix = await kit.person("defender", tmp_path)
             dm = await on_matrix.open_dm(bot)
-            await answer(on_matrix, dm, bot, "!sos men with guns outside", "case reference")
-            await telegram(server, on_telegram, "/sos they follow me home", "case reference")
+            await answer(
+                on_matrix, dm, bot, "!sos men with guns outside", "saved under the reference"
+            )
+            await telegram(
+                server, on_telegram, "/sos they follow me home", "saved under the reference"
+            )
             await advisor.until(
                 lambda: len([b for b in advisor.bodies(triage, bot.user_id) if REF.search(b)]) >= 2,
                 "both cards",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientConnectionError
-from nio import RoomSendError, RoomSendResponse
+from nio import OlmUnverifiedDeviceError, RoomSendError, RoomSendResponse
 
 from bot.transports import matrix_crosssign
 from bot.transports.matrix import PICKLE_SECRET, MatrixTransport
@@ -42,7 +42,7 @@ from bot.transports.matrix_state import (
 )
 from bot.transports.matrix_store import PLAIN_HEADER
 from handlers.messages import Address, Platform
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.messenger import DestinationGone, RateLimited, TransientSendError
 from tests.fakes.net import free_port
 from tests.matrix.support import MemoryAccounts, MemorySecrets, Recorder
 
@@ -328,6 +328,58 @@ async def test_limit_exceeded_waits_retry_after_then_succeeds() -> None:
     limited = RoomSendError("slow down", "M_LIMIT_EXCEEDED", 1500)
     assert await messenger._retrying(ROOM, _answers(limited, limited, ok)) is ok
     assert waits == [1.5, 1.5]
+
+
+async def test_limit_exceeded_from_the_outbox_is_raised_for_the_lane() -> None:
+    # The lane's gate owns rate limits: it must learn retry_after, not wait blind.
+    messenger, waits = _messenger(MemoryAccounts())
+    ok = RoomSendResponse("$e", "!room:example.org")
+    limited = RoomSendError("slow down", "M_LIMIT_EXCEEDED", 1500)
+    with pytest.raises(RateLimited) as raised:
+        await messenger._retrying(ROOM, _answers(limited, ok), outbox=True)
+    assert raised.value.retry_after == 1.5
+    assert waits == []
+
+
+class _RefusingTrust:
+    """The trust check as the send sees it: no verdict at all, or one that keeps changing."""
+
+    def __init__(self, no_verdict: bool) -> None:
+        self.no_verdict = no_verdict
+        self.forgotten: list[str] = []
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+        if self.no_verdict:
+            raise MatrixApiError(502, {})
+
+    def forget(self, users: Any) -> None:
+        self.forgotten.extend(users)
+
+
+@pytest.mark.parametrize("no_verdict", [True, False])
+async def test_a_send_refused_for_an_unverified_device_is_transient(no_verdict: bool) -> None:
+    # The lane retries TransientSendError; nothing is ever sent blind to an unchecked device.
+    messenger, _waits = _messenger(MemoryAccounts())
+    sends: list[str] = []
+
+    async def room_send(room_id: str, *args: Any, **kwargs: Any) -> Any:
+        sends.append(room_id)
+        assert kwargs["ignore_unverified_devices"] is False
+        raise OlmUnverifiedDeviceError(SimpleNamespace(user_id="@ana:example.org"))
+
+    room = SimpleNamespace(encrypted=True)
+    messenger.client = SimpleNamespace(  # type: ignore[assignment]
+        rooms={ROOM.id: room}, should_query_keys=False, room_send=room_send
+    )
+    trust = _RefusingTrust(no_verdict)
+    messenger.trust = trust  # type: ignore[assignment]
+    with pytest.raises(TransientSendError) as raised:
+        await messenger.send_text(ROOM, "hello", txn_id="sosbot.outbox.1")
+    assert not isinstance(raised.value, (RateLimited, DestinationGone))
+    if no_verdict:
+        assert sends == []
+    else:  # checked again once, then left to the lane
+        assert sends == [ROOM.id, ROOM.id] and trust.forgotten == ["@ana:example.org"] * 2
 
 
 async def test_forbidden_marks_the_destination_inactive() -> None:
