@@ -142,20 +142,16 @@ class Outbox(BroadcastHeaders):
         if exclude:
             conditions.append(Row.id.not_in(list(exclude)))
         opened = self._store.write() if lease is not None else self._store.read()
+        query = (
+            select(Row)
+            .where(*conditions)
+            .order_by(Row.priority, Row.seq, Row.created_at, Row.id)
+            .limit(limit)
+        )
+        if lease is not None:  # a lease is a write: lock the rows (a plain read cannot)
+            query = query.with_for_update(skip_locked=True)
         async with opened as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(Row)
-                        .where(*conditions)
-                        .order_by(Row.priority, Row.seq, Row.created_at, Row.id)
-                        .limit(limit)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            rows = (await session.execute(query)).scalars().all()
             items = []
             for row in rows:
                 attempts = row.attempts + 1  # this one: counted when it is marked sending

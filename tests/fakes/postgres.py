@@ -368,6 +368,15 @@ class PostgresServer:
         self._run(self._client_cmd("createdb", "-E", "UTF8", "-T", "template0", name))
         return self.url(name)
 
+    def copy_database(self, source: str, name: str) -> str:
+        """A new database ``name`` holding a copy of ``source`` (which must have no
+        open connection); its SQLAlchemy (asyncpg) URL."""
+        self._check_name(source)
+        self._check_name(name)
+        self._run(self._client_cmd("dropdb", "--if-exists", "--force", name))
+        self._run(self._client_cmd("createdb", "-T", source, name))
+        return self.url(name)
+
     def drop_database(self, name: str) -> None:
         self._check_name(name)
         self._run(self._client_cmd("dropdb", "--if-exists", "--force", name))

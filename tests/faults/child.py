@@ -1,12 +1,15 @@
-"""The bot in a process of its own that SIGKILLs itself right after its Nth
-database commit once armed: the fault tests' hook (not a test module).
+"""Bot processes for the fault tests, forked from one that imported everything
+once (a fresh interpreter per kill costs seconds; a fork, milliseconds).
 
-    python -m tests.faults.child BASE_URL DATA_PATH TRIAGE_CHAT_ID KILL_AT [DATABASE_URL]
+    python -m tests.faults.child
 
-Prints "ready" once running; a line "arm" on stdin starts the count (answered
-with "armed"). KILL_AT 0 never kills. Commits are counted after they are
-durable (SQLAlchemy's ``after_commit``), so the kill lands between two commits,
-the way a power cut at any moment leaves the database.
+reads lines ``run BASE_URL DATA_PATH TRIAGE_CHAT_ID KILL_AT [DATABASE_URL]`` on stdin. For
+each it forks a bot process and prints ``pid N``; the bot prints ``up N`` once
+started; when it ends the zygote prints ``ended N``. The bot SIGKILLs itself right after its KILL_AT-th
+database commit counted from the moment the file DATA_PATH/arm exists (0:
+never). Commits are counted once durable (SQLAlchemy's ``after_commit``), so
+the kill lands between two commits, the way a power cut at any moment
+leaves the database. Not a test module.
 """
 
 from __future__ import annotations
@@ -16,42 +19,66 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from storage.engine import READ_ONLY
 from tests.broadcast.conftest import build_bot
 
+TRACE: list[str] = []
 
-def install_killer(kill_at: int) -> dict[str, Any]:
-    state: dict[str, Any] = {"armed": False, "commits": 0}
+
+def install_killer(arm: Path, kill_at: int) -> None:
+    commits = 0
+    if os.environ.get("FAULT_TRACE"):
+        from sqlalchemy.engine import Engine
+
+        @event.listens_for(Engine, "before_cursor_execute")
+        def _trace(conn: object, cursor: object, statement: str, *args: object) -> None:
+            TRACE.append(" ".join(statement.split())[:50])
 
     @event.listens_for(Session, "after_commit")
     def _after_commit(session: Session) -> None:
-        if not state["armed"] or kill_at <= 0:
+        nonlocal commits
+        if kill_at <= 0 or not arm.exists():
             return
-        state["commits"] += 1
-        if state["commits"] == kill_at:
+        if session.get_nested_transaction() is not None:
+            return  # a SAVEPOINT released inside the unit of work, not a commit
+        options = session.get_bind().get_execution_options()
+        if options.get(READ_ONLY) or options.get("postgresql_readonly"):
+            return  # a read (the dispatcher looking for work): nothing to lose there
+        commits += 1
+        if os.environ.get("FAULT_TRACE"):
+            print(f"commit {commits}: {' | '.join(TRACE[-6:])}", file=sys.stderr, flush=True)
+            TRACE.clear()
+        if commits == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    return state
 
-
-async def main(base_url: str, path: str, triage_id: str, kill_at: str, url: str = "") -> None:
-    state = install_killer(int(kill_at))
-    app = await build_bot(base_url, Path(path), int(triage_id), database_url=url or None)
+async def bot(base_url: str, path: str, triage_id: str, url: str | None) -> None:
+    app = await build_bot(base_url, Path(path), int(triage_id), database_url=url)
     await app.start()
+    print(f"up {os.getpid()}", flush=True)  # started: its own start-up commits are done
+    await asyncio.Event().wait()
+
+
+def main() -> None:
     print("ready", flush=True)
-    loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            await asyncio.Event().wait()
-        if line.strip() == "arm":
-            state["armed"] = True
-            print("armed", flush=True)
+    for line in sys.stdin:
+        command, *args = line.split()
+        if command != "run":
+            continue
+        base_url, path, triage_id, kill_at, *url = args  # url: PostgreSQL, or none (SQLite)
+        pid = os.fork()
+        if pid == 0:  # the bot
+            install_killer(Path(path) / "arm", int(kill_at))
+            asyncio.run(bot(base_url, path, triage_id, url[0] if url else None))
+            os._exit(0)
+        print(f"pid {pid}", flush=True)
+        os.waitpid(pid, 0)
+        print(f"ended {pid}", flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:6]))
+    main()
