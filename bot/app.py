@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.broadcast import Dispatcher
-from bot.config import Config, ConfigError, Secrets, load_secrets
+from bot.config import Config, ConfigError, Secrets, advisor_names, load_secrets
 from bot.scheduler import Scheduler
 from bot.transports.base import Transport
 from handlers.clock import Clock, SystemClock
@@ -33,6 +33,7 @@ def settings_from(config: Config) -> Settings:
         default_language=config.bot.default_language,
         advisory_rooms=tuple(Address.parse(a) for a in advisory.rooms),
         advisors=tuple(Address.parse(a) for a in advisory.advisors),
+        advisor_names={Address.parse(a): n for a, n in advisor_names(advisory).items()},
         escalation_list=tuple(Address.parse(a) for a in advisory.escalation),
         allow_content_in_unencrypted_rooms=advisory.allow_content_in_unencrypted_rooms,
         escalation_after={

@@ -80,6 +80,7 @@ class MatrixSection:
 class AdvisorySection:
     rooms: tuple[str, ...] = ()
     advisors: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # "platform:id=Display Name", shown instead of ids
     escalation: tuple[str, ...] = ()
     allow_content_in_unencrypted_rooms: bool = False
     digest_time: str = "08:00"  # UTC, HH:MM
@@ -219,6 +220,19 @@ def _check_address_list(path: str, values: tuple[str, ...]) -> None:
             )
 
 
+def advisor_names(advisory: AdvisorySection) -> dict[str, str]:
+    """``advisory.names`` as address → display name; every address must be an advisor."""
+    names: dict[str, str] = {}
+    for entry in advisory.names:
+        address, sep, name = entry.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError("advisory.names", f"expected platform:id=Name, got {entry!r}")
+        if address.strip() not in advisory.advisors:
+            raise ConfigError("advisory.names", f"{address.strip()!r} is not in advisory.advisors")
+        names[address.strip()] = name.strip()
+    return names
+
+
 def _validate(config: Config) -> None:
     if config.bot.default_language not in LANGUAGES:
         raise ConfigError(
@@ -261,6 +275,7 @@ def _validate(config: Config) -> None:
         ]
         if enabled_example:
             raise ConfigError(f"advisory.{name}", f"still the example value {enabled_example[0]!r}")
+    advisor_names(config.advisory)  # raises ConfigError on a bad entry
     hh, sep, mm = config.advisory.digest_time.partition(":")
     if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
         raise ConfigError("advisory.digest_time", "expected HH:MM (UTC)")

@@ -103,6 +103,10 @@ ORGANISATIONS = (
 def demo_config(data_dir: Path) -> Config:
     """A web-only configuration whose paths all sit in ``data_dir``."""
     advisors = ", ".join(f'"web:{p.id}"' for p in PERSONAS if p.role == "advisor")
+    # "Ana — advisor" is called Ana: /assign Ana, and case views show the name.
+    names = ", ".join(
+        f'"web:{p.id}={p.name.split(" — ")[0]}"' for p in PERSONAS if p.role == "advisor"
+    )
     text = f"""
 [bot]
 data_dir = "."
@@ -113,6 +117,7 @@ master_key_file = "master.key"
 [advisory]
 rooms = ["web:triage"]
 advisors = [{advisors}]
+names = [{names}]
 escalation = ["web:coordinator"]
 # The page is local: the case cards in the demo room show the (made-up) reports.
 allow_content_in_unencrypted_rooms = true

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
-from handlers import broadcast, keys
+from handlers import audience as reach
+from handlers import broadcast, keys, letters, proposals
 from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.keys import Kind
@@ -119,15 +120,20 @@ def anonymity_problem(turn: Turn, case: CaseDetail, texts: Iterable[str]) -> str
 
 
 async def new(turn: Turn, args: Mapping[str, Any]) -> str:
-    case_ref = args["case"]
+    case_ref, template = args["case"], letters.template_name(args.get("template"))
     if case_ref is not None:
         await turn.services.db.cases.get(case_ref)  # NotFound if there is none
+    refusal = await letters.template_refusal(turn, template, case_ref) if template else None
+    if refusal:
+        return refusal
     for _ in range(8):
         ref = new_ref(RefKind.APPEAL)
         try:
             await turn.services.db.appeals.create(ref, str(turn.msg.sender), case_ref)
         except Conflict:
             continue
+        if template:
+            await letters.apply_template(turn, ref, template, case_ref)
         return turn.t(
             "Appeal {ref} drafted. Next: /appeal text {ref} en <text>, /appeal deadline {ref} "
             "YYYY-MM-DD, /appeal target {ref} region=… language=… group=…",
@@ -146,12 +152,11 @@ async def set_text(turn: Turn, args: Mapping[str, Any]) -> str:
         problem = anonymity_problem(turn, case, [text])
         if problem:
             return problem
-    await turn.services.db.appeals.set_text(ref, str(turn.msg.sender), language, text.strip())
-    return turn.t(
-        "Text of {ref} in {language} saved. Approvals so far were withdrawn.",
-        ref=ref,
-        language=language,
+    withdrawn = await turn.services.db.appeals.set_text(
+        ref, str(turn.msg.sender), language, text.strip()
     )
+    saved = turn.t("Text of {ref} in {language} saved.", ref=ref, language=language)
+    return saved + (" " + turn.t("Approvals so far were withdrawn.") if withdrawn else "")
 
 
 async def set_deadline(turn: Turn, args: Mapping[str, Any]) -> str:
@@ -182,19 +187,31 @@ async def set_target(turn: Turn, args: Mapping[str, Any]) -> str:
         group=values.get("group"),
         allow_individuals=values.get("individuals", "no").lower() in ("yes", "true", "1"),
     )
-    groups = await audience(turn.services, await turn.services.db.appeals.get(ref))
-    return turn.tn(
-        "Audience of {ref}: {n} member group.",
-        "Audience of {ref}: {n} member groups.",
-        len(groups),
-        ref=ref,
+    found = await reach.of_appeal(turn.services, await turn.services.db.appeals.get(ref))
+    return (
+        turn.tn(
+            "Audience of {ref}: {n} member group.",
+            "Audience of {ref}: {n} member groups.",
+            len(found.groups),
+            ref=ref,
+        )
+        + "\n"
+        + turn.t(
+            "By the registry: {registry}; by subscription: {subscribed}.",
+            registry=len(found.registry),
+            subscribed=len(found.subscribed),
+        )
     )
 
 
 def with_sign_button(
-    ref: str, groups: Sequence[MemberGroup], texts: Mapping[str, str]
+    ref: str,
+    groups: Sequence[MemberGroup],
+    texts: Mapping[str, str],
+    fallback: str = Language.EN,
 ) -> list[Delivery]:
-    """One message per group, in its language, under a Sign button in that language."""
+    """One message per group, in its language (else ``fallback``), under a Sign
+    button in that language."""
     labels = {lang: render(lang, "Sign") for lang in {*texts, Language.EN}}
     return [
         Delivery(
@@ -203,17 +220,14 @@ def with_sign_button(
             d.text,
             ((keys.make(Kind.SIGN, ref), labels[d.language or Language.EN]),),
         )
-        for d in broadcast.deliveries_for(groups, texts)
+        for d in broadcast.deliveries_for(groups, texts, fallback=fallback)
     ]
 
 
 async def audience(services: Services, appeal: AppealDetail) -> list[MemberGroup]:
-    """The active member groups the appeal's target selects."""
-    return await services.db.members.audience(
-        region=appeal.target_region,
-        language=appeal.target_language,
-        working_group=appeal.target_group,
-    )
+    """The active member groups the appeal reaches: the registry's match for its
+    target and the groups subscribed to it (handlers/audience.py)."""
+    return (await reach.of_appeal(services, appeal)).groups
 
 
 async def show(turn: Turn, args: Mapping[str, Any]) -> str:
@@ -249,11 +263,19 @@ async def approve(turn: Turn, args: Mapping[str, Any]) -> str:
     ref = args["appeal"]
     count = await turn.services.db.appeals.approve(ref, str(turn.msg.sender))
     needed = turn.services.settings.approvals_required
-    return turn.t("{ref}: {count} of {needed} approvals.", ref=ref, count=count, needed=needed)
+    answer = turn.t("{ref}: {count} of {needed} approvals.", ref=ref, count=count, needed=needed)
+    appeal = await turn.services.db.appeals.get(ref)
+    gaps = letters.missing(await audience(turn.services, appeal), appeal.texts)
+    if gaps:  # said at every approval, so no advisor approves without knowing
+        answer += "\n" + letters.missing_warning(turn, ref, gaps)
+    if count >= needed:
+        answer += "\n" + turn.t("Next: /appeal send {ref}", ref=ref)
+    return answer
 
 
 async def send(turn: Turn, args: Mapping[str, Any]) -> str:
     ref, db = args["appeal"], turn.services.db
+    fallback = letters.fallback_language(args.get("fallback"))
     appeal = await db.appeals.get(ref)
     if appeal.state != AppealState.DRAFT:
         return turn.t("{ref} was already sent.", ref=ref)
@@ -265,17 +287,24 @@ async def send(turn: Turn, args: Mapping[str, Any]) -> str:
             needed=needed,
             count=appeal.approvals,
         )
-    if Language.EN not in appeal.texts:
-        return turn.t("{ref} needs an English text, the fallback for every group.", ref=ref)
+    if not appeal.texts:
+        return turn.t("{ref} has no text yet: /appeal text {ref} en …", ref=ref)
+    if fallback is not None and fallback not in appeal.texts:
+        return turn.t("{ref} has no {language} text to fall back on.", ref=ref, language=fallback)
     if appeal.deadline_at is None:
         return turn.t("{ref} needs a deadline: /appeal deadline {ref} YYYY-MM-DD", ref=ref)
     problem = await _consent_problem(turn, appeal)
     if problem:
         return problem
     texts = {lang: f"{text}\n\n{sign_line(lang, ref)}" for lang, text in appeal.texts.items()}
-    deliveries = with_sign_button(ref, await audience(turn.services, appeal), texts)
+    groups = await audience(turn.services, appeal)
+    gaps = letters.missing(groups, appeal.texts)
+    if gaps and fallback is None:  # never a silent copy in another language
+        return letters.missing_warning(turn, ref, gaps)
+    deliveries = with_sign_button(ref, groups, texts, fallback or Language.EN)
     rooms = [str(room) for room in turn.services.settings.advisory_rooms]
     await db.appeals.send(ref, str(turn.msg.sender), deliveries, rooms)
+    await proposals.appeal_sent(turn.services, ref)
     before = turn.services.settings.reminder_before_deadline
     if appeal.deadline_at - before > turn.services.clock.now():
         await db.deadlines.schedule(DeadlineKind.APPEAL_REMINDER, ref, appeal.deadline_at - before)
@@ -341,7 +370,9 @@ async def export_files(services: Any, ref: str) -> list[tuple[str, bytes, str]]:
                 "yes" if s.via_group else "no",
             ]
         )
-    letter = [appeal.texts.get(Language.EN, ""), "", "Signatories:"]
+    addressee = await letters.addressee_of(services, ref)
+    letter = [f"To: {addressee}", ""] if addressee else []
+    letter += [appeal.texts.get(Language.EN, ""), "", "Signatories:"]
     letter += [
         f"- {s.organisation} ({s.country})" if s.country else f"- {s.organisation}"
         for s in signatures

@@ -35,6 +35,7 @@ LABELS: dict[str, str] = {
     BroadcastKind.APPEAL: N_("Appeal {ref}"),
     BroadcastKind.APPEAL_UPDATE: N_("Update to appeal {ref}"),
     BroadcastKind.REMINDER: N_("Reminder for appeal {ref}"),
+    BroadcastKind.APPEAL_OUTCOME: N_("Outcome of appeal {ref}"),
 }
 DEFAULT_LABEL = N_("Broadcast {ref}")
 LISTED_PROBLEMS = 30

@@ -3,7 +3,9 @@
 Each entry names who may use the command (``Audience``), declares its
 arguments (``handlers.commands``: the usage lines of a mistake and of
 ``/help`` are generated from these declarations) and the function that runs
-it. ``/appeal`` and ``/member`` declare their subcommands the same way.
+it. ``/appeal``, ``/member`` and ``/proposal`` declare their subcommands the
+same way. ``/help`` is generated from this table too (the sentence that
+explains each line, and its example, come from handlers/guide.py).
 ``handlers.router`` parses a message against this table and calls the entry.
 """
 
@@ -14,7 +16,16 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
-from handlers import appeals, members, triage
+from handlers import (
+    appeals,
+    guide,
+    letters,
+    members,
+    outcome,
+    proposals,
+    subscriptions,
+    triage,
+)
 from handlers.commands import SUBCOMMAND, Arg, ArgKind, BadArgument, CommandSpec
 from handlers.conversation import commands as defender
 from handlers.turn import Turn
@@ -77,6 +88,9 @@ CASE_OR_CARD = Arg("case", ArgKind.CASE_REF, optional=True)  # a reply to a card
 APPEAL = Arg("appeal", ArgKind.APPEAL_REF)
 TEXT = Arg("text", ArgKind.REST)
 NAME = Arg("name", ArgKind.REST, shown="NAME")
+MEMBER_FIELDS = Arg("name", ArgKind.REST, shown=f"NAME {members.FIELDS_SHOWN}")
+PROPOSAL = Arg("proposal", ArgKind.PROPOSAL_REF)
+TARGETS = Arg("targets", ArgKind.REST, shown=subscriptions.PAIRS)
 
 
 def defender_command(name: str, run: Run, *args: Arg, aliases: tuple[str, ...] = ()) -> Command:
@@ -101,8 +115,19 @@ def member_sub(name: str, run: Run, *args: Arg) -> tuple[CommandSpec, Run]:
     return CommandSpec(name, args), run
 
 
-async def help_(turn: Turn) -> None:
-    """What this person can do here: usage lines generated from the table."""
+def proposal(name: str, action: proposals.Action, *args: Arg) -> tuple[CommandSpec, Run]:
+    return CommandSpec(name, (PROPOSAL, *args)), lambda turn, a: proposals.run(turn, action, a)
+
+
+def specs_for(audience: Audience) -> list[CommandSpec]:
+    """The declarations one audience may use (``/help`` counts for everyone)."""
+    return [c.spec for c in COMMANDS if c.audience in (audience, Audience.EVERYONE)]
+
+
+async def help_(turn: Turn, command: str | None = None) -> None:
+    """What this person can do here: every usage line generated from the table,
+    each with a sentence that explains it; ``/help COMMAND`` gives one command
+    in full with examples, and a mistyped one gets the closest name."""
     if triage.allowed(turn):
         heading, audience = turn.t("Commands of the advisory group:"), Audience.ADVISOR
     elif turn.msg.is_private:
@@ -110,12 +135,24 @@ async def help_(turn: Turn) -> None:
         return
     else:
         heading, audience = turn.t("Commands for member groups:"), Audience.MEMBER
-    lines = [c.spec.usage() for c in COMMANDS if c.audience is audience]
-    await turn.say("\n".join([heading, *lines]))
+    specs = specs_for(audience)
+    wanted = (command or "").lstrip("/!").casefold()
+    if not wanted:
+        await turn.say(guide.overview(turn, heading, [s for s in specs if s.name != "help"]))
+        return
+    chosen = next((s for s in specs if wanted in (s.name, *s.aliases)), None)
+    if chosen is None:
+        await turn.say(guide.did_you_mean(turn, wanted, [s.name for s in specs]))
+    else:
+        await turn.say(guide.detail(turn, chosen))
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command(CommandSpec("help"), lambda turn, a: help_(turn), Audience.EVERYONE),
+    Command(
+        CommandSpec("help", (Arg("command", optional=True),)),
+        lambda turn, a: help_(turn, a["command"]),
+        Audience.EVERYONE,
+    ),
     # A defender, in a private chat with the bot.
     defender_command("start", lambda turn, a: defender.start(turn)),
     defender_command("language", lambda turn, a: defender.language(turn), aliases=("lang",)),
@@ -137,7 +174,8 @@ COMMANDS: tuple[Command, ...] = (
     # The advisory group: triage.
     case_command("ack", triage.ack),
     case_command("claim", triage.claim),
-    case_command("assign", triage.assign, Arg("person")),
+    # A display name may have spaces ("Ana M"): the rest of the line.
+    case_command("assign", triage.assign, Arg("person", ArgKind.REST)),
     case_command(
         "priority", triage.priority, Arg("level", ArgKind.CHOICE, choices=tuple(Priority))
     ),
@@ -165,7 +203,12 @@ COMMANDS: tuple[Command, ...] = (
     group(
         "appeal",
         Audience.ADVISOR,
-        appeal("new", appeals.new, Arg("case", ArgKind.CASE_REF, optional=True)),
+        appeal(
+            "new",
+            appeals.new,
+            Arg("case", ArgKind.CASE_REF, optional=True),
+            Arg("template", optional=True, shown=f"template={'|'.join(letters.TEMPLATES)}"),
+        ),
         appeal(
             "text",
             appeals.set_text,
@@ -186,27 +229,40 @@ COMMANDS: tuple[Command, ...] = (
         ),
         appeal("show", appeals.show, APPEAL),
         appeal("approve", appeals.approve, APPEAL),
-        appeal("send", appeals.send, APPEAL),
+        appeal(
+            "send",
+            appeals.send,
+            APPEAL,
+            Arg("fallback", optional=True, shown=f"fallback={'|'.join(LANGUAGES)}"),
+        ),
         appeal("status", appeals.status, APPEAL),
         appeal("export", appeals.export, APPEAL),
         appeal("update", appeals.update, APPEAL, TEXT),
+        appeal(
+            "outcome",
+            outcome.run,
+            APPEAL,
+            Arg("language", ArgKind.CHOICE, choices=(*LANGUAGES, outcome.SEND)),
+            Arg("text", ArgKind.REST, optional=True),
+        ),
+        appeal("to", letters.set_addressee, APPEAL, Arg("addressee", ArgKind.REST, shown="TO")),
+        appeal("delivered", letters.delivered, APPEAL, Arg("how", ArgKind.REST, shown="HOW")),
     ),
     group(
         "member",
         Audience.ADVISOR,
-        member_sub(
-            "add",
-            members.add,
-            Arg(
-                "name",
-                ArgKind.REST,
-                shown="NAME country=… region=… languages=es;en kind=organisation|individual",
-            ),
-        ),
+        member_sub("add", members.add, MEMBER_FIELDS),
+        member_sub("set", members.set_fields, MEMBER_FIELDS),
         member_sub("show", members.show, NAME),
         member_sub("list", members.list_),
         member_sub("remove", members.remove, NAME),
         member_sub("invite", members.invite, NAME),
+    ),
+    group(
+        "proposal",
+        Audience.ADVISOR,
+        proposal("accept", proposals.accept),
+        proposal("decline", proposals.decline, Arg("reason", ArgKind.REST)),
     ),
     # Member groups.
     member_command(
@@ -224,4 +280,17 @@ COMMANDS: tuple[Command, ...] = (
     member_command("register", members.register, Arg("code")),
     member_command("mute", lambda turn, a: members.mute(turn, True)),
     member_command("unmute", lambda turn, a: members.mute(turn, False)),
+    member_command(
+        "propose",
+        proposals.propose,
+        Arg("case", ArgKind.CASE_REF, optional=True),
+        Arg("text", ArgKind.REST, optional=True),
+    ),
+    member_command("subscribe", subscriptions.subscribe, TARGETS),
+    member_command(
+        "unsubscribe",
+        subscriptions.unsubscribe,
+        Arg("targets", ArgKind.REST, shown=f"{subscriptions.PAIRS}|{subscriptions.ALL}"),
+    ),
+    member_command("subscriptions", subscriptions.subscriptions),
 )

@@ -36,6 +36,7 @@ class ArgKind(Enum):
     WORD = auto()  # one word
     CASE_REF = auto()  # C-XXXXXX
     APPEAL_REF = auto()  # A-XXXXXX
+    PROPOSAL_REF = auto()  # P-XXXXXX
     CHOICE = auto()  # one of Arg.choices
     DURATION = auto()  # 30m, 2h, 14d, 2w
     DATE = auto()  # 2026-12-01
@@ -61,6 +62,8 @@ class Arg:
             shown = "C-…"
         elif self.kind is ArgKind.APPEAL_REF:
             shown = "A-…"
+        elif self.kind is ArgKind.PROPOSAL_REF:
+            shown = "P-…"
         elif self.kind is ArgKind.DURATION:
             shown = f"{self.name} (14d, 2h…)"
         elif self.kind is ArgKind.DATE:
@@ -152,9 +155,16 @@ def _digits(word: str) -> str:
     return "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in word)
 
 
+_REF_KINDS = {
+    ArgKind.CASE_REF: RefKind.CASE,
+    ArgKind.APPEAL_REF: RefKind.APPEAL,
+    ArgKind.PROPOSAL_REF: RefKind.PROPOSAL,
+}
+
+
 def _convert(spec: CommandSpec, arg: Arg, word: str) -> Any:
-    if arg.kind is ArgKind.CASE_REF or arg.kind is ArgKind.APPEAL_REF:
-        kind = RefKind.CASE if arg.kind is ArgKind.CASE_REF else RefKind.APPEAL
+    if arg.kind in _REF_KINDS:
+        kind = _REF_KINDS[arg.kind]
         ref = parse_ref(word, kind)
         if ref is None:
             raise UsageError(spec, "bad_reference", arg)

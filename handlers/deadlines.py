@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import appeals, broadcast, rooms
+from handlers import advisors, appeals, broadcast, rooms
 from handlers.errors import where
-from handlers.i18n import render
+from handlers.i18n import N_, render
 from handlers.messages import Address
 from handlers.outgoing import Kind
 from handlers.services import Services
@@ -45,7 +45,7 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
         await services.db.deadlines.schedule(
             DeadlineKind.ESCALATION, ref, now + settings.escalation_after[case.urgency], step=1
         )
-        mentions = " ".join(services.hub.mention(a) for a in settings.advisors)
+        mentions = ", ".join(advisors.alert_name(services, a) for a in settings.advisors)
         text = render(
             language,
             "⚠ Case {ref} ({urgency}) is still not acknowledged. {advisors} — /ack {ref}",
@@ -134,6 +134,11 @@ async def appeal_reminder(services: Services, ref: str) -> None:
     groups = [
         g for g in await appeals.audience(services, appeal) if g.organisation_id not in signed
     ]
+    if not groups:  # every organisation in the audience signed: say so, not "0 of 0"
+        await rooms.notice(
+            services, N_("Every member group of {ref} has signed: no reminder was needed."), ref=ref
+        )
+        return
     deadline = appeal.deadline_at.strftime("%Y-%m-%d %H:%M UTC")
     texts = {
         lang: render(

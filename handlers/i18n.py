@@ -63,8 +63,8 @@ def isolate(value: object) -> str:
 
 
 # Left-to-right tokens written inside right-to-left sentences: command words
-# ("/status" would show as "status/") and the reference patterns "C-…", "A-…".
-_LTR_TOKENS = re.compile(r"(?<![\w/])(?:[/!][A-Za-z][A-Za-z_]*|[CA]-…)")
+# ("/status" would show as "status/") and the reference patterns "C-…", "A-…", "P-…".
+_LTR_TOKENS = re.compile(r"(?<![\w/])(?:[/!][A-Za-z][A-Za-z_]*|[CAP]-…)")
 
 
 def _format(language: str, template: str, params: dict[str, Any]) -> str:

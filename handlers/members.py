@@ -19,11 +19,17 @@ from handlers.i18n import LANGUAGES
 from handlers.keys import Kind
 from handlers.refs import RefKind, parse_ref
 from handlers.turn import Turn
-from storage import MemberKind, Organisation
+from storage import MemberEntry, MemberKind, Organisation
 from storage.errors import Conflict, NotFound
 
 INVITE_LIFETIME = timedelta(days=7)
 FIELDS = ("country", "region", "languages", "groups", "kind")
+# What a field typed in the room is called in the registry: ``groups=`` are
+# working groups (as in ``/appeal target group=…``), not chats.
+_STORED = {"groups": "working_groups"}
+_LIST_FIELDS = ("languages", "groups")
+FIELDS_SHOWN = "country=… region=… languages=es;en groups=land;women kind=organisation|individual"
+"""How ``/member add`` and ``/member set`` show their fields in usage lines."""
 
 
 def _split_fields(rest: str) -> tuple[str, dict[str, str]]:
@@ -43,6 +49,42 @@ def _split_fields(rest: str) -> tuple[str, dict[str, str]]:
     return " ".join(name_words), fields
 
 
+def _changes(fields: Mapping[str, str]) -> dict[str, str | tuple[str, ...]]:
+    """Typed fields as registry changes; ``BadArgument`` if a language or kind is not valid."""
+    changes: dict[str, str | tuple[str, ...]] = {}
+    for key, value in fields.items():
+        if key in _LIST_FIELDS:
+            items = tuple(v.strip() for v in value.replace(",", ";").split(";") if v.strip())
+            changes[_STORED.get(key, key)] = items
+        else:
+            changes[key] = value.strip()
+    languages = changes.get("languages", ())
+    if any(lang not in LANGUAGES for lang in languages):
+        raise BadArgument("languages")
+    if changes.get("kind", MemberKind.ORGANISATION) not in tuple(MemberKind):
+        raise BadArgument("kind")
+    return changes
+
+
+async def record_line(turn: Turn, org: Organisation) -> str:
+    """The registry record as one line: what ``show``, ``add`` and ``set`` answer."""
+    db = turn.services.db
+    groups = await db.members.groups_of(org.id)
+    contacts = await db.members.contacts_of(org.id)
+    return turn.t(
+        "{name} ({kind}) · {country} · {region} · languages {languages} · "
+        "working groups {working} · member chats {groups} · contacts {contacts}",
+        name=org.name,
+        kind=org.kind,
+        country=org.country or "-",
+        region=org.region or "-",
+        languages=",".join(org.languages) or "-",
+        working=",".join(org.working_groups) or "-",
+        groups=len([g for g in groups if g.active]),
+        contacts=len(contacts),
+    )
+
+
 # -- /member, in the advisory group (declared in handlers/command_table.py) ----
 
 
@@ -54,25 +96,34 @@ async def list_(turn: Turn, args: Mapping[str, Any]) -> None:
 
 
 async def add(turn: Turn, args: Mapping[str, Any]) -> None:
-    db = turn.services.db
+    """``/member add``: creates; an existing member is left as it is."""
     name, fields = _split_fields(args["name"])
-    languages = tuple(lang for lang in fields.get("languages", "").split(";") if lang)
-    kind = fields.get("kind", MemberKind.ORGANISATION)
-    if (
-        not name
-        or any(lang not in LANGUAGES for lang in languages)
-        or kind not in tuple(MemberKind)
-    ):
-        raise BadArgument(name)
-    org = await db.members.upsert_organisation(
+    if not name:
+        raise BadArgument(args["name"])
+    changes = _changes(fields)
+    entry = MemberEntry(
         name,
-        kind=kind,
-        country=fields.get("country", ""),
-        region=fields.get("region", ""),
-        languages=languages,
+        kind=str(changes.get("kind") or MemberKind.ORGANISATION),
+        country=str(changes.get("country", "")),
+        region=str(changes.get("region", "")),
+        languages=tuple(changes.get("languages", ())),
+        working_groups=tuple(changes.get("working_groups", ())),
     )
-    await db.audit.append(str(turn.msg.sender), "member.add", None)
-    await turn.say(turn.t("{name} is in the registry.", name=org.name))
+    try:
+        org = await turn.services.db.members.create_organisation(entry)
+    except Conflict:
+        await turn.say(
+            turn.t(
+                "{name} is already in the registry; nothing was changed. "
+                "/member set {name} key=value changes only the fields you name.",
+                name=name,
+            )
+        )
+        return
+    await turn.services.db.audit.append(str(turn.msg.sender), "member.add", None)
+    await turn.say(
+        turn.t("{name} is in the registry.", name=org.name) + "\n" + await record_line(turn, org)
+    )
 
 
 async def _named(turn: Turn, args: Mapping[str, Any]) -> Organisation | None:
@@ -86,25 +137,25 @@ async def _named(turn: Turn, args: Mapping[str, Any]) -> Organisation | None:
     return found
 
 
-async def show(turn: Turn, args: Mapping[str, Any]) -> None:
+async def set_fields(turn: Turn, args: Mapping[str, Any]) -> None:
+    """``/member set``: changes only the fields named."""
+    changes = _changes(_split_fields(args["name"])[1])
+    if not changes:
+        raise BadArgument(args["name"])
     org = await _named(turn, args)
     if org is None:
         return
-    groups = await turn.services.db.members.groups_of(org.id)
-    contacts = await turn.services.db.members.contacts_of(org.id)
+    updated = await turn.services.db.members.update_organisation(org.id, changes)
+    await turn.services.db.audit.append(str(turn.msg.sender), "member.set", None)
     await turn.say(
-        turn.t(
-            "{name} ({kind}) · {country} · {region} · languages {languages} · "
-            "{groups} groups · {contacts} contacts",
-            name=org.name,
-            kind=org.kind,
-            country=org.country or "-",
-            region=org.region or "-",
-            languages=",".join(org.languages) or "-",
-            groups=len([g for g in groups if g.active]),
-            contacts=len(contacts),
-        )
+        turn.t("{name} was updated.", name=updated.name) + "\n" + await record_line(turn, updated)
     )
+
+
+async def show(turn: Turn, args: Mapping[str, Any]) -> None:
+    org = await _named(turn, args)
+    if org is not None:
+        await turn.say(await record_line(turn, org))
 
 
 async def remove(turn: Turn, args: Mapping[str, Any]) -> None:

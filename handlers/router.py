@@ -16,9 +16,10 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers import members, triage
-from handlers.command_table import COMMANDS, Command
+from handlers import guide, members, triage
+from handlers.command_table import COMMANDS, Audience, Command, specs_for
 from handlers.commands import (
+    BadArgument,
     CommandTable,
     InputTooLong,
     UsageError,
@@ -209,7 +210,10 @@ class Router:
             spec = self.table.get(call.name)
             command = self.commands.get(spec.name) if spec else None
             if command is None:
-                if msg.is_private:
+                if triage.allowed(turn):  # an advisor's typo: suggest the closest command
+                    names = [s.name for s in specs_for(Audience.ADVISOR)]
+                    await turn.say(guide.did_you_mean(turn, call.name, names))
+                elif msg.is_private:
                     await turn.say(
                         turn.t("I do not know that command. /help lists what you can do.")
                     )
@@ -224,7 +228,10 @@ class Router:
             except UsageError as error:
                 await turn.say(turn.t("Usage: {usage}", usage=error.spec.usage()))
                 return
-            await command.run(turn, args)
+            try:
+                await command.run(turn, args)
+            except BadArgument:  # the shape fitted, a value did not (``region`` without ``=``)
+                await turn.say(turn.t("Usage: {usage}", usage=command.spec.usage()))
             return
         if msg.choice and await members.on_choice(turn):
             return

@@ -17,6 +17,7 @@ class Settings:
     default_language: str = Language.EN
     advisory_rooms: tuple[Address, ...] = ()
     advisors: tuple[Address, ...] = ()
+    advisor_names: dict[Address, str] = field(default_factory=dict)  # shown instead of ids
     escalation_list: tuple[Address, ...] = ()
     allow_content_in_unencrypted_rooms: bool = False
     escalation_after: dict[str, timedelta] = field(

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from handlers import relay, views
+from handlers import advisors, relay, views
 from handlers.commands import CommandSpec
 from handlers.i18n import N_
 from handlers.messages import Address
@@ -46,13 +46,8 @@ async def case_ref(turn: Turn, args: Mapping[str, Any]) -> str | None:
 
 
 def resolve_advisor(turn: Turn, person: str) -> Address | None:
-    """``@alice:example.org``, ``alice``, ``matrix:@alice:…`` or a Telegram id → an advisor."""
-    wanted = person.strip().lstrip("@").casefold()
-    for advisor in turn.services.settings.advisors:
-        ident = advisor.id.lstrip("@").casefold()
-        if wanted in (ident, str(advisor).casefold(), ident.split(":")[0]):
-            return advisor
-    return None
+    """A display name or handle (a unique prefix is enough) → an advisor."""
+    return advisors.resolve(turn.services, person).advisor
 
 
 Action = Callable[[Turn, str, Mapping[str, Any]], Awaitable[str | None]]
@@ -71,11 +66,17 @@ async def claim(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def assign(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    advisor = resolve_advisor(turn, args["person"])
-    if advisor is None:
+    match = advisors.resolve(turn.services, args["person"])
+    if match.advisor is None:
+        if match.candidates:
+            names = ", ".join(advisors.display_name(turn.services, a) for a in match.candidates)
+            return turn.t(
+                "{person} fits several advisors: {names}.", person=args["person"], names=names
+            )
         return turn.t("{person} is not one of the advisors.", person=args["person"])
-    await turn.services.db.cases.assign(ref, str(turn.msg.sender), str(advisor))
-    return turn.t("{ref} assigned to {person}.", ref=ref, person=turn.services.hub.mention(advisor))
+    await turn.services.db.cases.assign(ref, str(turn.msg.sender), str(match.advisor))
+    name = advisors.display_name(turn.services, match.advisor)
+    return turn.t("{ref} assigned to {person}.", ref=ref, person=name)
 
 
 async def priority(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:

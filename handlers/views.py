@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import cards
+from handlers import advisors, cards
 from handlers.turn import Turn
 
 HISTORY_LIMIT = 50
@@ -16,7 +16,10 @@ async def case_view(turn: Turn, ref: str) -> str:
         turn.t("State: {value}", value=case.state),
         turn.t("Priority: {value}", value=case.priority),
         turn.t("Verification: {value}", value=case.verification or "-"),
-        turn.t("Assigned to: {value}", value=case.assignee or "-"),
+        turn.t(
+            "Assigned to: {value}",
+            value=advisors.display_name(turn.services, case.assignee) if case.assignee else "-",
+        ),
     ]
     body = cards.card_text(case, turn.language, with_content).split("\n")[1:-1]
     lines += body
@@ -26,7 +29,10 @@ async def case_view(turn: Turn, ref: str) -> str:
             lines += ["", turn.t("History:")]
         for event in events[-HISTORY_LIMIT:]:
             stamp = event.at.strftime("%Y-%m-%d %H:%M")
-            shown = " ".join(part for part in (event.value, event.text) if part)
+            text = event.text
+            if event.kind == "assigned" and text:
+                text = advisors.display_name(turn.services, text)  # a name, not an id
+            shown = " ".join(part for part in (event.value, text) if part)
             lines.append(f"{stamp} {event.kind}{': ' + shown if shown else ''}")
     return "\n".join(lines)
 

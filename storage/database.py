@@ -26,6 +26,7 @@ from storage.engine import READ_ONLY, is_sqlite, is_sqlite_memory, make_engine
 from storage.errors import UnknownMasterKey, WrongMasterKey
 from storage.migrate import require_head, upgrade_engine
 from storage.repos.accounts import Accounts
+from storage.repos.appeal_notes import AppealNotes
 from storage.repos.appeals import Appeals
 from storage.repos.audit import Audit
 from storage.repos.base import Now, Store, Unit
@@ -34,7 +35,9 @@ from storage.repos.conversations import Conversations
 from storage.repos.deadlines import Deadlines
 from storage.repos.members import Members
 from storage.repos.outbox import Outbox
+from storage.repos.proposals import Proposals
 from storage.repos.secrets import BotSecrets
+from storage.repos.subscriptions import Subscriptions
 from storage.repos.tokens import CallbackTokens
 from storage.vault import KeyLoader, Vault
 
@@ -64,6 +67,9 @@ class Database:
         self.tokens = CallbackTokens(store)
         self.members = Members(store)
         self.appeals = Appeals(store)
+        self.appeal_notes = AppealNotes(store)
+        self.proposals = Proposals(store)
+        self.subscriptions = Subscriptions(store)
         self.outbox = Outbox(store)
         self.bot_secrets = BotSecrets(store)
         self.group_commit = GroupCommit(store)

@@ -124,6 +124,8 @@ class BroadcastKind(StrEnum):
     APPEAL = "appeal"
     APPEAL_UPDATE = "appeal-update"
     REMINDER = "reminder"
+    APPEAL_OUTCOME = "appeal-outcome"  # how the appeal ended, to every group it reached
+    DELIVERED = "delivered"  # the letter was delivered, to the groups that signed
 
 
 class Role(StrEnum):

@@ -1,5 +1,6 @@
 """ORM models. They never leave the storage package: repositories return dataclasses."""
 
+from storage.models.actions import AppealNote, AppealRecipient, Proposal, Subscription
 from storage.models.appeals import (
     Appeal,
     AppealText,
@@ -26,6 +27,8 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "Appeal",
+    "AppealNote",
+    "AppealRecipient",
     "AppealText",
     "Approval",
     "Attachment",
@@ -47,6 +50,8 @@ __all__ = [
     "MemberGroup",
     "Organisation",
     "OutboxMessage",
+    "Proposal",
     "Signature",
+    "Subscription",
     "metadata",
 ]

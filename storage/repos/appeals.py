@@ -25,6 +25,7 @@ from storage.records import (
     MemberKind,
     SignatureRecord,
 )
+from storage.repos.appeal_notes import record_recipients
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.repos.outbox_rows import Delivery, add_broadcast
@@ -86,7 +87,8 @@ class Appeals(Repository):
         async with self._store.read() as session:
             return [await self._appeal(session, r) for r in (await session.execute(stmt)).scalars()]
 
-    async def set_text(self, ref: str, actor: str, language: str, text: str) -> None:
+    async def set_text(self, ref: str, actor: str, language: str, text: str) -> int:
+        """Set the text in ``language``; returns how many approvals this withdrew."""
         now = self._store.now()
         async with self._store.write() as session:
             row = await self._draft(session, ref)
@@ -103,7 +105,7 @@ class Appeals(Repository):
                 session.add(existing)
             existing.text_enc = seal_text(key, "appeal_texts", "text", existing.id, text) or b""
             existing.updated_at = now
-            await self._changed(session, row, actor, "appeal.text", language, now)
+            return await self._changed(session, row, actor, "appeal.text", language, now)
 
     async def set_deadline(self, ref: str, actor: str, deadline_at: datetime | None) -> Appeal:
         if deadline_at is not None and deadline_at.tzinfo is None:
@@ -168,6 +170,10 @@ class Appeals(Repository):
             row.state, row.sent_at, row.updated_at = SENT, now, now
             await add_broadcast(
                 session, self._store, BroadcastKind.APPEAL, ref, deliveries, report_to
+            )
+            # Who hears the outcome later: the groups this send reaches.
+            await record_recipients(
+                session, self._vault.index, row.id, [d.address for d in deliveries]
             )
             await self._audit(session, actor, "appeal.send", ref, str(len(deliveries)), now)
             return await self._appeal(session, row)
@@ -294,10 +300,12 @@ class Appeals(Repository):
         action: str,
         detail: str,
         now: datetime,
-    ) -> None:
-        await session.execute(delete(Approval).where(Approval.appeal_id == row.id))
+    ) -> int:
+        """A change to the draft withdraws its approvals; returns how many."""
+        result = await session.execute(delete(Approval).where(Approval.appeal_id == row.id))
         row.updated_at = now
         await self._audit(session, actor, action, row.ref, detail, now)
+        return rowcount(result)
 
     async def _audit(
         self,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import NotFound
+from storage.errors import Conflict, NotFound
 from storage.models import CallbackToken, Contact, Invite, OutboxMessage
 from storage.models import MemberGroup as GroupRow
 from storage.models import Organisation as OrgRow
@@ -24,6 +24,7 @@ from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.types import new_id
 
 KINDS: tuple[str, ...] = tuple(MemberKind)
+EDITABLE = ("kind", "country", "region", "languages", "working_groups")
 INVITE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 INVITE_LENGTH = 10
 
@@ -58,6 +59,38 @@ class Members(Repository):
                 session,
                 MemberEntry(name, kind, country, region, tuple(languages), tuple(working_groups)),
             )
+            return await self._organisation(session, row)
+
+    async def create_organisation(self, entry: MemberEntry) -> Organisation:
+        """Create a new organisation; ``Conflict`` if one has that name already
+        (``/member add`` never overwrites: ``update_organisation`` changes fields)."""
+        async with self._store.write() as session:
+            name_hash = self._vault.index.name_hash("organisation", entry.name)
+            existing = await self._org_by_hash(session, name_hash)
+            if existing is not None and existing.active:
+                raise Conflict("organisation exists")
+            row = await self._upsert_org(session, entry)
+            return await self._organisation(session, row)
+
+    async def update_organisation(
+        self, organisation_id: int, changes: Mapping[str, str | Sequence[str]]
+    ) -> Organisation:
+        """Change only the named fields (kind, country, region, languages,
+        working_groups); every other field keeps its value."""
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+        if changes.get("kind", MemberKind.ORGANISATION) not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        async with self._store.write() as session:
+            row = await self._org(session, organisation_id)
+            for field, value in changes.items():
+                if isinstance(value, str):
+                    setattr(row, field, value.strip())
+                else:
+                    setattr(row, field, _join(value))
+            row.updated_at = self._store.now()
+            await session.flush()
             return await self._organisation(session, row)
 
     async def import_members(self, entries: Sequence[MemberEntry]) -> int:

@@ -57,6 +57,7 @@ async def ready_appeal(bot: Harness, case_ref: str | None = None) -> str:
     await say(bot, ALICE, f"/appeal text {ref} en Free the defenders of the land collective.")
     await say(bot, ALICE, f"/appeal text {ref} es Liberen a los defensores del colectivo.")
     await say(bot, ALICE, f"/appeal text {ref} fr Libérez les défenseurs du collectif.")
+    await say(bot, ALICE, f"/appeal text {ref} ar أطلقوا سراح المدافعين عن الأرض.")
     await say(bot, ALICE, f"/appeal deadline {ref} 2026-01-20")
     await say(bot, ALICE, f"/appeal approve {ref}")
     await say(bot, BOB, f"/appeal approve {ref}", chat=BOB)
@@ -79,8 +80,16 @@ async def test_drafted_approved_and_broadcast_in_each_groups_language(seeded: Ha
     assert "1 of 2" in await say(bot, ALICE, f"/appeal approve {ref}")
     assert "1 of 2" in await say(bot, ALICE, f"/appeal approve {ref}"), "the same advisor twice"
     assert "needs 2 approvals" in await say(bot, ALICE, f"/appeal send {ref}")
-    assert "2 of 2" in await say(bot, BOB, f"/appeal approve {ref}", chat=BOB)
-    assert "3 member groups" in await say(bot, ALICE, f"/appeal send {ref}")
+    approved = await say(bot, BOB, f"/appeal approve {ref}", chat=BOB)
+    assert "2 of 2" in approved
+    assert "Warning: no ar text for 1 member group." in approved, "Jamaiyat Tunis reads Arabic"
+    refused = await say(bot, ALICE, f"/appeal send {ref}")
+    assert "Warning: no ar text for 1 member group." in refused and "fallback=en" in refused
+    assert (await bot.db.appeals.get(ref)).state == "draft", "no silent English copy"
+    assert "Usage: /appeal send" in await say(bot, ALICE, f"/appeal send {ref} fallback=de")
+    assert "no ar text to fall back on" in await say(bot, ALICE, f"/appeal send {ref} fallback=ar")
+    assert (await bot.db.appeals.get(ref)).state == "draft"
+    assert "3 member groups" in await say(bot, ALICE, f"/appeal send {ref} fallback=en")
     assert "already sent" in await say(bot, ALICE, f"/appeal send {ref}")
     assert bot.take_broadcasts() == 3
     tierra = bot.telegram.last(TIERRA_GROUP)
@@ -194,19 +203,24 @@ async def test_subcommand_mistakes_and_help_show_the_declared_usage(seeded: Harn
         "Usage: /appeal target A-… region=… language=… group=… individuals=yes|no"
     )
     assert await say(bot, ALICE, "/member add Voces kind=party") == (
-        "Usage: /member add NAME country=… region=… languages=es;en kind=organisation|individual"
+        "Usage: /member add NAME country=… region=… languages=es;en groups=land;women "
+        "kind=organisation|individual"
     )
     assert await say(bot, ALICE, "/member show") == "Usage: /member show NAME"
     unknown = await say(bot, ALICE, "/appeal launch")
-    assert unknown.startswith("Usage: /appeal new [C-…]\n/appeal text A-…")
-    help_lines = (await say(bot, ALICE, "/help")).split("\n")
+    assert unknown.startswith(
+        "Usage: /appeal new [C-…] [template=urgent|letter|statement]\n/appeal text A-…"
+    )
+    # Every declared usage line, each followed by what it is for (handlers/guide.py).
+    usages = [line.split(" — ")[0] for line in (await say(bot, ALICE, "/help")).split("\n")]
     for line in (
         "/appeal deadline A-… YYYY-MM-DD",
         "/member invite NAME",
         "/cases [open|mine|overdue|all]",
     ):
-        assert line in help_lines
-    assert "/sign A-… [organisation]" in await say(bot, LUCIA, "/help", chat=TIERRA_GROUP)
+        assert line in usages
+    member_help = await say(bot, LUCIA, "/help", chat=TIERRA_GROUP)
+    assert "/sign A-… [organisation]" in [line.split(" — ")[0] for line in member_help.split("\n")]
 
 
 async def test_member_registry_and_registration_in_the_room(seeded: Harness) -> None:
@@ -214,7 +228,7 @@ async def test_member_registry_and_registration_in_the_room(seeded: Harness) -> 
     added = await say(
         bot, ALICE, "/member add Voces del Sur country=Chile region=Americas languages=es"
     )
-    assert "Voces del Sur is in the registry." == added
+    assert "Voces del Sur is in the registry." == added.splitlines()[0]
     listing = await say(bot, ALICE, "/member list")
     assert "Voces del Sur · Chile · Americas · es" in listing
     invite = await say(bot, ALICE, "/member invite Voces del Sur")
@@ -234,7 +248,7 @@ async def test_member_registry_and_registration_in_the_room(seeded: Harness) -> 
     assert "again" in await say(bot, STRANGER, "/unmute", chat=group)
     assert str(group) in [g.address for g in await bot.db.members.audience()]
     shown = await say(bot, ALICE, "/member show voces del sur")
-    assert "1 groups" in shown
+    assert "member chats 1" in shown
     assert "removed" in await say(bot, ALICE, "/member remove Voces del Sur")
 
 

@@ -55,6 +55,8 @@ def test_the_example_parses_with_platforms_off_and_paths_resolved() -> None:
             "http(s)",
         ),
         ('[advisory]\ndigest_time = "25:00"\n', "advisory.digest_time", "HH:MM"),
+        ('[advisory]\nnames = ["matrix:@a:b"]\n', "advisory.names", "platform:id=Name"),
+        ('[advisory]\nnames = ["matrix:@a:b=Ana"]\n', "advisory.names", "not in advisory.advisors"),
         ("[bot\n", "(file)", "not valid TOML"),
     ],
 )
@@ -89,6 +91,15 @@ def _enabled(tmp_path: Path) -> str:
         "[telegram]\nenabled = true\n"
         '[matrix]\nenabled = true\nhomeserver = "https://m.ngo.net"\nuser_id = "@bot:ngo.net"\n'
     )
+
+
+def test_advisor_names_reach_the_settings() -> None:
+    from bot.app import settings_from
+
+    text = '[advisory]\nadvisors = ["matrix:@ana:ngo.net"]\nnames = ["matrix:@ana:ngo.net=Ana M"]\n'
+    settings = settings_from(parse_config(text, Path("/srv/sosbot")))
+    assert list(settings.advisor_names.values()) == ["Ana M"]
+    assert str(next(iter(settings.advisor_names))) == "matrix:@ana:ngo.net"
 
 
 def test_missing_secrets_name_the_key(tmp_path: Path) -> None:
