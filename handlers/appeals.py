@@ -14,13 +14,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from handlers import broadcast
+from handlers import broadcast, textsafe
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.refs import RefKind, new_ref
@@ -47,20 +46,6 @@ SPEC = CommandSpec(
 )
 PUBLIC = ("public_named", "public_anonymised")
 TARGET_KEYS = ("region", "language", "group", "individuals")
-_STOPWORDS = {
-    "and",
-    "the",
-    "los",
-    "las",
-    "del",
-    "des",
-    "les",
-    "una",
-    "uno",
-    "من",
-    "في",
-    "على",
-}
 
 
 def sign_line(language: str, ref: str) -> str:
@@ -69,30 +54,12 @@ def sign_line(language: str, ref: str) -> str:
     )
 
 
-def names_in(who: str) -> set[str]:
-    """Words of the report's "who is at risk" that look like names.
-
-    Latin script: capitalised words; Arabic script: every word of three
-    letters or more (Arabic has no capitals). Errs on the side of refusing.
-    """
-    found = set()
-    for word in re.findall(r"[^\W\d_][\w'’-]*", who):
-        arabic = any("\u0600" <= ch <= "\u06ff" for ch in word)
-        if ((arabic and len(word) >= 3) or (word[:1].isupper() and len(word) >= 2)) and (
-            word.casefold() not in _STOPWORDS
-        ):
-            found.add(word)
-    return found
-
-
-def named_in_text(names: set[str], text: str) -> str | None:
-    for name in sorted(names):
-        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE):
-            return name
-    return None
-
-
-async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
+async def _consent_problem(
+    turn: Turn, appeal: AppealDetail, texts: Iterable[str] | None = None
+) -> str | None:
+    """Why ``texts`` (default: the appeal's texts) may not leave for member
+    groups: the case has no public consent, or, anonymised, a text names
+    someone named in the report. Every text bound for member groups passes here."""
     if appeal.case_ref is None:
         return None
     case = await turn.services.db.cases.get(appeal.case_ref)
@@ -101,17 +68,19 @@ async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
             "Case {case} has no consent to a public appeal: the appeal cannot be sent.",
             case=appeal.case_ref,
         )
-    return anonymity_problem(turn, case, appeal.texts.values())
+    return anonymity_problem(turn, case, appeal.texts.values() if texts is None else texts)
 
 
 def anonymity_problem(turn: Turn, case: CaseDetail, texts: Iterable[str]) -> str | None:
     """With anonymised consent, a text may not name anyone named in the report."""
     if case.consent != "public_anonymised":
         return None
-    names = names_in(case.who or "")
+    # Folded (NFKC, case, accents): "PEREZ" and "perez" name "Pérez".
+    names = textsafe.names_in(case.who or "")
     for text in texts:
-        name = named_in_text(names, text)
-        if name:
+        named = textsafe.mentions(text, names)
+        if named:
+            name = named[0]
             return turn.t(
                 "Case {case} consented to an anonymised appeal only, and the text names "
                 "{name}. Remove the name and set the text again.",
@@ -296,6 +265,11 @@ async def update(turn: Turn, ref: str, rest: str) -> str:
     appeal = await turn.services.db.appeals.get(ref)
     if appeal.state != "sent" or not rest.strip():
         return turn.t("Only an open appeal can be updated: /appeal update A-… text")
+    if len(rest) > turn.services.settings.max_text_chars:
+        return turn.t("That message is too long. Nothing was saved.")
+    problem = await _consent_problem(turn, appeal, [rest])
+    if problem:
+        return problem
     digest = hashlib.sha256(rest.strip().encode()).hexdigest()[:8]
     texts = {
         lang: render(lang, "Update to appeal {ref}:", ref=ref) + "\n\n" + rest.strip()
@@ -368,6 +342,11 @@ async def run(turn: Turn, args: Mapping[str, Any]) -> None:
             await turn.say(turn.t("Usage: {usage}", usage=f"/appeal {action} A-…"))
             return
         if action == "export":
+            appeal = await turn.services.db.appeals.get(ref)
+            problem = await _consent_problem(turn, appeal)
+            if problem:  # the letter carries the appeal's text
+                await turn.say(problem)
+                return
             for name, data, mime in await export_files(turn.services, ref):
                 await turn.messenger.send_file(turn.chat, name, data, mime, ref)
             return

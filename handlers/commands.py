@@ -17,6 +17,7 @@ from enum import Enum, auto
 from typing import Any
 
 from handlers.refs import RefKind, parse_ref
+from handlers.textsafe import ascii_digits
 
 MAX_COMMAND_LENGTH = 16_384
 """Longer input is refused before parsing (Matrix allows ~64 KiB events)."""
@@ -114,8 +115,8 @@ def split_command(text: str) -> CommandCall | None:
 
 
 def _digits(word: str) -> str:
-    """Arabic-Indic and other decimal digits become ASCII digits."""
-    return "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in word)
+    """Arabic-Indic and other decimal digits become ASCII digits ("²" stays "²")."""
+    return ascii_digits(word)
 
 
 def _convert(spec: CommandSpec, arg: Arg, word: str) -> Any:

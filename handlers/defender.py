@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers import cards, intake, relay
+from handlers import cards, intake, relay, report_limit
 from handlers.i18n import LANGUAGES, N_
 from handlers.intake import State
 from handlers.messages import Option, Platform
@@ -127,6 +127,21 @@ async def sos(turn: Turn, text: str | None) -> None:
     if draft.get("sos_ref"):
         await turn.say(
             turn.t("The advisory group has already been alerted for {ref}.", ref=draft["sos_ref"])
+        )
+        return
+    if text and len(text) > turn.services.settings.max_text_chars:
+        # The alarm still goes; only the text is refused.
+        await turn.say(intake._too_long(turn))
+        text = None
+    over = await report_limit.case_to_update(turn)
+    if over is not None:
+        await report_limit.raise_again(turn, over, text or "")
+        await turn.say(
+            turn.t(
+                "The advisory group has been alerted again about {ref}. "
+                "/update {ref} adds information.",
+                ref=over,
+            )
         )
         return
     if text:
@@ -332,6 +347,9 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> None:
             N_("The defender completed the SOS report {ref}. /case {ref} shows it."),
             ref=ref,
         )
+    elif (over := await report_limit.case_to_update(turn)) is not None:
+        ref = over  # over the daily limit: the report is added to the latest open case
+        await report_limit.add_report(turn, ref, draft)
     else:
         ref = await _create_case(turn, draft)
         await cards.post_case_card(turn.services, ref)

@@ -116,6 +116,7 @@ class Database:
             dialect=backend,
             write_lock=asyncio.Lock() if is_sqlite(url) else None,
             lock_reads=is_sqlite_memory(url),
+            wal_engine=engine if is_sqlite(url) and not is_sqlite_memory(url) else None,
         )
         own_id = master_key_id(master_key)
         try:

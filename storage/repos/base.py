@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import CursorResult, Result
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.crypto import associated_data, seal, unseal
 from storage.errors import Conflict, StorageError
@@ -34,6 +34,31 @@ class Store:
     """SQLite only: one writer at a time in this process, so no one spins on the file lock."""
     lock_reads: bool = False
     """In-memory SQLite shares one connection: reads must queue too."""
+    wal_engine: AsyncEngine | None = None
+    """SQLite file databases: the engine whose write-ahead log ``checkpoint`` empties."""
+
+    async def checkpoint(self) -> None:
+        """After an erasure: copy the ``-wal`` into the database and truncate it.
+
+        Every commit in the ``-wal`` is an earlier state of the database that
+        SQLite can be made to open, wrapped data keys included, so erased
+        records stay readable with the master key until the log is emptied.
+        ``secure_delete`` then leaves no trace in the main file's pages.
+        Under the write lock, outside any transaction; PostgreSQL has no
+        such file (its dead rows are a documented limit).
+        """
+        if self.wal_engine is None:
+            return
+        lock = self.write_lock or contextlib.nullcontext()
+        with _storage_errors():
+            async with lock, self.wal_engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = (await cursor.fetchone())[0]
+                await cursor.close()
+        if busy:
+            raise StorageError("the write-ahead log could not be emptied (a reader held it)")
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

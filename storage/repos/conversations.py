@@ -57,7 +57,9 @@ class Conversations(Repository):
             result = await session.execute(
                 delete(ConversationRow).where(ConversationRow.account_id == account_id)
             )
-            return rowcount(result) > 0
+        if rowcount(result):
+            await self._store.checkpoint()  # the draft's earlier versions are in the -wal
+        return rowcount(result) > 0
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Erase conversations untouched since ``cutoff`` (abandoned drafts)."""
@@ -65,4 +67,6 @@ class Conversations(Repository):
             result = await session.execute(
                 delete(ConversationRow).where(ConversationRow.updated_at < cutoff)
             )
-            return rowcount(result)
+        if rowcount(result):
+            await self._store.checkpoint()
+        return rowcount(result)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.harness import Harness, make_harness
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+    harness = await make_harness(tmp_path)
+    yield harness
+    await harness.scheduler.stop()
+    await harness.db.close()
