@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from handlers import broadcast, textsafe
+from handlers import broadcast, places, textsafe
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.refs import RefKind, new_ref
@@ -209,6 +209,8 @@ async def show(turn: Turn, ref: str) -> str:
             needed=turn.services.settings.approvals_required,
         ),
     ]
+    if not await places.content_here(turn):
+        return "\n".join([*lines, "", places.withheld(turn)])
     for language, text in sorted(appeal.texts.items()):
         lines += ["", f"[{language}]", text]
     return "\n".join(lines)
@@ -342,6 +344,9 @@ async def run(turn: Turn, args: Mapping[str, Any]) -> None:
             await turn.say(turn.t("Usage: {usage}", usage=f"/appeal {action} A-…"))
             return
         if action == "export":
+            if not await places.content_here(turn):  # signatories' names
+                await turn.say(places.withheld(turn))
+                return
             appeal = await turn.services.db.appeals.get(ref)
             problem = await _consent_problem(turn, appeal)
             if problem:  # the letter carries the appeal's text

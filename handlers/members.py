@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from handlers import places
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES
 from handlers.refs import RefKind, parse_ref
@@ -62,6 +63,9 @@ async def member(turn: Turn, args: Mapping[str, Any]) -> None:
     if action == "list":
         orgs = await db.members.list_organisations()
         lines = [turn.t("Members: {count}", count=len(orgs))]
+        if not await places.content_here(turn):  # organisations' names are content
+            await turn.say("\n".join([*lines, places.withheld(turn)]))
+            return
         lines += [f"{o.name} · {o.country} · {o.region} · {','.join(o.languages)}" for o in orgs]
         await turn.say("\n".join(lines))
         return

@@ -15,6 +15,7 @@ from handlers.i18n import N_, render
 from handlers.messages import Address, Option
 from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
+from handlers.textsafe import quoted
 from handlers.turn import Turn, resolve_choice
 from storage.errors import NotFound
 
@@ -58,7 +59,7 @@ async def to_rooms(services: Services, ref: str, text: str, files: int = 0) -> N
             continue
         if await cards.content_allowed(services, room):
             message = render(
-                language, "The defender answers on {ref}:\n\n{text}", ref=ref, text=text
+                language, "The defender answers on {ref}:\n\n{text}", ref=ref, text=quoted(text)
             )
         else:
             message = render(
