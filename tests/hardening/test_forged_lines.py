@@ -44,7 +44,9 @@ async def test_the_card_has_exactly_the_bots_lines(bot: Harness) -> None:
     assert [line for line in lines if line.startswith("Consent:")] == [
         "Consent: advisory group only"
     ]
-    assert [line for line in lines if line.startswith("Reply to this card")] == [f"Reply to this card, or use /ack {ref}."]
+    assert [line for line in lines if line.startswith("Reply to this card")] == [
+        f"Reply to this card, or use /ack {ref}."
+    ]
     for char in ("\u202e", "\u2066", "\x1b"):
         assert char not in card
     assert "They came." in card and "Cauca" in card  # the content is still there
