@@ -197,6 +197,12 @@ async def update(turn: Turn, ref: str, text: str | None) -> None:
     if text and len(text) > turn.services.settings.max_text_chars:
         await turn.say(intake._too_long(turn))
         return
+    if turn.msg.attachments:  # the report's limits: kinds, sizes, files per case
+        held = len((await turn.services.db.cases.get(ref)).attachments)
+        problem = intake.attachment_problem(turn, held)
+        if problem:
+            await turn.say(problem)
+            return
     files = [cards.draft_attachment(a) for a in turn.msg.attachments]
     await turn.services.db.cases.add_update(
         ref, turn.account.id, text or "", cards.attachments_from_draft({"attachments": files})

@@ -132,12 +132,25 @@ def open_bytes(key: bytes, table: str, field: str, record_id: int | str, blob: b
     return unseal(key, blob, associated_data(table, field, record_id))
 
 
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8, a lone surrogate (which JSON can carry) as U+FFFD.
+
+    Python strings may hold unpaired surrogates that UTF-8 cannot encode;
+    refusing them here would crash a person's turn, so they are replaced.
+    """
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        paired = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return paired.encode()
+
+
 def seal_text(
     key: bytes, table: str, field: str, record_id: int | str, text: str | None
 ) -> bytes | None:
     if text is None:
         return None
-    return seal_bytes(key, table, field, record_id, text.encode())
+    return seal_bytes(key, table, field, record_id, utf8(text))
 
 
 def open_text(
@@ -150,7 +163,7 @@ def open_text(
 
 def seal_json(key: bytes, table: str, field: str, record_id: int | str, value: Any) -> bytes:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return seal_bytes(key, table, field, record_id, text.encode())
+    return seal_bytes(key, table, field, record_id, utf8(text))
 
 
 def open_json(key: bytes, table: str, field: str, record_id: int | str, blob: bytes) -> Any:
