@@ -12,7 +12,6 @@ text that contains a name given in the report is refused.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -272,7 +271,8 @@ async def update(turn: Turn, ref: str, rest: str) -> str:
     problem = await _consent_problem(turn, appeal, [rest])
     if problem:
         return problem
-    digest = hashlib.sha256(rest.strip().encode()).hexdigest()[:8]
+    # Keyed: the reference is stored in clear and must not reveal the text.
+    digest = turn.services.db.keyed_tag("appeal-update", rest.strip())
     texts = {
         lang: render(lang, "Update to appeal {ref}:", ref=ref) + "\n\n" + rest.strip()
         for lang in LANGUAGES

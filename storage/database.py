@@ -130,6 +130,15 @@ class Database:
             ) from None
         return cls(engine, store)
 
+    def keyed_tag(self, purpose: str, text: str) -> str:
+        """A short keyed hash of ``text`` for a reference stored in clear.
+
+        Equal texts give equal tags (so a reference can make an action
+        idempotent), and without the master key no one can test a guessed
+        text against it: HMAC-SHA256 under the index secret, per purpose.
+        """
+        return self._store.vault.index.name_hash(f"tag:{purpose}", text)[:16]
+
     @property
     def backend(self) -> str:
         """``sqlite`` or ``postgresql``."""
