@@ -44,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def refuse_demo_folder(config: Config) -> None:
+    """The playground's folder (fake clock, demo accounts) is never a deployment's."""
+    from bot.demo import MARKER
+
+    if (config.bot.data_dir / MARKER).exists():
+        raise ConfigError(
+            "bot.data_dir", f"{config.bot.data_dir} is a demo folder ({MARKER}); use a new folder"
+        )
+
+
 def _example_config() -> str:
     return (resources.files("bot") / "config.example.toml").read_text(encoding="utf-8")
 
@@ -59,6 +69,7 @@ def _init(path: Path) -> int:
         path.write_text(_example_config(), encoding="utf-8")
         print(f"config: wrote {path} from the example; edit it before enabling a platform")
     config = load_config(path)
+    refuse_demo_folder(config)
     config.bot.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     print(f"data: {config.bot.data_dir}")
     if os.environ.get("SOSBOT_MASTER_KEY"):
@@ -161,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "init":
             return _init(path)
         config = load_config(path)
+        refuse_demo_folder(config)
         if args.command == "check":
             return asyncio.run(_check(config))
         if args.command == "run":

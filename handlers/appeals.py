@@ -22,6 +22,7 @@ from handlers import broadcast, places, textsafe
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.refs import RefKind, new_ref
+from handlers.registry import safe_cell
 from handlers.turn import Turn
 from storage import AppealDetail, CaseDetail
 from storage.errors import Conflict, NotFound
@@ -308,16 +309,15 @@ async def export_files(services: Any, ref: str) -> list[tuple[str, bytes, str]]:
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["organisation", "kind", "country", "region", "signed_at", "via_group"])
     for s in signatures:
-        writer.writerow(
-            [
-                s.organisation,
-                s.kind,
-                s.country,
-                s.region,
-                s.at.strftime("%Y-%m-%d %H:%M UTC"),
-                "yes" if s.via_group else "no",
-            ]
-        )
+        row = [
+            s.organisation,
+            s.kind,
+            s.country,
+            s.region,
+            s.at.strftime("%Y-%m-%d %H:%M UTC"),
+            "yes" if s.via_group else "no",
+        ]
+        writer.writerow([safe_cell(cell or "") for cell in row])
     letter = [appeal.texts.get("en", ""), "", "Signatories:"]
     letter += [
         f"- {s.organisation} ({s.country})" if s.country else f"- {s.organisation}"

@@ -231,8 +231,7 @@ async def _take_content(turn: Turn, data: dict[str, Any]) -> bool:
     if len(text) > settings.max_text_chars:
         await turn.say(_too_long(turn))
         return False
-    files = data.setdefault("attachments", [])
-    problem = attachment_problem(turn, len(files))
+    problem = attachment_problem(turn, len(data.get("attachments", [])))
     if problem:
         await turn.say(problem)
         return False
@@ -241,6 +240,7 @@ async def _take_content(turn: Turn, data: dict[str, Any]) -> bool:
         return False
     if text:
         data.setdefault("what", []).append(text)
-    for attachment in msg.attachments:
-        files.append(cards.draft_attachment(attachment))
+    if msg.attachments:  # written only now: a refusal leaves the draft as it was
+        files = data.setdefault("attachments", [])
+        files.extend(cards.draft_attachment(attachment) for attachment in msg.attachments)
     return True

@@ -1,11 +1,35 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.harness import Harness, make_harness
+
+# Property tests: a few hundred examples while developing, at least 10,000
+# per property in CI (CI=true). Derandomized, so a run is reproducible and a
+# failure in CI fails the same way on a laptop; bench/fuzz.py runs a million
+# with random seeds.
+settings.register_profile(
+    "ci",
+    max_examples=10_000,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev",
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 
 @pytest.fixture
