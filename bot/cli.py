@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sosbot {__version__}")
     parser.add_argument("--config", help="config file (else $SOSBOT_CONFIG, else ./config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--debug-sql", action="store_true", help="log SQL statements (never their values)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("init", help="create the data folder, master key, schema and config")
     sub.add_parser("check", help="validate the config and try each connection")
@@ -109,7 +112,8 @@ async def _check(config: Config) -> int:
 
 async def _run(config: Config) -> int:
     from bot.app import App
-    from bot.transports.matrix import MatrixStartError as TransportStartError
+    from bot.transports.matrix import MatrixStartError
+    from bot.transports.telegram import TelegramStartError
 
     app = await App.build(config, load_secrets(config))
     stop = asyncio.Event()
@@ -119,8 +123,8 @@ async def _run(config: Config) -> int:
     try:
         await app.start()
         await stop.wait()
-    except TransportStartError as exc:
-        print(exc, file=sys.stderr)
+    except (MatrixStartError, TelegramStartError) as exc:
+        print(logs.redact(str(exc)), file=sys.stderr)
         return EXIT_ERROR
     finally:
         await app.stop()
@@ -164,7 +168,7 @@ async def _members(config: Config, action: str, file: str | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logs.configure(verbose=args.verbose)
+    logs.configure(verbose=args.verbose, debug_sql=args.debug_sql)
     path = find_config(args.config, os.environ)
     try:
         if args.command == "demo":

@@ -31,7 +31,14 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.transports.base import Deliver
@@ -63,6 +70,13 @@ MAX_DOWNLOAD = 20_000_000  # the Bot API refuses getFile above 20 MB
 SEND_ATTEMPTS = 5
 TOKEN_LIFETIME = timedelta(days=30)
 SHUTDOWN_GRACE = 30.0  # seconds for in-flight updates to finish at stop
+TOKEN_REJECTED = "the Telegram server rejected the bot token (see telegram.token_env)"
+
+
+class TelegramStartError(RuntimeError):
+    """Telegram cannot be used; the message never holds the token."""
+
+
 GONE_PHRASES = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
 
 
@@ -315,13 +329,19 @@ class TelegramTransport:
         return cls(token, services, section.base_url, webhook=webhook)
 
     async def check(self) -> str:
-        async with self.app.bot:
-            me = await self.app.bot.get_me()
+        try:
+            async with self.app.bot:
+                me = await self.app.bot.get_me()
+        except InvalidToken:
+            raise TelegramStartError(TOKEN_REJECTED) from None
         return f"connected as @{me.username}"
 
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except InvalidToken:  # its message quotes the token: never shown
+            raise TelegramStartError(TOKEN_REJECTED) from None
         await self.app.start()
         assert self.app.updater is not None
         # Never drop pending updates: what arrived while the bot was down is answered.

@@ -23,6 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import ConfigError, parse_config
+from bot.scheduler import Scheduler
+from handlers.clock import FakeClock
 from handlers.commands import (
     CommandTable,
     InputTooLong,
@@ -30,13 +32,17 @@ from handlers.commands import (
     parse_args,
     split_command,
 )
+from handlers.hub import MessengerHub
 from handlers.i18n import render
 from handlers.intake import State
 from handlers.messages import Address, IncomingMessage, Option, Platform
 from handlers.registry import RegistryFileError, parse_csv
-from handlers.router import _defender_commands, _member_commands, _triage_commands
+from handlers.router import Router, _defender_commands, _member_commands, _triage_commands
+from handlers.services import Services
 from handlers.turn import resolve_choice
-from tests.support.harness import Harness, make_harness
+from storage import Database
+from tests.support.harness import TRIAGE, Harness, default_settings
+from tests.support.messenger import MemoryMessenger
 
 EXAMPLE = (Path(__file__).parents[2] / "bot" / "config.example.toml").read_text()
 
@@ -186,11 +192,27 @@ def intake_bot(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[asyncio.AbstractEventLoop, Harness]]:
     loop = asyncio.new_event_loop()
-    bot = loop.run_until_complete(make_harness(tmp_path_factory.mktemp("intake")))
+    bot = loop.run_until_complete(memory_harness())
     yield loop, bot
     loop.run_until_complete(bot.scheduler.stop())
     loop.run_until_complete(bot.db.close())
     loop.close()
+
+
+async def memory_harness() -> Harness:
+    """The whole bot on an in-memory SQLite database: thousands of turns
+    without an fsync each (the storage behaviour is the same)."""
+    clock = FakeClock()
+    db = await Database.open("sqlite+aiosqlite://", b"k" * 32, clock.now, migrate=True)
+    telegram = MemoryMessenger(Platform.TELEGRAM)
+    matrix = MemoryMessenger(Platform.MATRIX, encrypted_chats={TRIAGE})
+    hub = MessengerHub()
+    hub.register(Platform.TELEGRAM, telegram)
+    hub.register(Platform.MATRIX, matrix)
+    services = Services(db=db, clock=clock, settings=default_settings(), hub=hub)
+    scheduler = Scheduler(services)
+    await scheduler.start()
+    return Harness(services, Router(services), scheduler, telegram, matrix, clock)
 
 
 def english_only(language: str) -> set[str]:
