@@ -266,6 +266,29 @@ def _mode(txn_id: str | None, part: int) -> SendMode:
     return "once" if part == 0 else "no_repeat"
 
 
+class ConstantTimeSecret(str):
+    """A secret string whose (in)equality is decided by ``hmac.compare_digest``.
+
+    python-telegram-bot checks the webhook's secret header with
+    ``header != secret``; because this class subclasses ``str`` and overrides
+    ``__ne__``, Python calls *our* ``__ne__`` for that comparison, so the
+    check does not stop at the first differing character.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, str):
+            return NotImplemented
+        return hmac.compare_digest(self.encode(), other.encode())
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = str.__hash__
+
+
 @dataclass(frozen=True)
 class Webhook:
     """Where Telegram posts updates instead of long polling.
@@ -287,7 +310,11 @@ class Webhook:
         host, _, port = listen.rpartition(":")
         path = f"telegram/{digest[:24]}"
         return cls(
-            host or "127.0.0.1", int(port), path, f"{public_url.rstrip('/')}/{path}", digest[24:]
+            host or "127.0.0.1",
+            int(port),
+            path,
+            f"{public_url.rstrip('/')}/{path}",
+            ConstantTimeSecret(digest[24:]),
         )
 
 
