@@ -241,11 +241,11 @@ async def sign(turn: Turn, ref: str, wanted: str | None, *, undo: bool = False) 
             )
             return
         new = await db.appeals.sign(ref, org.id, str(turn.msg.sender), via_group)
-    except NotFound:
-        await turn.say(turn.t("There is no open appeal {ref}.", ref=ref))
-        return
-    except Conflict as exc:
-        if "organisations only" in str(exc):
+    except (NotFound, Conflict) as exc:
+        if isinstance(exc, NotFound) or "draft" in str(exc):
+            # A draft answers exactly as an unknown appeal: members must not learn of it.
+            await turn.say(turn.t("There is no open appeal {ref}.", ref=ref))
+        elif "organisations only" in str(exc):
             await turn.say(turn.t("{ref} takes signatures from organisations only.", ref=ref))
         else:
             await turn.say(turn.t("Signing for {ref} is closed.", ref=ref))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import Conflict, NotFound
@@ -345,6 +345,13 @@ class Cases(Triage, Cards):
             session, self._vault.index, DEFENDER, "case.withdraw", row.ref, None, now
         )
 
+    async def oldest_closed_at(self) -> datetime | None:
+        """When the longest-closed case was closed (the next one retention deletes)."""
+        async with self._store.read() as session:
+            return await session.scalar(
+                select(func.min(CaseRow.closed_at)).where(CaseRow.state == CaseState.CLOSED.value)
+            )
+
     async def purge_closed_older_than(self, cutoff: datetime) -> int:
         """Retention: delete cases closed before ``cutoff`` with everything attached."""
         now = self._store.now()
@@ -352,7 +359,7 @@ class Cases(Triage, Cards):
             rows = (
                 await session.execute(
                     select(CaseRow.id, CaseRow.ref, CaseRow.data_key_id).where(
-                        CaseRow.state == CaseState.CLOSED.value, CaseRow.closed_at < cutoff
+                        CaseRow.state == CaseState.CLOSED.value, CaseRow.closed_at <= cutoff
                     )
                 )
             ).all()
