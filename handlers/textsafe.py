@@ -9,9 +9,10 @@ Three small jobs, kept here so every handler applies them the same way:
   cannot pass for a line the bot wrote (a newline in a defender's answer
   must not add "Consent: public appeal with names" to a case card), with
   bidi overrides and control characters removed.
-- ``fold`` and ``mentions``: the anonymity check compares names after NFKC,
-  case folding and accent folding, so "Perez" matches "Pérez" and "ana"
-  matches "Ana".
+- ``fold``, ``names_in`` and ``mentions``: the anonymity check compares
+  names after NFKC, case folding and accent folding, so "Perez" matches
+  "Pérez" and "ana" matches "Ana"; a report written all in lowercase has
+  its names seen too.
 """
 
 from __future__ import annotations
@@ -86,13 +87,20 @@ COMMON_WORDS = frozenset(
 def names_in(text: str) -> dict[str, str]:
     """The words of ``text`` that could name someone: folded form -> as written.
 
-    A word counts unless it is a common word (``COMMON_WORDS``): "ana" in
-    lowercase is a name as much as "Ana"; "collective" is not.
+    A word counts when it is capitalised, or written in a script without
+    capitals (Arabic), or when the whole answer is in lowercase (then every
+    word counts: "juan perez" names as much as "Juan Pérez"); common words
+    (``COMMON_WORDS``) never count. Errs on the side of refusing.
     """
+    words = _WORD.findall(unicodedata.normalize("NFKC", text))
+    all_lowercase = not any(ch.isupper() for ch in text)
     names: dict[str, str] = {}
-    for word in _WORD.findall(unicodedata.normalize("NFKC", text)):
+    for word in words:
         folded = fold(word)
-        if len(folded) >= 2 and folded not in COMMON_WORDS:
+        caseless = word.lower() == word.upper()
+        if len(folded) < 2 or folded in COMMON_WORDS:
+            continue
+        if word[0].isupper() or (caseless and len(folded) >= 3) or all_lowercase:
             names.setdefault(folded, word)
     return names
 

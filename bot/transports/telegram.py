@@ -342,6 +342,7 @@ class TelegramTransport:
         self.webhook = webhook
         self._deliver: Deliver | None = None
         self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}  # per chat: updates holding or awaiting the lock
         self._inflight: set[asyncio.Task[Any]] = set()
         self.app.add_handler(TypeHandler(Update, self._on_update))
 
@@ -416,16 +417,25 @@ class TelegramTransport:
         # One chat's updates are handled in the order they came, from the first
         # await on (a button press must not overtake the text before it);
         # different chats in parallel.
-        lock = self._locks.setdefault(update.effective_chat.id, asyncio.Lock())
-        async with lock:
-            if update.callback_query is not None:
-                msg = await self._from_callback(update.callback_query)
-            elif update.effective_message is not None and update.effective_user is not None:
-                msg = await self._from_message(update.effective_message)
-            else:
-                return
-            if msg is not None:
-                await self._deliver(msg, self.messenger)
+        chat_id = update.effective_chat.id
+        lock = self._locks.setdefault(chat_id, asyncio.Lock())
+        self._waiting[chat_id] = self._waiting.get(chat_id, 0) + 1
+        try:
+            async with lock:
+                if update.callback_query is not None:
+                    msg = await self._from_callback(update.callback_query)
+                elif update.effective_message is not None and update.effective_user is not None:
+                    msg = await self._from_message(update.effective_message)
+                else:
+                    return
+                if msg is not None:
+                    await self._deliver(msg, self.messenger)
+        finally:
+            # The last update of the chat in hand frees its lock: one lock per
+            # chat ever seen would grow without end.
+            self._waiting[chat_id] -= 1
+            if not self._waiting[chat_id]:
+                del self._waiting[chat_id], self._locks[chat_id]
 
     async def _from_callback(self, query: CallbackQuery) -> IncomingMessage | None:
         await query.answer()
@@ -472,15 +482,22 @@ class TelegramTransport:
             message_id=str(message.message_id),
             reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None,
             language_hint=user.language_code,
-            attachments=await self._attachments(message),
+            attachments=await self._attachments(message, message.chat.type == "private"),
         )
 
-    async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
+    async def _attachments(self, message: Message, fetch: bool) -> tuple[Attachment, ...]:
+        """The message's files; downloaded only when ``fetch`` (a private chat,
+        the only place a step takes files): in groups, nothing takes them."""
         if message.photo:
             photo = message.photo[-1]
             return (
                 await self._download(
-                    AttachmentKind.PHOTO, photo.file_id, photo.file_size, "photo.jpg", "image/jpeg"
+                    AttachmentKind.PHOTO,
+                    photo.file_id,
+                    photo.file_size,
+                    "photo.jpg",
+                    "image/jpeg",
+                    fetch,
                 ),
             )
         if message.document:
@@ -492,6 +509,7 @@ class TelegramTransport:
                     doc.file_size,
                     doc.file_name or "document",
                     doc.mime_type or "application/octet-stream",
+                    fetch,
                 ),
             )
         if any(
@@ -508,10 +526,16 @@ class TelegramTransport:
         return ()
 
     async def _download(
-        self, kind: AttachmentKind, file_id: str, size: int | None, name: str, mime: str
+        self,
+        kind: AttachmentKind,
+        file_id: str,
+        size: int | None,
+        name: str,
+        mime: str,
+        fetch: bool = True,
     ) -> Attachment:
         limit = min(self.services.settings.max_attachment_bytes, MAX_DOWNLOAD)
-        if size is not None and size > limit:
+        if not fetch or (size is not None and size > limit):
             return Attachment(kind, name, mime, size, b"")  # refused by the handler, never fetched
         file = await self.app.bot.get_file(file_id)
         data = bytes(await file.download_as_bytearray())

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.support.harness import Harness, make_harness
+from tests.telegram.conftest import world  # noqa: F401 - the Telegram world fixture
 
 # Property tests: a few hundred examples while developing, at least 10,000
 # per property in CI (CI=true). Derandomized, so a run is reproducible and a
