@@ -536,7 +536,7 @@ class TelegramTransport:
     ) -> Attachment:
         limit = min(self.services.settings.max_attachment_bytes, MAX_DOWNLOAD)
         if not fetch or (size is not None and size > limit):
-            return Attachment(kind, name, mime, size, b"")  # refused by the handler, never fetched
+            return Attachment(kind, name, mime, size or 0, b"")  # never fetched
         file = await self.app.bot.get_file(file_id)
         data = bytes(await file.download_as_bytearray())
         return Attachment(kind, name, mime, len(data), data)
