@@ -15,12 +15,13 @@ made).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from handlers import cards
-from handlers.i18n import N_
+from handlers import rooms
+from handlers.conversation.record import Draft
+from handlers.i18n import N_, render
+from handlers.outgoing import Kind as Outgoing
 from handlers.turn import Turn
-from storage.records import AttachmentInput
+from storage.records import CaseState
 
 WINDOW = timedelta(days=1)
 
@@ -36,32 +37,48 @@ async def case_to_update(turn: Turn) -> str | None:
     recent = sum(1 for case in cases if case.created_at > since)
     if recent < turn.services.settings.reports_per_day:
         return None
-    open_cases = [case for case in cases if case.state != "closed" and not case.withdrawn]
+    open_cases = [case for case in cases if case.state != CaseState.CLOSED and not case.withdrawn]
     return open_cases[0].ref if open_cases else None
 
 
-async def raise_again(
-    turn: Turn, ref: str, text: str, attachments: list[AttachmentInput] | None = None
-) -> None:
-    """Add ``text`` to ``ref`` as an SOS update and alert the advisory rooms."""
-    await turn.services.db.cases.add_update(ref, turn.account.id, text, attachments or [], sos=True)
-    await cards.tell_rooms(
-        turn.services,
+async def raise_again(turn: Turn, ref: str, text: str) -> None:
+    """Add ``text`` to ``ref`` as an SOS update, alert the advisory rooms, and tell
+    the defender once a room has the alarm (held in the outbox until then, like
+    the "alerted" of a new case)."""
+    event = await turn.services.db.cases.add_update(ref, turn.account.id, text, sos=True)
+    alarm = f"{ref}/sos{event.seq}"  # one alarm per raise: the outbox keys rows by ref
+    message = render(
+        turn.services.settings.default_language,
         N_("🆘 SOS again on {ref}: the defender raised the alarm. /case {ref} shows it."),
         ref=ref,
     )
-
-
-async def add_report(turn: Turn, ref: str, draft: dict[str, Any]) -> None:
-    """A finished report over the limit: its answers become an update of ``ref``."""
-    parts = ["\n\n".join(draft.get("what", []))]
-    for label, key in (("Where", "where"), ("Who is at risk", "who"), ("Contact", "contact")):
-        if draft.get(key):
-            parts.append(f"{label}: {draft[key]}")
-    await turn.services.db.cases.add_update(
-        ref, turn.account.id, "\n\n".join(parts), cards.attachments_from_draft(draft)
+    await rooms.tell_rooms(turn.services, message, kind=Outgoing.ALARM, ref=alarm)
+    await turn.services.post.send_text(
+        turn.chat,
+        turn.t(
+            "The advisory group has been alerted again about {ref}. "
+            "/update {ref} adds information.",
+            ref=ref,
+        ),
+        kind=Outgoing.CONFIRM,
+        ref=alarm,
+        language=turn.language,
+        held=True,
     )
-    await cards.tell_rooms(
+
+
+async def add_report(turn: Turn, ref: str, draft: Draft) -> None:
+    """A finished report over the limit: its answers become an update of ``ref``."""
+    parts = ["\n\n".join(draft.what)]
+    for label, value in (
+        ("Where", draft.where),
+        ("Who is at risk", draft.who),
+        ("Contact", draft.contact),
+    ):
+        if value:
+            parts.append(f"{label}: {value}")
+    await turn.services.db.cases.add_update(ref, turn.account.id, "\n\n".join(parts), draft.files())
+    await rooms.notice(
         turn.services,
         N_("The defender added information to {ref}. /case {ref} shows it."),
         ref=ref,

@@ -315,7 +315,7 @@ class Cases(Triage, Cards):
                 .values(address_enc=None, updated_at=now)
             )
             refs = [row.ref for row in rows]
-        await self._store.checkpoint()
+        await self._store.checkpoint_after_commit()
         return refs
 
     async def _erase_case(self, session: AsyncSession, row: CaseRow, now: datetime) -> None:
@@ -373,7 +373,7 @@ class Cases(Triage, Cards):
             await append_entry(
                 session, self._vault.index, "system", "case.purge", None, str(len(ids)), now
             )
-        await self._store.checkpoint()
+        await self._store.checkpoint_after_commit()
         return len(ids)
 
     # ``db.cases.list(...)`` reads best at the call site; defined last so that

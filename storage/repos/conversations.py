@@ -58,7 +58,8 @@ class Conversations(Repository):
                 delete(ConversationRow).where(ConversationRow.account_id == account_id)
             )
         if rowcount(result):
-            await self._store.checkpoint()  # the draft's earlier versions are in the -wal
+            # The draft's earlier versions are in the -wal.
+            await self._store.checkpoint_after_commit()
         return rowcount(result) > 0
 
     async def oldest_update(self) -> datetime | None:
@@ -73,5 +74,5 @@ class Conversations(Repository):
                 delete(ConversationRow).where(ConversationRow.updated_at <= cutoff)
             )
         if rowcount(result):
-            await self._store.checkpoint()
+            await self._store.checkpoint_after_commit()
         return rowcount(result)

@@ -9,7 +9,7 @@ from handlers.messages import Address, Platform
 from handlers.textsafe import fold, mentions, names_in
 from tests.handlers.test_appeals import drafted, ready_appeal, say, seed
 from tests.handlers.test_intake import ref_in
-from tests.support.harness import ALICE, Harness, drain_outbox
+from tests.support.harness import ALICE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7401")
 
@@ -60,25 +60,25 @@ async def test_an_update_is_checked_like_the_appeal(seeded: Harness) -> None:
     case = await anonymised_case(seeded, "Juan Pérez")
     ref = await ready_appeal(seeded, case)
     assert "member groups" in await say(seeded, ALICE, f"/appeal send {ref}")
-    await drain_outbox(seeded)
+    seeded.take_broadcasts()
     refused = await say(seeded, ALICE, f"/appeal update {ref} Juan perez was released")
     assert "names Juan" in refused
-    assert await drain_outbox(seeded) == 0
+    assert seeded.take_broadcasts() == 0
     fine = await say(seeded, ALICE, f"/appeal update {ref} The defender was released")
     assert "being sent" in fine
-    assert await drain_outbox(seeded) == 3
+    assert seeded.take_broadcasts() == 3
 
 
 async def test_an_update_after_withdrawal_is_refused(seeded: Harness) -> None:
     case = await anonymised_case(seeded, "the community")
     ref = await ready_appeal(seeded, case)
     await say(seeded, ALICE, f"/appeal send {ref}")
-    await drain_outbox(seeded)
+    seeded.take_broadcasts()
     await seeded.send(ANA, "/forget")
     await seeded.press(ANA, "forget:yes")
     refused = await say(seeded, ALICE, f"/appeal update {ref} News from the community")
     assert "no consent to a public appeal" in refused
-    assert await drain_outbox(seeded) == 0
+    assert seeded.take_broadcasts() == 0
 
 
 async def test_consent_given_later_covers_texts_written_before(seeded: Harness) -> None:
