@@ -11,7 +11,7 @@ from tests.support.harness import Harness, make_harness
 from tests.telegram.conftest import world  # noqa: F401 - the Telegram world fixture
 
 # Property tests: 300 examples per property while developing, 500 in CI
-# (CI=true): the six properties then take about 2 minutes on the shared 2-core
+# (CI=true): the six properties then take about a minute on the shared 2-core
 # machine, inside the whole suite's 15-minute budget (10,000 each would take
 # about 40 minutes; docs/performance.md). Derandomized, so a run is
 # reproducible and a failure in CI fails the same way on a laptop. The long
