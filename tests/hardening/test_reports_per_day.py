@@ -73,3 +73,19 @@ async def test_the_limit_is_per_account_and_per_day(bot: Harness) -> None:
     account = await bot.db.accounts.find(str(ANA))
     assert account is not None
     assert len(await bot.db.cases.cases_of(account.id)) == 4
+
+
+async def test_alerted_again_only_once_a_room_has_the_alarm(bot: Harness) -> None:
+    for n in range(3):
+        await sos_then_cancel(bot, ANA, f"first {n}")
+    account = await bot.db.accounts.find(str(ANA))
+    assert account is not None
+    latest = (await bot.db.cases.cases_of(account.id))[0].ref
+    bot.matrix.failing.add(TRIAGE)  # the advisory room cannot be reached for now
+    replies = await sos_then_cancel(bot, ANA, "they are back")
+    assert not any("alerted" in text for text in replies), "no promise before a room has it"
+    bot.matrix.failing.discard(TRIAGE)
+    await bot.advance(timedelta(seconds=31))  # the outbox retries
+    alerted = [o.text for o in bot.telegram.to(ANA) if "alerted again" in o.text]
+    assert len(alerted) == 1 and latest in alerted[0]
+    assert any("SOS again" in o.text and latest in o.text for o in bot.matrix.to(TRIAGE))
