@@ -18,6 +18,7 @@ from handlers.registry import RegistryFileError, parse_csv, to_csv
 from storage import Database
 from storage.admin import rotate_master_key, verify_audit
 from storage.keys import (
+    fsync_dir,
     generate_master_key,
     key_file_loader,
     read_master_key_file,
@@ -47,7 +48,8 @@ async def rotate_key(config: Config, environ: Mapping[str, str]) -> int:
     new_path, old_path = sibling(path, ".new"), sibling(path, ".old")
     if not path.exists() and new_path.exists() and old_path.exists():
         os.replace(new_path, path)  # a crash between the two renames: finish them
-        print(f"rotate-key: finished an interrupted rotation; the old key is in {old_path}")
+        _retire(old_path)
+        print("rotate-key: finished an interrupted rotation; the old key is deleted")
         return EXIT_OK
     old_key = read_master_key(config, environ)
     if new_path.exists():
@@ -66,11 +68,22 @@ async def rotate_key(config: Config, environ: Mapping[str, str]) -> int:
         old_path.unlink()  # the key before last: every data key is now under the new one
     os.replace(path, old_path)
     os.replace(new_path, path)
+    fsync_dir(path.parent)
+    _retire(old_path)
     print(
-        f"rotate-key: {report.rewrapped} data keys re-wrapped under key {report.new_key_id[:12]}. "
-        f"The old key is in {old_path}: delete it once every running sosbot has restarted."
+        f"rotate-key: {report.rewrapped} data keys re-wrapped under key {report.new_key_id[:12]}; "
+        "the old key is deleted."
     )
     return EXIT_OK
+
+
+def _retire(old_path: Path) -> None:
+    """Delete the old key: every data key and the index secret are wrapped by the
+    new one now, and a running bot reloads the key file when it meets the new
+    key's id, so nothing needs it; left on disk it would only serve an attacker
+    holding an old backup."""
+    old_path.unlink(missing_ok=True)
+    fsync_dir(old_path.parent)
 
 
 async def audit_verify(config: Config, environ: Mapping[str, str]) -> int:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from bot.broadcast import Dispatcher
 from bot.config import Config, ConfigError, Secrets, advisor_names, load_secrets
+from bot.logs import redact
 from bot.scheduler import Scheduler
 from bot.transports.base import Transport
 from handlers.clock import Clock, SystemClock
@@ -160,4 +161,4 @@ async def check_parts(config: Config, environ: Mapping[str, str]) -> list[tuple[
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]
+    return redact(text)[:300]  # python-telegram-bot's InvalidToken quotes the token

@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sosbot {__version__}")
     parser.add_argument("--config", help="config file (else $SOSBOT_CONFIG, else ./config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--debug-sql", action="store_true", help="log SQL statements (never their values)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("init", help="create the data folder, master key, schema and config")
     sub.add_parser("check", help="validate the config and try each connection")
@@ -42,6 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     demo.add_argument("--data", type=Path, help="keep the demo's data in this folder")
     return parser
+
+
+def refuse_demo_folder(config: Config) -> None:
+    """The playground's folder (fake clock, demo accounts) is never a deployment's."""
+    from bot.demo import MARKER
+
+    if (config.bot.data_dir / MARKER).exists():
+        raise ConfigError(
+            "bot.data_dir", f"{config.bot.data_dir} is a demo folder ({MARKER}); use a new folder"
+        )
 
 
 def _example_config() -> str:
@@ -59,6 +72,7 @@ def _init(path: Path) -> int:
         path.write_text(_example_config(), encoding="utf-8")
         print(f"config: wrote {path} from the example; edit it before enabling a platform")
     config = load_config(path)
+    refuse_demo_folder(config)
     config.bot.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     print(f"data: {config.bot.data_dir}")
     if os.environ.get("SOSBOT_MASTER_KEY"):
@@ -98,7 +112,8 @@ async def _check(config: Config) -> int:
 
 async def _run(config: Config) -> int:
     from bot.app import App
-    from bot.transports.matrix import MatrixStartError as TransportStartError
+    from bot.transports.matrix import MatrixStartError
+    from bot.transports.telegram import TelegramStartError
 
     app = await App.build(config, load_secrets(config))
     stop = asyncio.Event()
@@ -108,8 +123,8 @@ async def _run(config: Config) -> int:
     try:
         await app.start()
         await stop.wait()
-    except TransportStartError as exc:
-        print(exc, file=sys.stderr)
+    except (MatrixStartError, TelegramStartError) as exc:
+        print(logs.redact(str(exc)), file=sys.stderr)
         return EXIT_ERROR
     finally:
         await app.stop()
@@ -153,7 +168,7 @@ async def _members(config: Config, action: str, file: str | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logs.configure(verbose=args.verbose)
+    logs.configure(verbose=args.verbose, debug_sql=args.debug_sql)
     path = find_config(args.config, os.environ)
     try:
         if args.command == "demo":
@@ -161,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "init":
             return _init(path)
         config = load_config(path)
+        refuse_demo_folder(config)
         if args.command == "check":
             return asyncio.run(_check(config))
         if args.command == "run":

@@ -139,6 +139,19 @@ class Secrets:
     matrix_password: str | None = field(default=None, repr=False)
 
 
+MAX_INT = 2**31 - 1
+# Durations far beyond any use overflow date arithmetic (a retention of a
+# million days reaches before year 1): each has a ceiling of its own.
+MAX_DURATIONS = {
+    "retention.closed_case_days": 36_500,  # 100 years
+    "retention.draft_hours": 87_600,  # 10 years
+    "escalation.immediate": 525_600,  # minutes: a year
+    "escalation.days": 525_600,
+    "escalation.weeks": 525_600,
+    "appeals.reminder_hours_before_deadline": 87_600,
+}
+
+
 def _describe(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
         type(value), type(value).__name__
@@ -164,16 +177,21 @@ def _coerce(path: str, annotation: Any, value: Any, base_dir: Path) -> Any:
             raise ConfigError(path, f"expected an integer, got {_describe(value)}")
         if value <= 0:
             raise ConfigError(path, f"expected a positive integer, got {value}")
+        ceiling = MAX_DURATIONS.get(path, MAX_INT)
+        if value > ceiling:
+            raise ConfigError(path, f"expected at most {ceiling}, got {value}")
         return value
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(path, f"expected a number, got {_describe(value)}")
-        if value <= 0:
-            raise ConfigError(path, f"expected a positive number, got {value}")
+        if not 0 < value <= MAX_INT:  # NaN fails this too
+            raise ConfigError(path, f"expected a positive number up to {MAX_INT}, got {value}")
         return float(value)
     if annotation is Path:
         if not isinstance(value, str) or not value:
             raise ConfigError(path, f"expected a path, got {_describe(value)}")
+        if "\0" in value:
+            raise ConfigError(path, "a path cannot hold a NUL character")
         return (base_dir / value).resolve()
     if annotation is str:
         if not isinstance(value, str):
@@ -259,7 +277,7 @@ def _validate(config: Config) -> None:
     if config.telegram.webhook_url and not config.telegram.webhook_url.startswith("https://"):
         raise ConfigError("telegram.webhook_url", "Telegram posts only to an https:// URL")
     _host, sep, port = config.telegram.webhook_listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not _ascii_number(port) or not 0 < int(port) < 65536:
         raise ConfigError("telegram.webhook_listen", "expected host:port, e.g. 127.0.0.1:8443")
     if config.telegram.base_url and not config.telegram.base_url.startswith(
         ("http://", "https://")
@@ -277,8 +295,14 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"advisory.{name}", f"still the example value {enabled_example[0]!r}")
     advisor_names(config.advisory)  # raises ConfigError on a bad entry
     hh, sep, mm = config.advisory.digest_time.partition(":")
-    if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+    ok = sep and _ascii_number(hh) and _ascii_number(mm)
+    if not (ok and len(hh) <= 2 and len(mm) == 2 and int(hh) < 24 and int(mm) < 60):
         raise ConfigError("advisory.digest_time", "expected HH:MM (UTC)")
+
+
+def _ascii_number(text: str) -> bool:
+    """ASCII digits only: "²" and "８" pass ``isdigit`` but are no port or hour."""
+    return bool(text) and text.isascii() and text.isdecimal()
 
 
 def parse_config(text: str, base_dir: Path, source: Path | None = None) -> Config:
@@ -287,6 +311,8 @@ def parse_config(text: str, base_dir: Path, source: Path | None = None) -> Confi
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("(file)", f"not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or table
+        raise ConfigError("(file)", "not valid TOML: nested too deeply") from None
     hints = typing.get_type_hints(Config)
     sections = {f.name for f in fields(Config) if f.name != "source"}
     for key in data:
@@ -365,7 +391,15 @@ def read_master_key(config: Config, environ: Mapping[str, str]) -> bytes:
             "crypto.master_key_file",
             f"{path} is readable by others (mode {stat.S_IMODE(mode):o}); run chmod 600",
         )
-    return decode_master_key("crypto.master_key_file", path.read_text(encoding="ascii"))
+    try:
+        text = path.read_text(encoding="ascii")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "crypto.master_key_file", f"{path} is not a key file (not ASCII)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError("crypto.master_key_file", f"cannot read {path}: {exc.strerror}") from None
+    return decode_master_key("crypto.master_key_file", text)
 
 
 def load_secrets(config: Config, environ: Mapping[str, str] | None = None) -> Secrets:

@@ -14,7 +14,16 @@ NOISY = ("httpx", "httpcore", "aiohttp", "telegram", "apscheduler", "alembic")
 # nio's warnings name rooms, users and devices ("no session found … for room
 # !x", "undecryptable Megolm event from @user DEVICE"): errors only.
 QUIET = ("nio",)
-_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}")
+# Telegram tokens: "bot123:AA…" in API URLs, "123:AA…" bare (python-telegram-bot's
+# InvalidToken message quotes the token).
+_TOKEN = re.compile(r"(?:bot)?\d{3,}:[A-Za-z0-9_-]{20,}")
+# SQL and the drivers: aiosqlite's debug lines carry every bound value.
+SQL = ("sqlalchemy", "aiosqlite", "asyncpg")
+
+
+def redact(text: str) -> str:
+    """``text`` with anything shaped like a Telegram bot token masked."""
+    return _TOKEN.sub("<redacted token>", text)
 
 
 class RedactTokens(logging.Filter):
@@ -23,12 +32,14 @@ class RedactTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if _TOKEN.search(message):
-            record.msg = _TOKEN.sub("bot<redacted>", message)
+            record.msg = redact(message)
             record.args = None
         return True
 
 
-def configure(verbose: bool = False) -> None:
+def configure(verbose: bool = False, debug_sql: bool = False) -> None:
+    """``verbose``: our own debug lines. ``debug_sql``: SQL statements too, never
+    their values (engines run with ``hide_parameters``); the drivers stay quiet."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens())
@@ -39,3 +50,7 @@ def configure(verbose: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.ERROR)
+    for name in SQL:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if debug_sql:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)

@@ -12,20 +12,19 @@ text that contains a name given in the report is refused.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
 from handlers import audience as reach
-from handlers import broadcast, keys, letters, proposals
+from handlers import broadcast, keys, letters, places, proposals, textsafe
 from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.keys import Kind
 from handlers.refs import RefKind, new_ref
+from handlers.registry import safe_cell
 from handlers.services import Services
 from handlers.turn import Turn
 from storage import (
@@ -45,20 +44,6 @@ Action = Callable[[Turn, Mapping[str, Any]], Awaitable[str | None]]
 """A subcommand of ``/appeal`` (declared in handlers/command_table.py): its answer."""
 PUBLIC = (Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMISED)
 TARGET_KEYS = ("region", "language", "group", "individuals")
-_STOPWORDS = {
-    "and",
-    "the",
-    "los",
-    "las",
-    "del",
-    "des",
-    "les",
-    "una",
-    "uno",
-    "من",
-    "في",
-    "على",
-}
 
 
 def sign_line(language: str, ref: str) -> str:
@@ -67,30 +52,12 @@ def sign_line(language: str, ref: str) -> str:
     )
 
 
-def names_in(who: str) -> set[str]:
-    """Words of the report's "who is at risk" that look like names.
-
-    Latin script: capitalised words; Arabic script: every word of three
-    letters or more (Arabic has no capitals). Errs on the side of refusing.
-    """
-    found = set()
-    for word in re.findall(r"[^\W\d_][\w'’-]*", who):
-        arabic = any("\u0600" <= ch <= "\u06ff" for ch in word)
-        if ((arabic and len(word) >= 3) or (word[:1].isupper() and len(word) >= 2)) and (
-            word.casefold() not in _STOPWORDS
-        ):
-            found.add(word)
-    return found
-
-
-def named_in_text(names: set[str], text: str) -> str | None:
-    for name in sorted(names):
-        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE):
-            return name
-    return None
-
-
-async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
+async def _consent_problem(
+    turn: Turn, appeal: AppealDetail, texts: Iterable[str] | None = None
+) -> str | None:
+    """Why ``texts`` (default: the appeal's texts) may not leave for member
+    groups: the case has no public consent, or, anonymised, a text names
+    someone named in the report. Every text bound for member groups passes here."""
     if appeal.case_ref is None:
         return None
     case = await turn.services.db.cases.get(appeal.case_ref)
@@ -99,17 +66,19 @@ async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
             "Case {case} has no consent to a public appeal: the appeal cannot be sent.",
             case=appeal.case_ref,
         )
-    return anonymity_problem(turn, case, appeal.texts.values())
+    return anonymity_problem(turn, case, appeal.texts.values() if texts is None else texts)
 
 
 def anonymity_problem(turn: Turn, case: CaseDetail, texts: Iterable[str]) -> str | None:
     """With anonymised consent, a text may not name anyone named in the report."""
     if case.consent != Consent.PUBLIC_ANONYMISED:
         return None
-    names = names_in(case.who or "")
+    # Folded (NFKC, case, accents): "PEREZ" and "perez" name "Pérez".
+    names = textsafe.names_in(case.who or "")
     for text in texts:
-        name = named_in_text(names, text)
-        if name:
+        named = textsafe.mentions(text, names)
+        if named:
+            name = named[0]
             return turn.t(
                 "Case {case} consented to an anonymised appeal only, and the text names "
                 "{name}. Remove the name and set the text again.",
@@ -254,6 +223,8 @@ async def show(turn: Turn, args: Mapping[str, Any]) -> str:
             needed=turn.services.settings.approvals_required,
         ),
     ]
+    if not await places.content_here(turn):
+        return "\n".join([*lines, "", places.withheld(turn)])
     for language, text in sorted(appeal.texts.items()):
         lines += ["", f"[{language}]", text]
     return "\n".join(lines)
@@ -322,7 +293,13 @@ async def update(turn: Turn, args: Mapping[str, Any]) -> str:
     appeal = await turn.services.db.appeals.get(ref)
     if appeal.state != AppealState.SENT:
         return turn.t("Only an open appeal can be updated: /appeal update A-… text")
-    digest = hashlib.sha256(rest.strip().encode()).hexdigest()[:8]
+    if len(rest) > turn.services.settings.max_text_chars:
+        return turn.t("That message is too long. Nothing was saved.")
+    problem = await _consent_problem(turn, appeal, [rest])
+    if problem:
+        return problem
+    # Keyed: the reference is stored in clear and must not reveal the text.
+    digest = turn.services.db.keyed_tag("appeal-update", rest.strip())
     texts = {
         lang: render(lang, "Update to appeal {ref}:", ref=ref) + "\n\n" + rest.strip()
         for lang in LANGUAGES
@@ -360,16 +337,15 @@ async def export_files(services: Any, ref: str) -> list[tuple[str, bytes, str]]:
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["organisation", "kind", "country", "region", "signed_at", "via_group"])
     for s in signatures:
-        writer.writerow(
-            [
-                s.organisation,
-                s.kind,
-                s.country,
-                s.region,
-                s.at.strftime("%Y-%m-%d %H:%M UTC"),
-                "yes" if s.via_group else "no",
-            ]
-        )
+        row = [
+            s.organisation,
+            s.kind,
+            s.country,
+            s.region,
+            s.at.strftime("%Y-%m-%d %H:%M UTC"),
+            "yes" if s.via_group else "no",
+        ]
+        writer.writerow([safe_cell(cell or "") for cell in row])
     addressee = await letters.addressee_of(services, ref)
     letter = [f"To: {addressee}", ""] if addressee else []
     letter += [appeal.texts.get(Language.EN, ""), "", "Signatories:"]
@@ -387,10 +363,16 @@ async def status(turn: Turn, args: Mapping[str, Any]) -> str:
     return await tally(turn.services, args["appeal"], turn.language)
 
 
-async def export(turn: Turn, args: Mapping[str, Any]) -> None:
+async def export(turn: Turn, args: Mapping[str, Any]) -> str | None:
     ref = args["appeal"]
+    if not await places.content_here(turn):  # signatories' names
+        return places.withheld(turn)
+    problem = await _consent_problem(turn, await turn.services.db.appeals.get(ref))
+    if problem:  # the letter carries the appeal's text
+        return problem
     for name, data, mime in await export_files(turn.services, ref):
         await turn.services.post.send_file(turn.chat, name, data, mime, ref)
+    return None
 
 
 async def run(turn: Turn, action: Action, args: Mapping[str, Any]) -> None:

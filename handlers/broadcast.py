@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from handlers import cards
 from handlers.i18n import N_, RTL_LANGUAGES, isolate, render
 from handlers.messages import Address
 from handlers.messenger import DestinationGone, TransientSendError
@@ -121,8 +122,9 @@ def report_text(
         lines.append("")
         lines.append(render(language, heading, n=len(named)))
         rtl = language in RTL_LANGUAGES
-        lines.extend(f"- {isolate(name) if rtl else name}" for name in named[:LISTED_PROBLEMS])
-        if len(named) > LISTED_PROBLEMS:
+        listed = [name for name in named if name]  # "": withheld (not an encrypted room)
+        lines.extend(f"- {isolate(name) if rtl else name}" for name in listed[:LISTED_PROBLEMS])
+        if len(listed) > LISTED_PROBLEMS:
             lines.append(render(language, "and {n} more", n=len(named) - LISTED_PROBLEMS))
     return "\n".join(lines)
 
@@ -203,8 +205,13 @@ class ProgressReporter:
         problems = await self.services.db.outbox.problems(info.kind, info.ref)
         named = [(await self._name(p.address), p) for p in problems]
         language = self._language
-        report = report_text(language, info.kind, info.ref, counts, named)
-        deliveries = [Delivery(room, language, report) for room in info.report_to]
+        withheld = [("", problem) for problem in problems]
+        deliveries = []
+        for room in info.report_to:
+            # Members' names and chats are content: only where content is allowed.
+            here = await cards.content_allowed(self.services, Address.parse(room))
+            report = report_text(language, info.kind, info.ref, counts, named if here else withheld)
+            deliveries.append(Delivery(room, language, report))
         if not await self.services.db.outbox.finish_broadcast(info.kind, info.ref, deliveries):
             return
         self._shown.pop((info.kind, info.ref), None)

@@ -15,6 +15,7 @@ from handlers.i18n import N_, render
 from handlers.messages import Address
 from handlers.outgoing import Kind
 from handlers.services import Services
+from handlers.textsafe import inline, quoted
 from storage import CaseDetail, Consent, Urgency
 
 # How a card names an urgency or a consent (their values never collide).
@@ -43,12 +44,14 @@ def card_text(case: CaseDetail, language: str, with_content: bool, *, sos: bool 
     ]
     if with_content:
         none = t("(not given)")
+        # The defender's words: inline fields on one line without controls,
+        # the report quoted line by line, so none can pass for a bot line.
         lines += [
-            t("Where: {value}", value=case.where or none),
-            t("Who is at risk: {value}", value=case.who or none),
+            t("Where: {value}", value=inline(case.where or "") or none),
+            t("Who is at risk: {value}", value=inline(case.who or "") or none),
             "",
             t("Report:"),
-            case.what or none,
+            quoted(case.what) if case.what else none,
         ]
         if case.attachments:
             lines.append(t("Files: {count} (sent below)", count=len(case.attachments)))

@@ -19,6 +19,7 @@ from enum import Enum, auto
 from typing import Any
 
 from handlers.refs import RefKind, parse_ref
+from handlers.textsafe import ascii_digits
 
 MAX_COMMAND_LENGTH = 16_384
 """Longer input is refused before parsing (Matrix allows ~64 KiB events)."""
@@ -151,8 +152,8 @@ def split_command(text: str) -> CommandCall | None:
 
 
 def _digits(word: str) -> str:
-    """Arabic-Indic and other decimal digits become ASCII digits."""
-    return "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in word)
+    """Arabic-Indic and other decimal digits become ASCII digits ("²" stays "²")."""
+    return ascii_digits(word)
 
 
 _REF_KINDS = {

@@ -108,11 +108,36 @@ async def digest(services: Services, now: datetime) -> None:
     await rooms.tell_rooms(services, "\n".join(lines))
 
 
+FINISHED_OUTBOX_KEPT = timedelta(days=7)  # a sent message's row: for the broadcast report
+
+
 async def purge(services: Services, now: datetime) -> None:
-    await services.db.deadlines.schedule(DeadlineKind.PURGE, "daily", now + DAILY)
+    """Retention. Runs again when the next draft or closed case reaches its
+    limit (not a day later), and at least every ``_purge_interval``."""
+    settings, db = services.settings, services.db
+    await db.deadlines.schedule(DeadlineKind.PURGE, "daily", now + _purge_interval(services))
+    await db.cases.purge_closed_older_than(now - settings.closed_case_retention)
+    await db.conversations.purge_older_than(now - settings.draft_lifetime)
+    await db.tokens.purge_expired()
+    await db.outbox.purge_finished_before(now - FINISHED_OUTBOX_KEPT)
+    await db.deadlines.schedule(DeadlineKind.PURGE, "daily", await next_purge(services, now))
+
+
+def _purge_interval(services: Services) -> timedelta:
+    """Short enough that a draft or case that appears after a run is seen by the
+    next run before its own limit, which then schedules the run at that limit."""
     settings = services.settings
-    await services.db.cases.purge_closed_older_than(now - settings.closed_case_retention)
-    await services.db.conversations.purge_older_than(now - settings.draft_lifetime)
+    return min(DAILY, settings.draft_lifetime, settings.closed_case_retention)
+
+
+async def next_purge(services: Services, now: datetime) -> datetime:
+    settings, db = services.settings, services.db
+    times = [now + _purge_interval(services)]
+    if (touched := await db.conversations.oldest_update()) is not None:
+        times.append(touched + settings.draft_lifetime)
+    if (closed := await db.cases.oldest_closed_at()) is not None:
+        times.append(closed + settings.closed_case_retention)
+    return max(min(times), now + timedelta(seconds=1))
 
 
 async def _open_appeal(services: Services, kind: DeadlineKind, ref: str) -> AppealDetail | None:

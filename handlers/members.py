@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from handlers import keys
+from handlers import keys, places
 from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES
 from handlers.keys import Kind
@@ -91,6 +91,9 @@ async def record_line(turn: Turn, org: Organisation) -> str:
 async def list_(turn: Turn, args: Mapping[str, Any]) -> None:
     orgs = await turn.services.db.members.list_organisations()
     lines = [turn.t("Members: {count}", count=len(orgs))]
+    if not await places.content_here(turn):  # organisations' names are content
+        await turn.say("\n".join([*lines, places.withheld(turn)]))
+        return
     lines += [f"{o.name} · {o.country} · {o.region} · {','.join(o.languages)}" for o in orgs]
     await turn.say("\n".join(lines))
 
@@ -202,15 +205,33 @@ async def register(turn: Turn, args: Mapping[str, Any]) -> None:
     org = await turn.services.db.members.get_organisation(group.organisation_id)
     if org.languages and org.languages[0] != language:
         await turn.services.db.members.add_group(str(turn.chat), org.id, org.languages[0])
+    # Whoever holds the network's one-time code speaks for the organisation:
+    # a registered contact, who may pause the group and withdraw signatures.
+    await turn.services.db.members.add_contact(org.id, str(turn.msg.sender))
     await turn.services.db.audit.append("system", "member.register", None)
     await turn.say(
         turn.t("This group now receives the network's appeals for {name}.", name=org.name)
     )
 
 
+async def _contact_of(turn: Turn, organisation_id: int | None) -> bool:
+    """Whether the sender is a registered contact of the organisation: anyone
+    in a member group may sign for it, only its contacts may undo or pause."""
+    orgs = await turn.services.db.members.organisations_of(str(turn.msg.sender))
+    return organisation_id is not None and any(o.id == organisation_id for o in orgs)
+
+
+def _contacts_only(turn: Turn) -> str:
+    return turn.t("Only the organisation's registered contacts can do that.")
+
+
 async def mute(turn: Turn, muted: bool) -> None:
-    if await turn.services.db.members.group(str(turn.chat)) is None:
+    group = await turn.services.db.members.group(str(turn.chat))
+    if group is None:
         await turn.say(turn.t("This is not a registered member group."))
+        return
+    if not await _contact_of(turn, group.organisation_id):
+        await turn.say(_contacts_only(turn))
         return
     await turn.services.db.members.set_muted(str(turn.chat), muted)
     await turn.say(
@@ -263,6 +284,9 @@ async def sign(turn: Turn, ref: str, wanted: str | None, *, undo: bool = False) 
     db = turn.services.db
     try:  # storage refuses a closed appeal (Conflict): no read before the write
         if undo:
+            if not await _contact_of(turn, org.id):
+                await turn.say(_contacts_only(turn))
+                return
             removed = await db.appeals.unsign(ref, org.id, str(turn.msg.sender))
             await turn.say(
                 turn.t("The signature of {name} on {ref} was withdrawn.", name=org.name, ref=ref)
@@ -271,11 +295,11 @@ async def sign(turn: Turn, ref: str, wanted: str | None, *, undo: bool = False) 
             )
             return
         new = await db.appeals.sign(ref, org.id, str(turn.msg.sender), via_group)
-    except NotFound:
-        await turn.say(turn.t("There is no open appeal {ref}.", ref=ref))
-        return
-    except Conflict as exc:
-        if "organisations only" in str(exc):
+    except (NotFound, Conflict) as exc:
+        if isinstance(exc, NotFound) or "draft" in str(exc):
+            # A draft answers exactly as an unknown appeal: members must not learn of it.
+            await turn.say(turn.t("There is no open appeal {ref}.", ref=ref))
+        elif "organisations only" in str(exc):
             await turn.say(turn.t("{ref} takes signatures from organisations only.", ref=ref))
         else:
             await turn.say(turn.t("Signing for {ref} is closed.", ref=ref))

@@ -35,6 +35,7 @@ class Kind:
 
     REPLY = "reply"
     CARD = "card"  # a case card: its delivery releases the defender's confirmation
+    ALARM = "alarm"  # an SOS raised again on an existing case; ref "C-…/sos<n>"
     CONFIRM = "confirm"  # "the advisory group has been alerted": held until a card is sent
     NOTICE = "notice"  # a short notice to an advisory room
     RELAY = "relay"  # a defender's answer to the advisory rooms

@@ -74,7 +74,35 @@ def parse_csv(text: str) -> list[MemberEntry]:
     """Entries from CSV text, or ``RegistryFileError`` listing every problem."""
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark from spreadsheet programs
+    first = text.split("\n", 1)[0]
+    if ";" in first and "," not in first:
+        # Spreadsheets in many locales save with ';'; our lists use ';' inside cells.
+        raise RegistryFileError(
+            [RowError(0, "-", "this file uses ';' between cells; export it with ',' instead")]
+        )
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _parse_rows(reader)
+    except csv.Error as exc:  # e.g. a cell over the csv module's 131,072 characters
+        row = reader.line_num  # lines read before the one that failed: its row number
+        raise RegistryFileError([RowError(row, "-", f"not readable as CSV ({exc})")]) from None
+
+
+# A cell that a spreadsheet would run as a formula; exported with a leading
+# apostrophe (the spreadsheet convention for "text"), removed again on import.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """A CSV cell a spreadsheet will show as text, never run as a formula."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _cell_in(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
+def _parse_rows(reader: csv.DictReader[str]) -> list[MemberEntry]:
     header = [h.strip() for h in reader.fieldnames or []]
     errors = [RowError(0, c, "missing column") for c in REQUIRED if c not in header]
     errors += [RowError(0, c, "unknown column") for c in header if c not in REQUIRED + OPTIONAL]
@@ -88,7 +116,7 @@ def parse_csv(text: str) -> list[MemberEntry]:
         if None in raw:
             errors.append(RowError(number, "-", "more cells than columns (a stray comma?)"))
             continue
-        cells = {k.strip(): (v or "").strip() for k, v in raw.items()}
+        cells = {k.strip(): _cell_in((v or "").strip()) for k, v in raw.items()}
         row_errors = [
             RowError(number, k, f"longer than {MAX_CELL} characters")
             for k, v in cells.items()
@@ -140,16 +168,15 @@ def to_csv(entries: Sequence[MemberEntry]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*REQUIRED, "kind"])
     for e in entries:
-        writer.writerow(
-            [
-                e.name,
-                e.country,
-                e.region,
-                ";".join(e.languages),
-                ";".join(e.working_groups),
-                ";".join(e.contacts),
-                ";".join(e.groups),
-                e.kind,
-            ]
-        )
+        row = [
+            e.name,
+            e.country,
+            e.region,
+            ";".join(e.languages),
+            ";".join(e.working_groups),
+            ";".join(e.contacts),
+            ";".join(e.groups),
+            e.kind,
+        ]
+        writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()

@@ -15,6 +15,7 @@ from handlers.i18n import N_, render
 from handlers.messages import Address
 from handlers.outgoing import Kind
 from handlers.services import Services
+from handlers.textsafe import quoted
 from handlers.turn import Turn
 from storage.errors import NotFound
 from storage.records import CaseState
@@ -67,7 +68,7 @@ async def to_rooms(services: Services, ref: str, text: str) -> None:
     async def relay(room: Address) -> None:
         if await cards.content_allowed(services, room):
             message = render(
-                language, "The defender answers on {ref}:\n\n{text}", ref=ref, text=text
+                language, "The defender answers on {ref}:\n\n{text}", ref=ref, text=quoted(text)
             )
         else:
             message = render(

@@ -44,11 +44,14 @@ async def tell_rooms(
     files: Sequence[File] = (),
     to: Sequence[Address] | None = None,
     kind: str = Kind.NOTICE,
+    ref: str | None = None,
 ) -> int:
-    """The same text (and files) to every advisory room, or to ``to``."""
+    """The same text (and files) to every advisory room, or to ``to``
+    (``ref``: the outbox reference, e.g. of an alarm whose delivery releases
+    the defender's confirmation)."""
 
     async def send(room: Address) -> None:
-        await services.post.send_text(room, text, kind=kind)
+        await services.post.send_text(room, text, kind=kind, ref=ref)
         for name, data, mime, caption in files:
             await services.post.send_file(room, name, data, mime, caption)
 

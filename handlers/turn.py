@@ -12,6 +12,7 @@ from handlers.messages import Address, IncomingMessage, Option
 from handlers.messenger import Messenger
 from handlers.outgoing import Queued
 from handlers.services import Services
+from handlers.textsafe import ascii_digits
 from storage import Account
 
 
@@ -53,7 +54,8 @@ def resolve_choice(msg: IncomingMessage, options: Sequence[Option]) -> str | Non
     text = msg.text.strip()
     if not text:
         return None
-    number = _NUMBER.match("".join(str(int(c)) if c.isdigit() else c for c in text))
+    # Only decimal digits (any script): "²" or "①" pass isdigit() but not int().
+    number = _NUMBER.match(ascii_digits(text))
     if number:
         index = int(number.group(1)) - 1
         return options[index].key if 0 <= index < len(options) else None

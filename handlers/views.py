@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers import advisors, cards
+from handlers import advisors, cards, places
+from handlers.textsafe import quoted
 from handlers.turn import Turn
 
 HISTORY_LIMIT = 50
@@ -10,7 +11,7 @@ HISTORY_LIMIT = 50
 
 async def case_view(turn: Turn, ref: str) -> str:
     case = await turn.services.db.cases.get(ref)
-    with_content = turn.msg.is_private or await cards.content_allowed(turn.services, turn.msg.chat)
+    with_content = await places.content_here(turn)  # private chats too: Telegram is not E2EE
     lines = [cards.card_text(case, turn.language, with_content).split("\n")[0]]
     lines += [
         turn.t("State: {value}", value=case.state),
@@ -22,6 +23,8 @@ async def case_view(turn: Turn, ref: str) -> str:
         ),
     ]
     body = cards.card_text(case, turn.language, with_content).split("\n")[1:-1]
+    if not with_content:  # the card's own notice points to a private chat: not this one
+        body = [*body[: body.index("")], "", places.withheld(turn)]
     lines += body
     if with_content:
         events = await turn.services.db.cases.history(ref)
@@ -30,10 +33,15 @@ async def case_view(turn: Turn, ref: str) -> str:
         for event in events[-HISTORY_LIMIT:]:
             stamp = event.at.strftime("%Y-%m-%d %H:%M")
             text = event.text
-            if event.kind == "assigned" and text:
-                text = advisors.display_name(turn.services, text)  # a name, not an id
-            shown = " ".join(part for part in (event.value, text) if part)
-            lines.append(f"{stamp} {event.kind}{': ' + shown if shown else ''}")
+            if event.kind == "assigned" and text:  # a name, not an id (the bot's own words)
+                shown = " ".join(
+                    p for p in (event.value, advisors.display_name(turn.services, text)) if p
+                )
+                lines.append(f"{stamp} {event.kind}{': ' + shown if shown else ''}")
+                continue
+            lines.append(f"{stamp} {event.kind}{': ' + event.value if event.value else ''}")
+            if text:  # a person's words: quoted, never a line of the bot's
+                lines.append(quoted(text))
     return "\n".join(lines)
 
 

@@ -72,7 +72,7 @@ class GroupCommit:
             self._waiting -= 1
         try:
             batch = self._batch or await self._open()
-            ok, result, error = await self._run_in(batch, work)
+            ok, result, error, checkpoint = await self._run_in(batch, work)
             if self._full(batch):
                 await self._close(batch)
             else:  # the next turn joins; if it goes away, someone must still commit
@@ -88,6 +88,8 @@ class GroupCommit:
             await asyncio.shield(batch.done)
         except BatchFailed:
             return await self._alone(work)
+        if checkpoint:  # the turn erased something: empty the -wal now that it is durable
+            await self._store.checkpoint_committed()
         return result  # type: ignore[return-value]
 
     async def _open(self) -> _Batch:
@@ -115,7 +117,7 @@ class GroupCommit:
 
     async def _run_in(
         self, batch: _Batch, work: Work[T]
-    ) -> tuple[bool, T | None, BaseException | None]:
+    ) -> tuple[bool, T | None, BaseException | None, bool]:
         turn = Unit(batch.session)
         token = _UNIT.set(turn)
         try:
@@ -123,13 +125,13 @@ class GroupCommit:
                 async with batch.session.begin_nested():
                     result = await work()
         except BaseException as exc:  # rolled back to the savepoint: this turn alone
-            return False, None, exc
+            return False, None, exc, False
         finally:
             turn.open = False
             _UNIT.reset(token)
         batch.size += 1
         batch.callbacks.extend(turn.after_commit)
-        return True, result, None
+        return True, result, None, turn.checkpoint
 
     async def _close_later(self, batch: _Batch) -> None:
         async with self._lock:

@@ -148,6 +148,7 @@ class Database:
             dialect=backend,
             write_lock=asyncio.Lock() if is_sqlite(url) else None,
             lock_reads=is_sqlite_memory(url),
+            wal_engine=engine if is_sqlite(url) and not is_sqlite_memory(url) else None,
         )
         own_id = master_key_id(master_key)
         try:
@@ -160,6 +161,15 @@ class Database:
                 "(or SOSBOT_MASTER_KEY)."
             ) from None
         return cls(engine, store)
+
+    def keyed_tag(self, purpose: str, text: str) -> str:
+        """A short keyed hash of ``text`` for a reference stored in clear.
+
+        Equal texts give equal tags (so a reference can make an action
+        idempotent), and without the master key no one can test a guessed
+        text against it: HMAC-SHA256 under the index secret, per purpose.
+        """
+        return self._store.vault.index.name_hash(f"tag:{purpose}", text)[:16]
 
     @property
     def backend(self) -> str:

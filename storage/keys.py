@@ -48,7 +48,17 @@ def write_master_key_file(path: Path, key: bytes) -> bool:
         os.fsync(fd)
     finally:
         os.close(fd)
+    fsync_dir(path.parent)  # the new name itself survives a power cut
     return True
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make creations, renames and deletions in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def create_master_key_file(path: Path) -> bool:

@@ -31,7 +31,14 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.transports.base import Deliver
@@ -65,6 +72,13 @@ MAX_DOWNLOAD = 20_000_000  # the Bot API refuses getFile above 20 MB
 SEND_ATTEMPTS = 5
 TOKEN_LIFETIME = timedelta(days=30)
 SHUTDOWN_GRACE = 30.0  # seconds for in-flight updates to finish at stop
+TOKEN_REJECTED = "the Telegram server rejected the bot token (see telegram.token_env)"
+
+
+class TelegramStartError(RuntimeError):
+    """Telegram cannot be used; the message never holds the token."""
+
+
 GONE_PHRASES = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
 
 
@@ -277,6 +291,29 @@ def _mode(txn_id: str | None, part: int) -> SendMode:
     return "once" if part == 0 else "no_repeat"
 
 
+class ConstantTimeSecret(str):
+    """A secret string whose (in)equality is decided by ``hmac.compare_digest``.
+
+    python-telegram-bot checks the webhook's secret header with
+    ``header != secret``; because this class subclasses ``str`` and overrides
+    ``__ne__``, Python calls *our* ``__ne__`` for that comparison, so the
+    check does not stop at the first differing character.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, str):
+            return NotImplemented
+        return hmac.compare_digest(self.encode(), other.encode())
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = str.__hash__
+
+
 @dataclass(frozen=True)
 class Webhook:
     """Where Telegram posts updates instead of long polling.
@@ -298,7 +335,11 @@ class Webhook:
         host, _, port = listen.rpartition(":")
         path = f"telegram/{digest[:24]}"
         return cls(
-            host or "127.0.0.1", int(port), path, f"{public_url.rstrip('/')}/{path}", digest[24:]
+            host or "127.0.0.1",
+            int(port),
+            path,
+            f"{public_url.rstrip('/')}/{path}",
+            ConstantTimeSecret(digest[24:]),
         )
 
 
@@ -326,6 +367,7 @@ class TelegramTransport:
         self.webhook = webhook
         self._deliver: Deliver | None = None
         self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}  # per chat: updates holding or awaiting the lock
         self._inflight: set[asyncio.Task[Any]] = set()
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self.app.add_error_handler(self._on_error)
@@ -341,13 +383,19 @@ class TelegramTransport:
         return cls(token, services, section.base_url, webhook=webhook)
 
     async def check(self) -> str:
-        async with self.app.bot:
-            me = await self.app.bot.get_me()
+        try:
+            async with self.app.bot:
+                me = await self.app.bot.get_me()
+        except InvalidToken:
+            raise TelegramStartError(TOKEN_REJECTED) from None
         return f"connected as @{me.username}"
 
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except InvalidToken:  # its message quotes the token: never shown
+            raise TelegramStartError(TOKEN_REJECTED) from None
         await self.app.start()
         assert self.app.updater is not None
         # Never drop pending updates: what arrived while the bot was down is answered.
@@ -402,17 +450,28 @@ class TelegramTransport:
         # One chat's updates are handled in the order they came, from the first
         # await on (a button press must not overtake the text before it);
         # different chats in parallel.
-        lock = self._locks.setdefault(update.effective_chat.id, asyncio.Lock())
-        async with lock:
-            if update.callback_query is not None:
-                msg = await self._from_callback(update.callback_query)
-            elif update.effective_message is not None and update.effective_user is not None:
-                edited = update.edited_message is not None or update.edited_channel_post is not None
-                msg = await self._from_message(update.effective_message, edited)
-            else:
-                return
-            if msg is not None:
-                await self._deliver(msg, self.messenger)
+        chat_id = update.effective_chat.id
+        lock = self._locks.setdefault(chat_id, asyncio.Lock())
+        self._waiting[chat_id] = self._waiting.get(chat_id, 0) + 1
+        try:
+            async with lock:
+                if update.callback_query is not None:
+                    msg = await self._from_callback(update.callback_query)
+                elif update.effective_message is not None and update.effective_user is not None:
+                    edited = (
+                        update.edited_message is not None or update.edited_channel_post is not None
+                    )
+                    msg = await self._from_message(update.effective_message, edited)
+                else:
+                    return
+                if msg is not None:
+                    await self._deliver(msg, self.messenger)
+        finally:
+            # The last update of the chat in hand frees its lock: one lock per
+            # chat ever seen would grow without end.
+            self._waiting[chat_id] -= 1
+            if not self._waiting[chat_id]:
+                del self._waiting[chat_id], self._locks[chat_id]
 
     async def _from_callback(self, query: CallbackQuery) -> IncomingMessage | None:
         await query.answer()
@@ -460,16 +519,25 @@ class TelegramTransport:
             reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None,
             language_hint=user.language_code,
             # An edit is never a second message: its files are not fetched again.
-            attachments=() if edited else await self._attachments(message),
+            attachments=(
+                () if edited else await self._attachments(message, message.chat.type == "private")
+            ),
             edited=edited,
         )
 
-    async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
+    async def _attachments(self, message: Message, fetch: bool) -> tuple[Attachment, ...]:
+        """The message's files; downloaded only when ``fetch`` (a private chat,
+        the only place a step takes files): in groups, nothing takes them."""
         if message.photo:
             photo = message.photo[-1]
             return (
                 await self._download(
-                    AttachmentKind.PHOTO, photo.file_id, photo.file_size, "photo.jpg", "image/jpeg"
+                    AttachmentKind.PHOTO,
+                    photo.file_id,
+                    photo.file_size,
+                    "photo.jpg",
+                    "image/jpeg",
+                    fetch,
                 ),
             )
         if message.document:
@@ -481,6 +549,7 @@ class TelegramTransport:
                     doc.file_size,
                     doc.file_name or "document",
                     doc.mime_type or "application/octet-stream",
+                    fetch,
                 ),
             )
         if any(
@@ -497,11 +566,17 @@ class TelegramTransport:
         return ()
 
     async def _download(
-        self, kind: AttachmentKind, file_id: str, size: int | None, name: str, mime: str
+        self,
+        kind: AttachmentKind,
+        file_id: str,
+        size: int | None,
+        name: str,
+        mime: str,
+        fetch: bool = True,
     ) -> Attachment:
         limit = min(self.services.settings.max_attachment_bytes, MAX_DOWNLOAD)
-        if size is not None and size > limit:
-            return Attachment(kind, name, mime, size, b"")  # refused by the handler, never fetched
+        if not fetch or (size is not None and size > limit):
+            return Attachment(kind, name, mime, size or 0, b"")  # never fetched
         file = await self.app.bot.get_file(file_id)
         data = bytes(await file.download_as_bytearray())
         return Attachment(kind, name, mime, len(data), data)

@@ -6,7 +6,7 @@ in ``flow.py``.
 
 from __future__ import annotations
 
-from handlers import cards, rooms
+from handlers import cards, report_limit, rooms
 from handlers.conversation import flow, steps
 from handlers.conversation.record import (
     Conversation,
@@ -115,6 +115,14 @@ async def sos(turn: Turn, text: str | None) -> None:
                 )
             )
         return
+    if text and len(text) > turn.services.settings.max_text_chars:
+        # The alarm still goes; only the text is refused.
+        await turn.say(steps.too_long(turn))
+        text = None
+    over = await report_limit.case_to_update(turn)
+    if over is not None:  # over reports_per_day: the alarm is raised on the latest open case
+        await report_limit.raise_again(turn, over, text or "")
+        return
     if text:
         draft.what.append(text)
     draft.urgency = Urgency.IMMEDIATE.value
@@ -168,6 +176,12 @@ async def update(turn: Turn, ref: str, text: str | None) -> None:
     if text and len(text) > turn.services.settings.max_text_chars:
         await turn.say(steps.too_long(turn))
         return
+    if turn.msg.attachments:  # the report's limits: kinds, sizes, files per case
+        held = len((await turn.services.db.cases.get(ref)).attachments)
+        problem = steps.attachment_problem(turn, held)
+        if problem:
+            await turn.say(problem)
+            return
     files = [(a.filename, a.mime_type, a.data) for a in turn.msg.attachments]
     await turn.services.db.cases.add_update(ref, turn.account.id, text or "", files)
     await turn.say(turn.t("Added to {ref}. The advisory group has been told.", ref=ref))

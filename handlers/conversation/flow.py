@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from handlers import cards, keys, relay, rooms
+from handlers import cards, keys, relay, report_limit, rooms
 from handlers.conversation import steps
 from handlers.conversation.record import (
     AwaitedReply,
@@ -371,7 +371,11 @@ async def confirm(turn: Turn, conversation: Conversation) -> None:
             N_("The defender completed the SOS report {ref}. /case {ref} shows it."),
             ref=ref,
         )
+    elif (over := await report_limit.case_to_update(turn)) is not None:
+        ref = over  # over reports_per_day: the report is added to the latest open case
+        await report_limit.add_report(turn, ref, draft)
     else:
+        over = None
         ref = await create_case(turn, draft)
         await cards.post_case_card(turn.services, ref)
     receipt = await turn.say(
@@ -382,7 +386,7 @@ async def confirm(turn: Turn, conversation: Conversation) -> None:
             ref=ref,
         )
     )
-    if not draft.sos_ref:
+    if not draft.sos_ref and over is None:  # an update of an open case promises no new alert
         await promise_alerted(turn, ref)
     done = Conversation()
     first = conversation.first_message_id

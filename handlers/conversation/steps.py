@@ -133,6 +133,27 @@ def too_long(turn: Turn) -> str:
     )
 
 
+def attachment_problem(turn: Turn, already: int) -> str | None:
+    """Why the message's files cannot be taken (``already``: files the report
+    holds), or None. The report's first step and /update share these limits."""
+    settings = turn.services.settings
+    attachments = turn.msg.attachments
+    for attachment in attachments:
+        if attachment.kind is AttachmentKind.OTHER:
+            return turn.t("I can take text, photos and documents only. Nothing was saved.")
+        if attachment.size > settings.max_attachment_bytes:
+            return turn.t(
+                "That file is too large ({limit} MB at most). Nothing was saved.",
+                limit=settings.max_attachment_bytes // 1_000_000,
+            )
+    if already + len(attachments) > settings.max_attachments_per_report:
+        return turn.t(
+            "A report can hold {limit} files at most. Nothing more was saved.",
+            limit=settings.max_attachments_per_report,
+        )
+    return None
+
+
 async def answer(turn: Turn, state: State, draft: Draft) -> State | None:
     """Take the person's answer to ``state``; the next state, or None to stay."""
     step = STEPS[state]
@@ -185,25 +206,9 @@ async def _take_content(turn: Turn, draft: Draft) -> bool:
     if len(text) > settings.max_text_chars:
         await turn.say(too_long(turn))
         return False
-    for attachment in msg.attachments:
-        if attachment.kind is AttachmentKind.OTHER:
-            await turn.say(turn.t("I can take text, photos and documents only. Nothing was saved."))
-            return False
-        if attachment.size > settings.max_attachment_bytes:
-            await turn.say(
-                turn.t(
-                    "That file is too large ({limit} MB at most). Nothing was saved.",
-                    limit=settings.max_attachment_bytes // 1_000_000,
-                )
-            )
-            return False
-    if len(draft.attachments) + len(msg.attachments) > settings.max_attachments_per_report:
-        await turn.say(
-            turn.t(
-                "A report can hold {limit} files at most. Nothing more was saved.",
-                limit=settings.max_attachments_per_report,
-            )
-        )
+    problem = attachment_problem(turn, len(draft.attachments))
+    if problem:  # nothing written yet: a refusal leaves the draft as it was
+        await turn.say(problem)
         return False
     if not text and not msg.attachments:
         await turn.say(turn.t("Please write what is happening first."))

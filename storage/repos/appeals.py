@@ -196,6 +196,8 @@ class Appeals(Repository):
         now = self._store.now()
         async with self._store.write() as session:
             row = await self._row(session, ref, lock=True)
+            if row.state == DRAFT:  # handlers answer as for an unknown appeal
+                raise Conflict("the appeal is a draft")
             if row.state != SENT:
                 raise Conflict("the appeal is not open for signatures")
             org = await session.get(OrgRow, organisation_id)
@@ -227,6 +229,8 @@ class Appeals(Repository):
         now = self._store.now()
         async with self._store.write() as session:
             row = await self._row(session, ref, lock=True)
+            if row.state == DRAFT:  # handlers answer as for an unknown appeal
+                raise Conflict("the appeal is a draft")
             if row.state != SENT:
                 raise Conflict("the appeal is not open for signatures")
             result = await session.execute(

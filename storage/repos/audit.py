@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.crypto import IndexKeys, associated_data, seal, unseal
 from storage.models import AuditEntry, AuditHead
 from storage.records import AuditRecord, Verdict
-from storage.repos.base import Repository
+from storage.repos.base import Repository, utf8
 
 GENESIS_HASH = "0" * 64
 HEAD_ROW = 1
@@ -78,7 +78,7 @@ async def append_entry(
     detail_enc = (
         None
         if detail is None
-        else seal(index.system_key, detail.encode(), associated_data("audit_log", "detail", seq))
+        else seal(index.system_key, utf8(detail), associated_data("audit_log", "detail", seq))
     )
     digest = index.audit_mac(_canonical(seq, now, name, action, object_ref, detail_enc, head.hash))
     session.add(

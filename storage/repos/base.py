@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import CursorResult, Result
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.crypto import associated_data, seal, unseal
 from storage.errors import Conflict, StorageError
@@ -32,12 +32,15 @@ class Unit:
     Repositories do not open transactions of their own while a unit is open
     in their task (``Store.write`` and ``Store.read`` join it); what the turn
     decides commits together or not at all. ``after_commit`` callbacks run
-    once the transaction is durable (waking the outbox dispatcher).
+    once the transaction is durable (waking the outbox dispatcher);
+    ``checkpoint``: the unit erased something, so the SQLite write-ahead log
+    is emptied once it has committed (``Store.checkpoint_after_commit``).
     """
 
     session: AsyncSession
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     open: bool = True
+    checkpoint: bool = False
 
 
 _UNIT: ContextVar[Unit | None] = ContextVar("sosbot_unit", default=None)
@@ -71,6 +74,9 @@ class Store:
     """SQLite only: one writer at a time in this process, so no one spins on the file lock."""
     lock_reads: bool = False
     """In-memory SQLite shares one connection: reads must queue too."""
+    wal_engine: AsyncEngine | None = None
+    """SQLite file databases: the engine whose write-ahead log ``checkpoint`` empties."""
+
     write_waiting: int = 0
     """Writers waiting for ``write_lock`` (SQLite)."""
     posted: Callable[[str], None] | None = None
@@ -88,6 +94,55 @@ class Store:
         hook = self.posted
         if hook is not None:
             self.after_commit(lambda: hook(platform))
+
+    async def checkpoint(self) -> None:
+        """After an erasure: copy the ``-wal`` into the database and truncate it.
+
+        Every commit in the ``-wal`` is an earlier state of the database that
+        SQLite can be made to open, wrapped data keys included, so erased
+        records stay readable with the master key until the log is emptied.
+        ``secure_delete`` then leaves no trace in the main file's pages.
+        Under the write lock, outside any transaction; PostgreSQL has no
+        such file (its dead rows are a documented limit).
+        """
+        if self.wal_engine is None:
+            return
+        lock = self.write_lock or contextlib.nullcontext()
+        with _storage_errors():
+            async with lock, self.wal_engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = (await cursor.fetchone())[0]
+                await cursor.close()
+        if busy:
+            raise StorageError("the write-ahead log could not be emptied (a reader held it)")
+
+    async def checkpoint_after_commit(self) -> None:
+        """Empty the write-ahead log once the current unit of work has committed
+        (at once if none is open).
+
+        A checkpoint inside a transaction would copy nothing of it (the
+        erasure is not committed yet) and SQLite refuses to truncate a log
+        its own connection is writing, so an open unit only records that it
+        erased something; whoever ran the unit calls ``checkpoint_committed``
+        after the commit (``unit`` below, ``GroupCommit.run``).
+        """
+        unit = current_unit()
+        if unit is None:
+            await self.checkpoint()
+        else:
+            unit.checkpoint = True
+
+    async def checkpoint_committed(self) -> None:
+        """The after-commit checkpoint: the erasure is already durable, so a
+        failure here is logged (without content) instead of failing the turn
+        that erased; the next erasure, purge or SQLite's own auto-checkpoint
+        empties the log then (docs/security.md)."""
+        try:
+            await self.checkpoint()
+        except StorageError as exc:
+            log.error("write-ahead log not emptied after an erasure: %s", exc)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -125,6 +180,8 @@ class Store:
             self.unlock_writes()
         assert unit is not None
         run_callbacks(unit.after_commit)
+        if unit.checkpoint:
+            await self.checkpoint_committed()
 
     async def lock_writes(self) -> None:
         """SQLite: wait for this process's one writer slot (counted while waiting, so a
@@ -221,12 +278,25 @@ def open_bytes(key: bytes, table: str, field: str, record_id: int | str, blob: b
     return unseal(key, blob, associated_data(table, field, record_id))
 
 
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8, a lone surrogate (which JSON can carry) as U+FFFD.
+
+    Python strings may hold unpaired surrogates that UTF-8 cannot encode;
+    refusing them here would crash a person's turn, so they are replaced.
+    """
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        paired = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return paired.encode()
+
+
 def seal_text(
     key: bytes, table: str, field: str, record_id: int | str, text: str | None
 ) -> bytes | None:
     if text is None:
         return None
-    return seal_bytes(key, table, field, record_id, text.encode())
+    return seal_bytes(key, table, field, record_id, utf8(text))
 
 
 def open_text(
@@ -239,7 +309,7 @@ def open_text(
 
 def seal_json(key: bytes, table: str, field: str, record_id: int | str, value: Any) -> bytes:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return seal_bytes(key, table, field, record_id, text.encode())
+    return seal_bytes(key, table, field, record_id, utf8(text))
 
 
 def open_json(key: bytes, table: str, field: str, record_id: int | str, blob: bytes) -> Any:

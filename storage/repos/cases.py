@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import Conflict, NotFound
@@ -179,20 +179,38 @@ class Cases(Triage, Cards):
         account_id: int,
         text: str | None,
         attachments: Sequence[AttachmentInput] = (),
+        *,
+        sos: bool = False,
     ) -> CaseEvent:
-        """The defender adds to their own case (``NotFound`` for anyone else's)."""
+        """The defender adds to their own case (``NotFound`` for anyone else's).
+
+        ``sos``: an alarm raised again on this case (an /sos over the daily
+        limit of new cases): the event is marked ``sos`` and the case's
+        urgency becomes immediate.
+        """
         now = self._store.now()
         async with self._store.write() as session:
             row = await load_case(session, ref, lock=True)
             if row.reporter_account_id != account_id:
                 raise NotFound("no such case")
             key = await case_key(session, self._vault, row, now)
+            if sos:
+                row.urgency = Urgency.IMMEDIATE.value
             event = add_event(
-                session, key, row, EventKind.UPDATE, Role.DEFENDER, None, now, text=text
+                session,
+                key,
+                row,
+                EventKind.UPDATE,
+                Role.DEFENDER,
+                None,
+                now,
+                text=text,
+                value="sos" if sos else None,
             )
             await session.flush()
             add_attachments(session, key, row, event.id, attachments, now)
-            await append_entry(session, self._vault.index, DEFENDER, "case.update", ref, None, now)
+            action = "case.sos" if sos else "case.update"
+            await append_entry(session, self._vault.index, DEFENDER, action, ref, None, now)
             await session.flush()
             infos = await attachment_infos(session, key, row.id)
             return event_record(key, event, infos.get(event.id, ()))
@@ -296,7 +314,9 @@ class Cases(Triage, Cards):
                 .where(AccountRow.id == account_id)
                 .values(address_enc=None, updated_at=now)
             )
-            return [row.ref for row in rows]
+            refs = [row.ref for row in rows]
+        await self._store.checkpoint_after_commit()
+        return refs
 
     async def _erase_case(self, session: AsyncSession, row: CaseRow, now: datetime) -> None:
         assignee = None
@@ -325,6 +345,13 @@ class Cases(Triage, Cards):
             session, self._vault.index, DEFENDER, "case.withdraw", row.ref, None, now
         )
 
+    async def oldest_closed_at(self) -> datetime | None:
+        """When the longest-closed case was closed (the next one retention deletes)."""
+        async with self._store.read() as session:
+            return await session.scalar(
+                select(func.min(CaseRow.closed_at)).where(CaseRow.state == CaseState.CLOSED.value)
+            )
+
     async def purge_closed_older_than(self, cutoff: datetime) -> int:
         """Retention: delete cases closed before ``cutoff`` with everything attached."""
         now = self._store.now()
@@ -332,7 +359,7 @@ class Cases(Triage, Cards):
             rows = (
                 await session.execute(
                     select(CaseRow.id, CaseRow.ref, CaseRow.data_key_id).where(
-                        CaseRow.state == CaseState.CLOSED.value, CaseRow.closed_at < cutoff
+                        CaseRow.state == CaseState.CLOSED.value, CaseRow.closed_at <= cutoff
                     )
                 )
             ).all()
@@ -346,7 +373,8 @@ class Cases(Triage, Cards):
             await append_entry(
                 session, self._vault.index, "system", "case.purge", None, str(len(ids)), now
             )
-            return len(ids)
+        await self._store.checkpoint_after_commit()
+        return len(ids)
 
     # ``db.cases.list(...)`` reads best at the call site; defined last so that
     # the name does not shadow the builtin in the annotations above.

@@ -13,7 +13,7 @@ from storage.models import Attachment as AttachmentRow
 from storage.models import Case as CaseRow
 from storage.models import CaseEvent as EventRow
 from storage.records import AttachmentInfo, AttachmentInput, Case, CaseDetail, CaseEvent, Role
-from storage.repos.base import open_text, seal_bytes, seal_text
+from storage.repos.base import open_text, seal_bytes, seal_text, utf8
 from storage.types import new_id
 from storage.vault import Vault
 
@@ -134,7 +134,7 @@ def add_attachments(
                 case_id=case_row.id,
                 event_id=event_id,
                 filename_enc=seal_bytes(
-                    key, ATTACHMENTS, "filename", attachment_id, filename.encode()
+                    key, ATTACHMENTS, "filename", attachment_id, utf8(filename)
                 ),
                 mime=mime,
                 size=len(data),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from storage.errors import NotFound
 from storage.models import Account as AccountRow
@@ -57,12 +57,22 @@ class Conversations(Repository):
             result = await session.execute(
                 delete(ConversationRow).where(ConversationRow.account_id == account_id)
             )
-            return rowcount(result) > 0
+        if rowcount(result):
+            # The draft's earlier versions are in the -wal.
+            await self._store.checkpoint_after_commit()
+        return rowcount(result) > 0
+
+    async def oldest_update(self) -> datetime | None:
+        """When the least recently touched conversation was touched (the next to expire)."""
+        async with self._store.read() as session:
+            return await session.scalar(select(func.min(ConversationRow.updated_at)))
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Erase conversations untouched since ``cutoff`` (abandoned drafts)."""
         async with self._store.write() as session:
             result = await session.execute(
-                delete(ConversationRow).where(ConversationRow.updated_at < cutoff)
+                delete(ConversationRow).where(ConversationRow.updated_at <= cutoff)
             )
-            return rowcount(result)
+        if rowcount(result):
+            await self._store.checkpoint_after_commit()
+        return rowcount(result)

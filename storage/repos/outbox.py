@@ -76,13 +76,15 @@ _CHUNK = 500
 _OUTBOX: Table = Row.__table__  # type: ignore[assignment]
 MAY_HAVE_ARRIVED = "no_answer"
 """The error of a row whose last attempt may have been delivered (a timeout, a crash)."""
-AT_LEAST_ONCE = frozenset({"card"})
-"""Kinds that never give up retrying (a lost case card is a missed alert). Every
-message to one person or room (priority 0) is also resent after a crash on every
-platform: at least once; broadcasts stay at most once on Telegram."""
-RELEASES = {"card": "confirm"}
+AT_LEAST_ONCE = frozenset({"card", "alarm"})
+"""Kinds that never give up retrying (a lost case card, or an SOS raised again on an
+existing case, is a missed alert). Every message to one person or room (priority 0)
+is also resent after a crash on every platform: at least once; broadcasts stay at
+most once on Telegram."""
+RELEASES = {"card": "confirm", "alarm": "confirm"}
 """A row of the first kind, once sent, releases the held rows of the second kind
-with the same ref: the defender's "the group has been alerted" waits for the card."""
+with the same ref: the defender's "the group has been alerted" waits for the card
+(or, for an SOS raised again on an existing case, for the alarm to the rooms)."""
 
 
 class Outbox(BroadcastHeaders):

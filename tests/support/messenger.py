@@ -81,7 +81,10 @@ class MemoryMessenger:
         return f"@{account.id}"
 
     async def is_encrypted(self, chat: Address) -> bool:
-        return chat in self.encrypted_chats
+        # As the Matrix transport: a direct chat with a person (an @user
+        # address) is the end-to-end encrypted room the bot makes with them.
+        direct = self.platform is Platform.MATRIX and chat.id.startswith("@")
+        return direct or chat in self.encrypted_chats
 
     async def forget_person(self, account: Address) -> None:
         self.forgotten.append(account)

@@ -1,0 +1,68 @@
+"""The webhook's secret header is compared in constant time by our own code."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import App
+from bot.config import load_secrets, parse_config
+from bot.transports.telegram import TelegramTransport, Webhook
+from handlers.clock import FakeClock
+from handlers.services import Services
+from storage.migrate import upgrade_to_head
+from tests.fakes.net import free_port
+from tests.fakes.telegram_api import FakeTelegramServer
+from tests.telegram.conftest import MASTER_KEY, TOKEN
+from tests.telegram.test_webhook import update
+
+
+async def test_a_wrong_secret_header_is_checked_with_compare_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    async with FakeTelegramServer() as server:
+        server.add_bot(TOKEN)
+        person = server.new_user("Defender")
+        server.add_chat(person)
+        config = parse_config(
+            f'[telegram]\nenabled = true\nbase_url = "{server.base_url}"\n', tmp_path
+        )
+        config.bot.data_dir.mkdir()
+        await upgrade_to_head(config.storage.url)
+        secrets = load_secrets(
+            config, {"SOSBOT_MASTER_KEY": MASTER_KEY, "SOSBOT_TELEGRAM_TOKEN": TOKEN}
+        )
+        hook = Webhook.derive("https://bot.ngo.example", f"127.0.0.1:{free_port()}", TOKEN)
+
+        def transports(services: Services) -> list[TelegramTransport]:
+            return [TelegramTransport(TOKEN, services, server.base_url, webhook=hook)]
+
+        app = await App.build(config, secrets, FakeClock(), transports=transports)  # type: ignore[arg-type]
+        await app.start()
+        try:
+            local = f"http://127.0.0.1:{hook.port}/{hook.path}"
+            wrong = hook.secret[:-1] + ("0" if hook.secret[-1] != "0" else "1")
+            async with aiohttp.ClientSession() as http:
+                forged = await http.post(
+                    local,
+                    json=update(1, person.id, "/help"),
+                    headers={"X-Telegram-Bot-Api-Secret-Token": wrong},
+                )
+                assert forged.status == 403
+            assert (wrong.encode(), hook.secret.encode()) in compared or (
+                hook.secret.encode(),
+                wrong.encode(),
+            ) in compared
+        finally:
+            await app.stop()
