@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from handlers import broadcast
+from handlers import broadcast, news
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.refs import RefKind, new_ref
@@ -280,6 +280,7 @@ async def send(turn: Turn, ref: str) -> str:
     ]
     rooms = [str(room) for room in turn.services.settings.advisory_rooms]
     await db.appeals.send(ref, str(turn.msg.sender), deliveries, rooms)
+    await news.appeal_sent(turn.services, ref)
     before = turn.services.settings.reminder_before_deadline
     if appeal.deadline_at - before > turn.services.clock.now():
         await db.deadlines.schedule("appeal-reminder", ref, appeal.deadline_at - before)

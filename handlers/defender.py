@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers import cards, intake, relay
+from handlers import cards, intake, news, relay
 from handlers.i18n import LANGUAGES, N_
 from handlers.intake import State
 from handlers.messages import Option, Platform
@@ -165,6 +165,7 @@ async def status(turn: Turn) -> None:
                 date=case.created_at.strftime("%Y-%m-%d"),
             )
         )
+        lines.extend(await news.status_lines(turn.services, turn.language, case.ref))
     await turn.say("\n".join(lines))
 
 
@@ -181,6 +182,8 @@ async def update(turn: Turn, ref: str, text: str | None) -> None:
         return
     if text and len(text) > turn.services.settings.max_text_chars:
         await turn.say(intake._too_long(turn))
+        return
+    if not await news.reopen_for_update(turn, ref):
         return
     files = [cards.draft_attachment(a) for a in turn.msg.attachments]
     await turn.services.db.cases.add_update(

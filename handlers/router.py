@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers import appeals, defender, members, triage
+from handlers import appeals, checkins, defender, members, triage
 from handlers.commands import (
     Arg,
     ArgKind,
@@ -72,6 +72,8 @@ def _defender_commands() -> list[Command]:
         ),
         Command(CommandSpec("cancel"), lambda turn, a: defender.cancel(turn)),
         Command(CommandSpec("forget"), lambda turn, a: defender.forget(turn)),
+        # Issue 15: check-ins are the defender's and (with a case) the advisors'.
+        Command(checkins.SPEC, checkins.run, private_only=False),
     ]
 
 
@@ -244,6 +246,8 @@ class Router:
                 await turn.say(turn.t("Usage: {usage}", usage=error.spec.usage()))
                 return
             await command.run(turn, args)
+            return
+        if msg.is_private and await checkins.on_message(turn):
             return
         if msg.choice and await members.on_choice(turn):
             return

@@ -35,6 +35,12 @@ class Settings:
     max_attachment_bytes: int = 10_000_000
     max_attachments_per_report: int = 10
     digest_time: str = "08:00"
+    checkin_grace: timedelta = timedelta(minutes=30)
+    """How long a check-in question waits for an answer before the room is alerted."""
+    reopen_period: timedelta = timedelta(days=30)
+    """How long after closing the defender may reopen a case with /update."""
+    conversation_window: timedelta = timedelta(minutes=30)
+    """After /ask, how long everything the defender sends goes to the room."""
 
     def is_advisor(self, account: Address) -> bool:
         return account in self.advisors

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from handlers import relay, views
+from handlers import checkins, news, relay, views
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import N_
 from handlers.messages import Address
@@ -82,18 +82,26 @@ def resolve_advisor(turn: Turn, person: str) -> Address | None:
     return None
 
 
+async def _taken_on(turn: Turn, ref: str) -> None:
+    """The defender hears that someone handles the case; check-in alerts stop escalating."""
+    await news.acknowledged(turn.services, ref)
+    await checkins.acknowledged(turn.services, ref)
+
+
 Action = Callable[[Turn, str, Mapping[str, Any]], Awaitable[str | None]]
 
 
 async def ack(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.acknowledge(ref, str(turn.msg.sender))
     await turn.services.db.deadlines.cancel("escalation", ref)
+    await _taken_on(turn, ref)
     return turn.t("{ref} acknowledged. Escalation stopped.", ref=ref)
 
 
 async def claim(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.claim(ref, str(turn.msg.sender))
     await turn.services.db.deadlines.cancel("escalation", ref)
+    await _taken_on(turn, ref)
     return turn.t("You took {ref}.", ref=ref)
 
 
@@ -102,6 +110,7 @@ async def assign(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     if advisor is None:
         return turn.t("{person} is not one of the advisors.", person=args["person"])
     await turn.services.db.cases.assign(ref, str(turn.msg.sender), str(advisor))
+    await news.acknowledged(turn.services, ref)
     return turn.t("{ref} assigned to {person}.", ref=ref, person=turn.services.hub.mention(advisor))
 
 
@@ -138,7 +147,10 @@ async def ask(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def refer(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    await turn.services.db.cases.refer(ref, str(turn.msg.sender), args["kind"], args["partner"])
+    # The command says "digital"; storage's vocabulary is "digital_security".
+    kind = {"digital": "digital_security"}.get(args["kind"], args["kind"])
+    event = await turn.services.db.cases.refer(ref, str(turn.msg.sender), kind, args["partner"])
+    await news.referred(turn.services, ref, event.seq, kind, args["partner"])
     return turn.t("{ref} referred ({kind}).", ref=ref, kind=args["kind"])
 
 
@@ -152,9 +164,11 @@ async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    await turn.services.db.cases.close(ref, str(turn.msg.sender), args["reason"])
+    case = await turn.services.db.cases.close(ref, str(turn.msg.sender), args["reason"])
     for kind in ("escalation", "followup"):
         await turn.services.db.deadlines.cancel(kind, ref)
+    if case.closed_at is not None:
+        await news.closed(turn.services, ref, case.closed_at)
     return turn.t("{ref} closed.", ref=ref)
 
 

@@ -6,7 +6,7 @@ Enumerations are ``StrEnum``: callers may pass the plain strings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -306,3 +306,33 @@ class RotationReport:
     new_key_id: str
     rewrapped: int
     batches: int
+
+
+class CheckinState(StrEnum):
+    PROPOSED = "proposed"  # an advisor proposed it; the defender has not accepted yet
+    WORD = "word"  # accepted; waiting for the defender's duress word (or none)
+    ACTIVE = "active"
+    STOPPED = "stopped"
+    ENDED = "ended"
+
+
+LIVE_CHECKIN_STATES = (CheckinState.PROPOSED, CheckinState.WORD, CheckinState.ACTIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    """A series of safety check-ins (never the duress word: only whether there is one)."""
+
+    id: int
+    account_id: int
+    case_ref: str
+    state: str
+    proposed_by: str  # defender | advisor
+    interval: timedelta
+    grace: timedelta
+    ends_at: datetime
+    asked_at: datetime | None
+    last_answer_at: datetime | None
+    missed_at: datetime | None
+    has_duress_word: bool
+    created_at: datetime

@@ -1,0 +1,534 @@
+"""Safety check-ins (issue 15, item 4).
+
+``/checkin every 6h for 3d`` (the defender, on their open case) or
+``/checkin C-… every 6h for 3d`` (an advisor; the defender is asked to
+accept) starts a series. The defender may choose a duress word. Then, at
+each time, the defender is asked "Are you safe?" with "I am safe" and "I
+need help"::
+
+    proposed ──accept──▶ word ──word or "no word"──▶ active ──stop/end──▶ stopped|ended
+    (advisor)            (defender starts here)
+
+Everything runs on database deadlines, so it survives restarts:
+
+- ``checkin`` (object: the series id): ask now, and schedule the next one;
+- ``checkin-miss`` (series id): the grace period passed without an answer →
+  one alert card in the triage rooms, and ``checkin-escalation`` starts;
+- ``checkin-escalation`` (case ref, cleared by any answer) and
+  ``checkin-alarm`` (case ref, "I need help" or the duress word, cleared
+  only by an advisor's /ack): escalated like an immediate case — the rooms
+  again with the advisors mentioned, then the escalation list.
+
+The duress word answers like "I am safe" on the defender's screen (the same
+reply, word for word) and raises a silent alert in the rooms. The message
+holding the word is deleted from the chat where the platform allows, so
+someone reading the phone later does not learn it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from handlers import cards, news
+from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers.i18n import N_, render
+from handlers.messages import Address, Option
+from handlers.messenger import DestinationGone, TransientSendError
+from handlers.services import Services
+from handlers.turn import Turn, resolve_choice
+from storage.errors import NotFound
+from storage.records import Checkin, CheckinState, Deadline
+
+log = logging.getLogger(__name__)
+
+SPEC = CommandSpec(
+    "checkin",
+    (
+        Arg("case", ArgKind.CASE_REF, optional=True),
+        Arg("action", ArgKind.CHOICE, choices=("every", "stop")),
+        Arg("interval", ArgKind.DURATION, optional=True),
+        Arg("for", ArgKind.CHOICE, optional=True, choices=("for",)),
+        Arg("length", ArgKind.DURATION, optional=True),
+    ),
+)
+MIN_INTERVAL = timedelta(minutes=30)
+MAX_LENGTH = timedelta(days=90)
+MAX_WORD = 64
+DEADLINE_KINDS = ("checkin", "checkin-miss", "checkin-escalation", "checkin-alarm")
+ALARMS = ("checkin-escalation", "checkin-alarm")
+SAFE_REPLY = N_("Thank you. I am glad you are safe. I will ask again at {next}.")
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
+def answer_options(checkin_id: int) -> list[tuple[str, str]]:
+    return [
+        (f"checkin:safe:{checkin_id}", N_("I am safe")),
+        (f"checkin:help:{checkin_id}", N_("I need help")),
+    ]
+
+
+# -- the command ----------------------------------------------------------------
+
+
+async def run(turn: Turn, args: Mapping[str, Any]) -> None:
+    """``/checkin``: advisors for a case (room or private), defenders in private."""
+    settings = turn.services.settings
+    advisor = settings.is_advisor(turn.msg.sender)
+    if not turn.msg.is_private and not (advisor and settings.is_advisory_room(turn.chat)):
+        # The same refusal as handlers/triage.py, before anything is looked up.
+        await turn.say(turn.t("This command is for the advisory group."))
+        return
+    if advisor and args.get("case"):
+        await _by_advisor(turn, str(args["case"]), args)
+        return
+    if not turn.msg.is_private:
+        await turn.say(turn.t("Usage: {usage}", usage=SPEC.usage()))
+        return
+    await _by_defender(turn, args)
+
+
+def _schedule(turn: Turn, args: Mapping[str, Any]) -> tuple[timedelta, timedelta] | str:
+    interval, length = args.get("interval"), args.get("length")
+    if interval is None or length is None:
+        return turn.t("Usage: {usage}", usage="/checkin [C-…] every 6h for 3d")
+    if interval < MIN_INTERVAL or length > MAX_LENGTH or length < interval:
+        return turn.t(
+            "Check-ins can be at most every 30 minutes, for at most 90 days, and must "
+            "last longer than one interval."
+        )
+    return interval, length
+
+
+async def _by_defender(turn: Turn, args: Mapping[str, Any]) -> None:
+    db = turn.services.db
+    mine = [c for c in await db.cases.cases_of(turn.account.id) if c.state != "closed"]
+    wanted = args.get("case")
+    if wanted is not None and wanted not in {c.ref for c in mine}:
+        await turn.say(turn.t("You have no case {ref}. /status lists your cases.", ref=wanted))
+        return
+    if args["action"] == "stop":
+        live = await db.checkins.live_of(turn.account.id)
+        stopped = [c for c in live if wanted is None or c.case_ref == wanted]
+        if not stopped:
+            await turn.say(turn.t("You have no check-ins running."))
+            return
+        for checkin in stopped:
+            await stop(turn.services, checkin, "defender")
+        await turn.say(turn.t("Check-ins stopped."))
+        return
+    if wanted is None:
+        if not mine:
+            await turn.say(
+                turn.t(
+                    "Check-ins belong to a case, so that the advisory group knows whom to "
+                    "help. Send /report (or /sos) first."
+                )
+            )
+            return
+        if len(mine) > 1:
+            refs = ", ".join(c.ref for c in mine)
+            await turn.say(
+                turn.t("Which case? /checkin C-… every 6h for 3d — your cases: {refs}", refs=refs)
+            )
+            return
+        wanted = mine[0].ref
+    schedule = _schedule(turn, args)
+    if isinstance(schedule, str):
+        await turn.say(schedule)
+        return
+    interval, length = schedule
+    checkin, replaced = await db.checkins.start(
+        turn.account.id,
+        wanted,
+        proposed_by="defender",
+        interval=interval,
+        length=length,
+        grace=turn.services.settings.checkin_grace,
+    )
+    await _cancel_deadlines(turn.services, replaced)
+    await ask_word(turn, checkin)
+
+
+async def _by_advisor(turn: Turn, ref: str, args: Mapping[str, Any]) -> None:
+    db = turn.services.db
+    try:
+        case = await db.cases.get(ref)
+    except NotFound:
+        await turn.say(turn.t("There is no case {ref}.", ref=ref))
+        return
+    if args["action"] == "stop":
+        live = await db.checkins.live_for_case(ref)
+        for checkin in live:
+            await stop(turn.services, checkin, "advisor")
+            await news.tell_defender(
+                turn.services,
+                ref,
+                f"checkin-stop:{checkin.id}",
+                N_("The advisory group ended the check-ins for your case {ref}."),
+                ref=ref,
+            )
+        await turn.say(turn.t("Check-ins for {ref} stopped.", ref=ref))
+        return
+    schedule = _schedule(turn, args)
+    if isinstance(schedule, str):
+        await turn.say(schedule)
+        return
+    if case.reporter_account_id is None or case.withdrawn or case.state == "closed":
+        await turn.say(
+            turn.t("The defender of {ref} cannot be reached (withdrawn or unreachable).", ref=ref)
+        )
+        return
+    interval, length = schedule
+    checkin, replaced = await db.checkins.start(
+        case.reporter_account_id,
+        ref,
+        proposed_by="advisor",
+        interval=interval,
+        length=length,
+        grace=turn.services.settings.checkin_grace,
+    )
+    await _cancel_deadlines(turn.services, replaced)
+    await news.tell_defender(
+        turn.services,
+        ref,
+        f"checkin-proposed:{checkin.id}",
+        N_(
+            "The advisory group proposes safety check-ins for your case {ref}: every "
+            "{interval} until {end}. Each time I will ask whether you are safe; if you do not "
+            "answer within {grace}, they are alerted. Do you accept?"
+        ),
+        options=[
+            (f"checkin:accept:{checkin.id}", N_("Accept")),
+            (f"checkin:decline:{checkin.id}", N_("Decline")),
+        ],
+        ref=ref,
+        interval=_span(interval),
+        end=_when(checkin.ends_at),
+        grace=_span(checkin.grace),
+    )
+    await turn.say(
+        turn.t("Check-ins proposed to the defender of {ref}. You will see their answer.", ref=ref)
+    )
+
+
+async def ask_word(turn: Turn, checkin: Checkin) -> None:
+    await turn.ask(
+        turn.t(
+            "Optional: choose a duress word. If someone ever forces you to answer a check-in, "
+            "answer with that word: your screen will show the same as for “I am safe”, and the "
+            "advisory group will be alerted silently. Type the word now, or press “No duress word”."
+        ),
+        [Option(f"checkin:noword:{checkin.id}", turn.t("No duress word"))],
+    )
+
+
+async def stop(services: Services, checkin: Checkin, actor: str) -> None:
+    await services.db.checkins.set_state(checkin.id, CheckinState.STOPPED, actor)
+    await _cancel_deadlines(services, [checkin.id])
+    await services.db.deadlines.cancel("checkin-escalation", checkin.case_ref)
+    message = (
+        N_("Check-ins for {ref} were stopped by the defender.")
+        if actor == "defender"
+        else N_("Check-ins for {ref} were stopped by the advisory group.")
+    )
+    await cards.tell_rooms(services, message, ref=checkin.case_ref)
+
+
+async def _cancel_deadlines(services: Services, ids: list[int]) -> None:
+    for checkin_id in ids:
+        for kind in ("checkin", "checkin-miss"):
+            await services.db.deadlines.cancel(kind, str(checkin_id))
+
+
+async def acknowledged(services: Services, ref: str) -> None:
+    """An advisor took the case on: its check-in alerts stop escalating."""
+    for kind in ALARMS:
+        await services.db.deadlines.cancel(kind, ref)
+
+
+# -- the defender's answers --------------------------------------------------------
+
+
+async def on_message(turn: Turn) -> bool:
+    """A private message that may answer a check-in; False when it is not one."""
+    live = await turn.services.db.checkins.live_of(turn.account.id)
+    if not live:
+        return False
+    choice = turn.msg.choice or ""
+    if choice.startswith("checkin:"):
+        _, action, ident = [*choice.split(":"), "", ""][:3]
+        checkin = next((c for c in live if str(c.id) == ident), None)
+        if checkin is None:
+            await turn.say(turn.t("That check-in is no longer running."))
+            return True
+        await _act(turn, checkin, action)
+        return True
+    if turn.msg.choice is not None:
+        return False
+    text = turn.msg.text.strip()
+    if not text:
+        return False
+    for checkin in live:
+        if checkin.state == CheckinState.WORD:
+            await _set_word(turn, checkin, text)
+            return True
+    for checkin in live:
+        if checkin.state == CheckinState.ACTIVE and checkin.asked_at is not None:
+            if await turn.services.db.checkins.is_duress(checkin.id, text):
+                await _duress(turn, checkin)
+                return True
+            options = [Option(k, turn.t(label)) for k, label in answer_options(checkin.id)]
+            key = resolve_choice(turn.msg, options)
+            if key is not None:
+                await _act(turn, checkin, key.split(":")[1])
+                return True
+        if checkin.state == CheckinState.PROPOSED:
+            options = [
+                Option(f"checkin:accept:{checkin.id}", turn.t("Accept")),
+                Option(f"checkin:decline:{checkin.id}", turn.t("Decline")),
+            ]
+            key = resolve_choice(turn.msg, options)
+            if key is not None:
+                await _act(turn, checkin, key.split(":")[1])
+                return True
+    return False
+
+
+async def _act(turn: Turn, checkin: Checkin, action: str) -> None:
+    db = turn.services.db
+    if action == "accept" and checkin.state == CheckinState.PROPOSED:
+        updated = await db.checkins.set_state(checkin.id, CheckinState.WORD, "defender")
+        await ask_word(turn, updated)
+    elif action == "decline" and checkin.state == CheckinState.PROPOSED:
+        await db.checkins.set_state(checkin.id, CheckinState.STOPPED, "defender")
+        await turn.say(turn.t("No check-ins. You can start them any time with /checkin."))
+        await cards.tell_rooms(
+            turn.services, N_("The defender declined check-ins for {ref}."), ref=checkin.case_ref
+        )
+    elif action == "noword" and checkin.state == CheckinState.WORD:
+        await _activate(turn, checkin, None)
+    elif action in ("safe", "help") and checkin.state == CheckinState.ACTIVE:
+        await (_safe(turn, checkin) if action == "safe" else _help(turn, checkin))
+    else:
+        await turn.say(turn.t("That check-in is no longer running."))
+
+
+async def _set_word(turn: Turn, checkin: Checkin, text: str) -> None:
+    if text.startswith(("/", "!")) or len(text) > MAX_WORD or "\n" in text:
+        await turn.say(turn.t("The duress word must be one short line, not a command."))
+        await ask_word(turn, checkin)
+        return
+    await _activate(turn, checkin, text)
+    if turn.msg.message_id is not None:
+        await turn.messenger.delete_message(turn.chat, turn.msg.message_id)
+
+
+async def _activate(turn: Turn, checkin: Checkin, word: str | None) -> None:
+    services = turn.services
+    active = await services.db.checkins.activate(checkin.id, word)
+    first = services.clock.now() + active.interval
+    await services.db.deadlines.schedule("checkin", str(active.id), first)
+    lines = [
+        turn.t(
+            "Check-ins are on for {ref}: every {interval} until {end}. The first is at {first}. "
+            "/checkin stop ends them.",
+            ref=active.case_ref,
+            interval=_span(active.interval),
+            end=_when(active.ends_at),
+            first=_when(first),
+        )
+    ]
+    if word:
+        lines.append(turn.t("Your duress word is set. Its message was deleted from this chat."))
+    await turn.say("\n".join(lines))
+    await cards.tell_rooms(
+        services,
+        N_("Check-ins set up for {ref}: every {interval} until {end}."),
+        ref=active.case_ref,
+        interval=_span(active.interval),
+        end=_when(active.ends_at),
+    )
+
+
+async def _safe(turn: Turn, checkin: Checkin, *, silent_alert: bool = False) -> None:
+    services = turn.services
+    before = await services.db.checkins.answered(checkin.id)
+    await services.db.deadlines.cancel("checkin-miss", str(checkin.id))
+    if not silent_alert:
+        await services.db.deadlines.cancel("checkin-escalation", checkin.case_ref)
+    upcoming = await services.db.deadlines.get("checkin", str(checkin.id))
+    next_at = upcoming.due_at if upcoming else services.clock.now() + checkin.interval
+    await turn.say(turn.t(SAFE_REPLY, next=_when(next_at)))
+    if before.missed_at is not None and not silent_alert:
+        await cards.tell_rooms(
+            services,
+            N_("The defender of {ref} answered the missed check-in: safe."),
+            ref=checkin.case_ref,
+        )
+
+
+async def _duress(turn: Turn, checkin: Checkin) -> None:
+    """Looks exactly like "I am safe" to whoever holds the phone."""
+    await _safe(turn, checkin, silent_alert=True)
+    await _alarm(
+        turn.services,
+        checkin.case_ref,
+        N_(
+            "🔕 SILENT ALERT — case {ref}. The defender answered a check-in with their duress "
+            "word: they may be under coercion. Their screen shows “I am safe”. Do not contact "
+            "them in a way that reveals this alert. /ack {ref} when someone is on it."
+        ),
+    )
+
+
+async def _help(turn: Turn, checkin: Checkin) -> None:
+    services = turn.services
+    await services.db.checkins.answered(checkin.id)
+    await services.db.deadlines.cancel("checkin-miss", str(checkin.id))
+    await services.db.deadlines.cancel("checkin-escalation", checkin.case_ref)
+    await _alarm(
+        services,
+        checkin.case_ref,
+        N_("🆘 SOS — case {ref}: the defender answered a check-in with “I need help”. /ack {ref}"),
+    )
+    await turn.say(
+        turn.t(
+            "The advisory group has been alerted. Write here what is happening, if you can: "
+            "it goes to them under {ref}.",
+            ref=checkin.case_ref,
+        )
+    )
+
+
+async def _alarm(services: Services, ref: str, message: str) -> None:
+    """An alert that only an advisor's /ack clears, escalated like an immediate case."""
+    await services.db.deadlines.schedule(
+        "checkin-alarm", ref, services.clock.now() + services.settings.escalation_after["immediate"]
+    )
+    await services.db.audit.append("system", "checkin.alert", ref)
+    await cards.tell_rooms(services, message, ref=ref)
+
+
+# -- deadlines ---------------------------------------------------------------------
+
+
+async def on_deadline(services: Services, deadline: Deadline, now: datetime) -> None:
+    if deadline.kind == "checkin":
+        await _ask(services, int(deadline.object_ref), now)
+    elif deadline.kind == "checkin-miss":
+        await _missed(services, int(deadline.object_ref), now)
+    else:
+        await _escalate(services, deadline, now)
+
+
+async def _ask(services: Services, checkin_id: int, now: datetime) -> None:
+    db = services.db
+    checkin = await db.checkins.get(checkin_id)
+    if checkin is None or checkin.state != CheckinState.ACTIVE:
+        await db.deadlines.cancel("checkin", str(checkin_id))
+        return
+    if now >= checkin.ends_at:
+        await db.deadlines.cancel("checkin", str(checkin_id))
+        await db.checkins.set_state(checkin_id, CheckinState.ENDED, "system")
+        await news.tell_defender(
+            services,
+            checkin.case_ref,
+            f"checkin-end:{checkin_id}",
+            N_("The check-ins for {ref} have ended. /checkin every 6h for 3d starts new ones."),
+            ref=checkin.case_ref,
+        )
+        await cards.tell_rooms(services, N_("Check-ins for {ref} ended."), ref=checkin.case_ref)
+        return
+    # The next time first, then this question: a crash in between loses one
+    # question, never asks twice (the outbox key is the time of asking).
+    await db.deadlines.schedule("checkin", str(checkin_id), now + checkin.interval)
+    outstanding = checkin.asked_at is not None
+    await db.checkins.asked(checkin_id)
+    if not outstanding:
+        await db.deadlines.schedule("checkin-miss", str(checkin_id), now + checkin.grace)
+    await news.tell_defender(
+        services,
+        checkin.case_ref,
+        f"checkin-ask:{checkin_id}:{int(now.timestamp())}",
+        N_("Check-in for {ref}: are you safe?"),
+        options=answer_options(checkin_id),
+        kind="checkin",
+        ref=checkin.case_ref,
+    )
+
+
+async def _missed(services: Services, checkin_id: int, now: datetime) -> None:
+    db = services.db
+    await db.deadlines.cancel("checkin-miss", str(checkin_id))
+    checkin = await db.checkins.get(checkin_id)
+    if checkin is None or checkin.state != CheckinState.ACTIVE or checkin.asked_at is None:
+        return
+    if not await db.checkins.missed(checkin_id):
+        return  # an alert for this miss is already out
+    due = now + services.settings.escalation_after["immediate"]
+    await db.deadlines.schedule("checkin-escalation", checkin.case_ref, due)
+    never = render(services.settings.default_language, N_("never"))
+    await cards.tell_rooms(
+        services,
+        N_(
+            "⚠ Missed check-in — case {ref}. The defender did not answer the check-in of "
+            "{asked}. Last answer: {last}. /ack {ref} when someone is on it."
+        ),
+        ref=checkin.case_ref,
+        asked=_when(checkin.asked_at),
+        last=_when(checkin.last_answer_at) if checkin.last_answer_at else never,
+    )
+
+
+async def _escalate(services: Services, deadline: Deadline, now: datetime) -> None:
+    """Like an unacknowledged immediate case: the rooms again, then the escalation list."""
+    settings = services.settings
+    ref = deadline.object_ref
+    language = settings.default_language
+    if deadline.step == 0:
+        await services.db.deadlines.schedule(
+            deadline.kind, ref, now + settings.escalation_after["immediate"], step=1
+        )
+        mentions = " ".join(services.hub.mention(a) for a in settings.advisors)
+        text = render(
+            language,
+            "⚠ The check-in alert on {ref} is still not acknowledged. {advisors} — /ack {ref}",
+            ref=ref,
+            advisors=mentions,
+        )
+        targets = settings.advisory_rooms
+    else:
+        await services.db.deadlines.cancel(deadline.kind, ref)
+        text = render(
+            language,
+            "⚠ A check-in alert on case {ref} has gone unacknowledged twice in the advisory "
+            "room. Please make sure someone acknowledges it.",
+            ref=ref,
+        )
+        targets = settings.escalation_list
+    for target in targets:
+        await _send(services, target, text)
+    await services.db.audit.append("system", f"checkin.escalation.{deadline.step}", ref)
+
+
+async def _send(services: Services, to: Address, text: str) -> None:
+    if not services.hub.serves(to.platform):
+        return
+    try:
+        await services.hub.send_text(to, text)
+    except (DestinationGone, TransientSendError) as exc:
+        log.error("check-in alert not delivered: %s", type(exc).__name__)
