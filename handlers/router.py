@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers import appeals, checkins, defender, members, triage
+from handlers import appeals, checkins, defender, members, resources, triage
 from handlers.commands import (
     Arg,
     ArgKind,
@@ -74,6 +74,7 @@ def _defender_commands() -> list[Command]:
         Command(CommandSpec("forget"), lambda turn, a: defender.forget(turn)),
         # Issue 15: check-ins are the defender's and (with a case) the advisors'.
         Command(checkins.SPEC, checkins.run, private_only=False),
+        Command(resources.SPEC, resources.run),
     ]
 
 
@@ -248,6 +249,8 @@ class Router:
             await command.run(turn, args)
             return
         if msg.is_private and await checkins.on_message(turn):
+            return
+        if msg.is_private and await resources.on_choice(turn):
             return
         if msg.choice and await members.on_choice(turn):
             return
