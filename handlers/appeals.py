@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from handlers import broadcast, news
+from handlers import broadcast, consent, news
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.refs import RefKind, new_ref
@@ -45,7 +45,7 @@ SPEC = CommandSpec(
     "appeal",
     (Arg("action", ArgKind.CHOICE, choices=ACTIONS), Arg("rest", ArgKind.REST, optional=True)),
 )
-PUBLIC = ("public_named", "public_anonymised")
+PUBLIC = ("public_named", "public_anonymised", "ask_first")
 TARGET_KEYS = ("region", "language", "group", "individuals")
 _STOPWORDS = {
     "and",
@@ -101,6 +101,8 @@ async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
             "Case {case} has no consent to a public appeal: the appeal cannot be sent.",
             case=appeal.case_ref,
         )
+    if case.consent == "ask_first":
+        return await consent.review_problem(turn, appeal)
     return anonymity_problem(turn, case, appeal.texts.values())
 
 

@@ -30,6 +30,7 @@ CONSENT_LABELS = {
     "trusted_partners": N_("may be shared with trusted partners"),
     "public_named": N_("public appeal with names"),
     "public_anonymised": N_("public appeal, anonymised"),
+    "ask_first": N_("public appeal only after the defender approves its text"),
 }
 
 

@@ -45,6 +45,7 @@ CONSENTS = {
     "trusted_partners": N_("Share with trusted partners for referral"),
     "public_named": N_("Public appeal with names"),
     "public_anonymised": N_("Public appeal, anonymised"),
+    "ask_first": N_("Public appeal, but show me its text first"),
 }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers import appeals, checkins, defender, members, resources, triage
+from handlers import appeals, checkins, consent, defender, members, resources, triage
 from handlers.commands import (
     Arg,
     ArgKind,
@@ -75,6 +75,7 @@ def _defender_commands() -> list[Command]:
         # Issue 15: check-ins are the defender's and (with a case) the advisors'.
         Command(checkins.SPEC, checkins.run, private_only=False),
         Command(resources.SPEC, resources.run),
+        Command(consent.SPEC, consent.run),
     ]
 
 
@@ -250,7 +251,7 @@ class Router:
             return
         if msg.is_private and await checkins.on_message(turn):
             return
-        if msg.is_private and await resources.on_choice(turn):
+        if msg.is_private and (await resources.on_choice(turn) or await consent.on_choice(turn)):
             return
         if msg.choice and await members.on_choice(turn):
             return

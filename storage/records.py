@@ -22,6 +22,7 @@ class Consent(StrEnum):
     TRUSTED_PARTNERS = "trusted_partners"
     PUBLIC_NAMED = "public_named"
     PUBLIC_ANONYMISED = "public_anonymised"
+    ASK_FIRST = "ask_first"  # a public appeal only after the defender approved its texts
 
 
 class CaseState(StrEnum):
@@ -70,6 +71,8 @@ class EventKind(StrEnum):
     CLOSED = "closed"
     REOPENED = "reopened"
     WITHDRAWN = "withdrawn"
+    CONSENT = "consent"  # the defender changed the consent (value: the new consent)
+    REVIEW = "review"  # the defender reviewed an appeal's texts (value: verdict:appeal:digest)
 
 
 class Role(StrEnum):

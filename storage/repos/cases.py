@@ -55,6 +55,7 @@ from storage.repos.casework import (
     load_case,
     summary,
 )
+from storage.repos.consent import CaseConsent
 from storage.repos.triage import Triage
 from storage.types import new_id
 
@@ -62,7 +63,7 @@ DEFENDER = "defender"
 _LIST_LIMIT = 500
 
 
-class Cases(Triage, Cards):
+class Cases(Triage, Cards, CaseConsent):
     # ----------------------------------------------------------------- intake
     async def create(
         self,
