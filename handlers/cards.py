@@ -106,12 +106,9 @@ async def post_case_card(services: Services, ref: str, *, sos: bool = False) -> 
                 room, card_text(case, language, with_content, sos=sos)
             )
             await services.db.cases.record_card(ref, str(room), sent.message_id)
-            if with_content:
-                for attachment in case.attachments:
-                    data = await services.db.cases.attachment_data(attachment.id)
-                    await services.hub.send_file(
-                        room, attachment.filename, data, attachment.mime_type, case.ref
-                    )
+            from handlers import files  # files uses this module's content rule
+
+            await files.send_to_room(services, room, case.ref, case.attachments)
             delivered += 1
         except (DestinationGone, TransientSendError) as exc:
             log.error("case card not delivered to an advisory room: %s", type(exc).__name__)

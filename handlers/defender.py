@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers import cards, intake, news, relay
+from handlers import cards, conversation, intake, news, relay
 from handlers.i18n import LANGUAGES, N_
 from handlers.intake import State
 from handlers.messages import Option, Platform
@@ -183,16 +183,21 @@ async def update(turn: Turn, ref: str, text: str | None) -> None:
     if text and len(text) > turn.services.settings.max_text_chars:
         await turn.say(intake._too_long(turn))
         return
+    problem = conversation.file_problem(turn)
+    if problem:
+        await turn.say(problem)
+        return
     if not await news.reopen_for_update(turn, ref):
         return
     files = [cards.draft_attachment(a) for a in turn.msg.attachments]
-    await turn.services.db.cases.add_update(
+    event = await turn.services.db.cases.add_update(
         ref, turn.account.id, text or "", cards.attachments_from_draft({"attachments": files})
     )
     await turn.say(turn.t("Added to {ref}. The advisory group has been told.", ref=ref))
     await cards.tell_rooms(
         turn.services, N_("The defender added information to {ref}. /case {ref} shows it."), ref=ref
     )
+    await conversation.files_to_rooms(turn, ref, event.attachments)
 
 
 async def forget(turn: Turn) -> None:
@@ -415,20 +420,10 @@ async def _answer_pending(
             )
         await turn.say(turn.t("Your data has been erased."))
         return True
-    if kind == "reply":
-        text = turn.msg.text.strip()
-        if turn.msg.choice is not None or not text:
-            return False  # a button of the draft, or a file: not the answer
-        if len(text) > turn.services.settings.max_text_chars:
-            await turn.say(intake._too_long(turn))
-            return True
-        await relay.forward(turn, pending["ref"], text)
-        data["pending"] = None
-        await save(turn, state, data)
-        if state != IDLE:
-            await turn.say(turn.t("Now let us continue your report."))
-            await _resume(turn, State(state), data)
-        return True
+    if kind == "reply":  # after /ask: handlers/conversation.py
+        return await conversation.answer(
+            turn, state, data, pending, lambda: _resume(turn, State(state), data)
+        )
     if kind == "which_case":
         if not await relay.answer_which_case(turn, pending):
             return False

@@ -46,7 +46,10 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
     # middle of a report draft (which resumes after the answer).
     conversation = await services.db.conversations.load(case.reporter_account_id)
     state, data = (conversation.state, dict(conversation.data)) if conversation else ("idle", {})
-    data["pending"] = {"kind": "reply", "ref": ref}
+    # For the conversation window (handlers/conversation.py): until when
+    # everything the defender sends goes to the rooms.
+    until = services.clock.now() + services.settings.conversation_window
+    data["pending"] = {"kind": "reply", "ref": ref, "until": until.isoformat()}
     await services.db.conversations.save(case.reporter_account_id, state, data)
     return True
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from handlers import checkins, news, relay, views
+from handlers import checkins, files, news, relay, views
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import N_
 from handlers.messages import Address
@@ -173,7 +173,11 @@ async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def show(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    return await views.case_view(turn, ref)
+    await turn.say(await views.case_view(turn, ref))
+    # The files the view announces ("Files: n (sent below)"), those of updates included.
+    case = await turn.services.db.cases.get(ref)
+    await files.to_chat(turn.services, turn.chat, ref, case.attachments, turn.msg.is_private)
+    return None
 
 
 ACTIONS: dict[str, Action] = {
