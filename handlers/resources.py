@@ -53,6 +53,8 @@ def options(language: str) -> list[Option]:
 
 async def run(turn: Turn, args: Mapping[str, Any]) -> None:
     key = args.get("topic")
+    # Audited with the role word only: which person read which guidance is nobody's business.
+    await turn.services.db.audit.append("defender", "resources.view", None, key)
     if key:
         await turn.say(topic_text(turn.language, key))
         return
