@@ -34,13 +34,12 @@ from typing import Any
 
 from handlers import cards, news
 from handlers.commands import Arg, ArgKind, CommandSpec
-from handlers.i18n import N_, render
-from handlers.messages import Address, Option
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.i18n import N_
+from handlers.messages import Option
 from handlers.services import Services
 from handlers.turn import Turn, resolve_choice
 from storage.errors import NotFound
-from storage.records import Checkin, CheckinState, Deadline
+from storage.records import Checkin, CheckinState
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,8 @@ ALARMS = ("checkin-escalation", "checkin-alarm")
 SAFE_REPLY = N_("Thank you. I am glad you are safe. I will ask again at {next}.")
 
 
-def _when(moment: datetime) -> str:
+def when(moment: datetime) -> str:
+    """A time as the defender and the rooms read it."""
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -217,7 +217,7 @@ async def _by_advisor(turn: Turn, ref: str, args: Mapping[str, Any]) -> None:
         ],
         ref=ref,
         interval=_span(interval),
-        end=_when(checkin.ends_at),
+        end=when(checkin.ends_at),
         grace=_span(checkin.grace),
     )
     await turn.say(
@@ -328,8 +328,18 @@ async def _act(turn: Turn, checkin: Checkin, action: str) -> None:
 
 
 async def _set_word(turn: Turn, checkin: Checkin, text: str) -> None:
-    if text.startswith(("/", "!")) or len(text) > MAX_WORD or "\n" in text:
-        await turn.say(turn.t("The duress word must be one short line, not a command."))
+    labels = {turn.t(label).casefold() for _, label in answer_options(checkin.id)}
+    # A word that is also an answer ("1", "I am safe") would alert on every answer.
+    if (
+        text.startswith(("/", "!"))
+        or len(text) > MAX_WORD
+        or "\n" in text
+        or text.isdigit()
+        or text.casefold() in labels
+    ):
+        await turn.say(
+            turn.t("The duress word must be one short line: not a command, a number or an answer.")
+        )
         await ask_word(turn, checkin)
         return
     await _activate(turn, checkin, text)
@@ -348,8 +358,8 @@ async def _activate(turn: Turn, checkin: Checkin, word: str | None) -> None:
             "/checkin stop ends them.",
             ref=active.case_ref,
             interval=_span(active.interval),
-            end=_when(active.ends_at),
-            first=_when(first),
+            end=when(active.ends_at),
+            first=when(first),
         )
     ]
     if word:
@@ -360,7 +370,7 @@ async def _activate(turn: Turn, checkin: Checkin, word: str | None) -> None:
         N_("Check-ins set up for {ref}: every {interval} until {end}."),
         ref=active.case_ref,
         interval=_span(active.interval),
-        end=_when(active.ends_at),
+        end=when(active.ends_at),
     )
 
 
@@ -372,7 +382,7 @@ async def _safe(turn: Turn, checkin: Checkin, *, silent_alert: bool = False) -> 
         await services.db.deadlines.cancel("checkin-escalation", checkin.case_ref)
     upcoming = await services.db.deadlines.get("checkin", str(checkin.id))
     next_at = upcoming.due_at if upcoming else services.clock.now() + checkin.interval
-    await turn.say(turn.t(SAFE_REPLY, next=_when(next_at)))
+    await turn.say(turn.t(SAFE_REPLY, next=when(next_at)))
     if before.missed_at is not None and not silent_alert:
         await cards.tell_rooms(
             services,
@@ -421,114 +431,3 @@ async def _alarm(services: Services, ref: str, message: str) -> None:
     )
     await services.db.audit.append("system", "checkin.alert", ref)
     await cards.tell_rooms(services, message, ref=ref)
-
-
-# -- deadlines ---------------------------------------------------------------------
-
-
-async def on_deadline(services: Services, deadline: Deadline, now: datetime) -> None:
-    if deadline.kind == "checkin":
-        await _ask(services, int(deadline.object_ref), now)
-    elif deadline.kind == "checkin-miss":
-        await _missed(services, int(deadline.object_ref), now)
-    else:
-        await _escalate(services, deadline, now)
-
-
-async def _ask(services: Services, checkin_id: int, now: datetime) -> None:
-    db = services.db
-    checkin = await db.checkins.get(checkin_id)
-    if checkin is None or checkin.state != CheckinState.ACTIVE:
-        await db.deadlines.cancel("checkin", str(checkin_id))
-        return
-    if now >= checkin.ends_at:
-        await db.deadlines.cancel("checkin", str(checkin_id))
-        await db.checkins.set_state(checkin_id, CheckinState.ENDED, "system")
-        await news.tell_defender(
-            services,
-            checkin.case_ref,
-            f"checkin-end:{checkin_id}",
-            N_("The check-ins for {ref} have ended. /checkin every 6h for 3d starts new ones."),
-            ref=checkin.case_ref,
-        )
-        await cards.tell_rooms(services, N_("Check-ins for {ref} ended."), ref=checkin.case_ref)
-        return
-    # The next time first, then this question: a crash in between loses one
-    # question, never asks twice (the outbox key is the time of asking).
-    await db.deadlines.schedule("checkin", str(checkin_id), now + checkin.interval)
-    outstanding = checkin.asked_at is not None
-    await db.checkins.asked(checkin_id)
-    if not outstanding:
-        await db.deadlines.schedule("checkin-miss", str(checkin_id), now + checkin.grace)
-    await news.tell_defender(
-        services,
-        checkin.case_ref,
-        f"checkin-ask:{checkin_id}:{int(now.timestamp())}",
-        N_("Check-in for {ref}: are you safe?"),
-        options=answer_options(checkin_id),
-        kind="checkin",
-        ref=checkin.case_ref,
-    )
-
-
-async def _missed(services: Services, checkin_id: int, now: datetime) -> None:
-    db = services.db
-    await db.deadlines.cancel("checkin-miss", str(checkin_id))
-    checkin = await db.checkins.get(checkin_id)
-    if checkin is None or checkin.state != CheckinState.ACTIVE or checkin.asked_at is None:
-        return
-    if not await db.checkins.missed(checkin_id):
-        return  # an alert for this miss is already out
-    due = now + services.settings.escalation_after["immediate"]
-    await db.deadlines.schedule("checkin-escalation", checkin.case_ref, due)
-    never = render(services.settings.default_language, N_("never"))
-    await cards.tell_rooms(
-        services,
-        N_(
-            "⚠ Missed check-in — case {ref}. The defender did not answer the check-in of "
-            "{asked}. Last answer: {last}. /ack {ref} when someone is on it."
-        ),
-        ref=checkin.case_ref,
-        asked=_when(checkin.asked_at),
-        last=_when(checkin.last_answer_at) if checkin.last_answer_at else never,
-    )
-
-
-async def _escalate(services: Services, deadline: Deadline, now: datetime) -> None:
-    """Like an unacknowledged immediate case: the rooms again, then the escalation list."""
-    settings = services.settings
-    ref = deadline.object_ref
-    language = settings.default_language
-    if deadline.step == 0:
-        await services.db.deadlines.schedule(
-            deadline.kind, ref, now + settings.escalation_after["immediate"], step=1
-        )
-        mentions = " ".join(services.hub.mention(a) for a in settings.advisors)
-        text = render(
-            language,
-            "⚠ The check-in alert on {ref} is still not acknowledged. {advisors} — /ack {ref}",
-            ref=ref,
-            advisors=mentions,
-        )
-        targets = settings.advisory_rooms
-    else:
-        await services.db.deadlines.cancel(deadline.kind, ref)
-        text = render(
-            language,
-            "⚠ A check-in alert on case {ref} has gone unacknowledged twice in the advisory "
-            "room. Please make sure someone acknowledges it.",
-            ref=ref,
-        )
-        targets = settings.escalation_list
-    for target in targets:
-        await _send(services, target, text)
-    await services.db.audit.append("system", f"checkin.escalation.{deadline.step}", ref)
-
-
-async def _send(services: Services, to: Address, text: str) -> None:
-    if not services.hub.serves(to.platform):
-        return
-    try:
-        await services.hub.send_text(to, text)
-    except (DestinationGone, TransientSendError) as exc:
-        log.error("check-in alert not delivered: %s", type(exc).__name__)

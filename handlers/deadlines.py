@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import appeals, broadcast, checkins
+from handlers import appeals, broadcast, checkin_deadlines, checkins
 from handlers.i18n import render
 from handlers.messages import Address
 from handlers.messenger import DestinationGone, TransientSendError
@@ -211,7 +211,7 @@ async def run_due(services: Services) -> int:
         elif deadline.kind == "appeal-close":
             await appeal_close(services, deadline.object_ref)
         elif deadline.kind in checkins.DEADLINE_KINDS:
-            await checkins.on_deadline(services, deadline, now)
+            await checkin_deadlines.on_deadline(services, deadline, now)
         else:
             log.error("unknown deadline kind %s", deadline.kind)
             await services.db.deadlines.cancel(deadline.kind, deadline.object_ref)

@@ -230,3 +230,25 @@ async def test_bad_schedules_get_one_clear_message(bot: Harness) -> None:
         assert len(replies) == 1
     account = await bot.db.accounts.find(str(ANA))
     assert account is not None and await bot.db.checkins.live_of(account.id) == []
+
+
+async def test_a_duress_word_that_is_also_an_answer_is_refused(bot: Harness) -> None:
+    await full_report(bot, ANA, "en")
+    await bot.send(ANA, "/checkin every 6h for 3d")
+    for word in ("1", "I am safe", "i need help"):
+        replies = await bot.send(ANA, word)
+        assert any("must be one short line" in o.text for o in replies if o.chat == ANA), word
+    account = await bot.db.accounts.find(str(ANA))
+    assert account is not None
+    [series] = await bot.db.checkins.live_of(account.id)
+    assert series.state == "word" and not series.has_duress_word
+
+
+async def test_forget_ends_the_checkins(bot: Harness) -> None:
+    await set_up(bot)
+    await bot.send(ANA, "/forget")
+    await bot.press(ANA, "Yes, erase my data")
+    for _ in range(4):
+        await tick(bot, timedelta(hours=6))
+    assert questions(bot) == []
+    assert room(bot, "Missed check-in") == []
