@@ -33,9 +33,12 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
     language = account.language or services.settings.default_language
     message = render(
         language,
-        "Message from the advisory group about your case {ref}:\n\n{text}\n\nReply here to answer.",
+        "Message from the advisory group about your case {ref}:\n\n{text}\n\n"
+        "Reply here: for the next {minutes} minutes everything you send (text, photos, "
+        "files, voice) goes to them.",
         ref=ref,
         text=text,
+        minutes=int(services.settings.conversation_window.total_seconds() // 60),
     )
     try:
         await services.hub.send_text(Address.parse(address), message)
