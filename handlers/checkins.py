@@ -32,32 +32,21 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import cards, news
-from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers import news, rooms
 from handlers.i18n import N_
 from handlers.messages import Option
 from handlers.services import Services
 from handlers.turn import Turn, resolve_choice
 from storage.errors import NotFound
-from storage.records import Checkin, CheckinState
+from storage.records import CaseState, Checkin, CheckinState, DeadlineKind, Urgency
 
 log = logging.getLogger(__name__)
 
-SPEC = CommandSpec(
-    "checkin",
-    (
-        Arg("case", ArgKind.CASE_REF, optional=True),
-        Arg("action", ArgKind.CHOICE, choices=("every", "stop")),
-        Arg("interval", ArgKind.DURATION, optional=True),
-        Arg("for", ArgKind.CHOICE, optional=True, choices=("for",)),
-        Arg("length", ArgKind.DURATION, optional=True),
-    ),
-)
 MIN_INTERVAL = timedelta(minutes=30)
 MAX_LENGTH = timedelta(days=90)
 MAX_WORD = 64
-DEADLINE_KINDS = ("checkin", "checkin-miss", "checkin-escalation", "checkin-alarm")
-ALARMS = ("checkin-escalation", "checkin-alarm")
+ALARMS = (DeadlineKind.CHECKIN_ESCALATION, DeadlineKind.CHECKIN_ALARM)
+DEADLINE_KINDS = (DeadlineKind.CHECKIN, DeadlineKind.CHECKIN_MISS, *ALARMS)
 SAFE_REPLY = N_("Thank you. I am glad you are safe. I will ask again at {next}.")
 
 
@@ -96,7 +85,7 @@ async def run(turn: Turn, args: Mapping[str, Any]) -> None:
         await _by_advisor(turn, str(args["case"]), args)
         return
     if not turn.msg.is_private:
-        await turn.say(turn.t("Usage: {usage}", usage=SPEC.usage()))
+        await turn.say(turn.t("Usage: {usage}", usage="/checkin C-… every 6h for 3d"))
         return
     await _by_defender(turn, args)
 
@@ -115,7 +104,7 @@ def _schedule(turn: Turn, args: Mapping[str, Any]) -> tuple[timedelta, timedelta
 
 async def _by_defender(turn: Turn, args: Mapping[str, Any]) -> None:
     db = turn.services.db
-    mine = [c for c in await db.cases.cases_of(turn.account.id) if c.state != "closed"]
+    mine = [c for c in await db.cases.cases_of(turn.account.id) if c.state != CaseState.CLOSED]
     wanted = args.get("case")
     if wanted is not None and wanted not in {c.ref for c in mine}:
         await turn.say(turn.t("You have no case {ref}. /status lists your cases.", ref=wanted))
@@ -187,7 +176,7 @@ async def _by_advisor(turn: Turn, ref: str, args: Mapping[str, Any]) -> None:
     if isinstance(schedule, str):
         await turn.say(schedule)
         return
-    if case.reporter_account_id is None or case.withdrawn or case.state == "closed":
+    if case.reporter_account_id is None or case.withdrawn or case.state == CaseState.CLOSED:
         await turn.say(
             turn.t("The defender of {ref} cannot be reached (withdrawn or unreachable).", ref=ref)
         )
@@ -239,18 +228,18 @@ async def ask_word(turn: Turn, checkin: Checkin) -> None:
 async def stop(services: Services, checkin: Checkin, actor: str) -> None:
     await services.db.checkins.set_state(checkin.id, CheckinState.STOPPED, actor)
     await _cancel_deadlines(services, [checkin.id])
-    await services.db.deadlines.cancel("checkin-escalation", checkin.case_ref)
+    await services.db.deadlines.cancel(DeadlineKind.CHECKIN_ESCALATION, checkin.case_ref)
     message = (
         N_("Check-ins for {ref} were stopped by the defender.")
         if actor == "defender"
         else N_("Check-ins for {ref} were stopped by the advisory group.")
     )
-    await cards.tell_rooms(services, message, ref=checkin.case_ref)
+    await rooms.notice(services, message, ref=checkin.case_ref)
 
 
 async def _cancel_deadlines(services: Services, ids: list[int]) -> None:
     for checkin_id in ids:
-        for kind in ("checkin", "checkin-miss"):
+        for kind in (DeadlineKind.CHECKIN, DeadlineKind.CHECKIN_MISS):
             await services.db.deadlines.cancel(kind, str(checkin_id))
 
 
@@ -316,7 +305,7 @@ async def _act(turn: Turn, checkin: Checkin, action: str) -> None:
     elif action == "decline" and checkin.state == CheckinState.PROPOSED:
         await db.checkins.set_state(checkin.id, CheckinState.STOPPED, "defender")
         await turn.say(turn.t("No check-ins. You can start them any time with /checkin."))
-        await cards.tell_rooms(
+        await rooms.notice(
             turn.services, N_("The defender declined check-ins for {ref}."), ref=checkin.case_ref
         )
     elif action == "noword" and checkin.state == CheckinState.WORD:
@@ -344,14 +333,15 @@ async def _set_word(turn: Turn, checkin: Checkin, text: str) -> None:
         return
     await _activate(turn, checkin, text)
     if turn.msg.message_id is not None:
-        await turn.messenger.delete_message(turn.chat, turn.msg.message_id)
+        # The word leaves the chat's history (queued like every message).
+        await turn.services.post.delete_messages(turn.chat, [str(turn.msg.message_id)])
 
 
 async def _activate(turn: Turn, checkin: Checkin, word: str | None) -> None:
     services = turn.services
     active = await services.db.checkins.activate(checkin.id, word)
     first = services.clock.now() + active.interval
-    await services.db.deadlines.schedule("checkin", str(active.id), first)
+    await services.db.deadlines.schedule(DeadlineKind.CHECKIN, str(active.id), first)
     lines = [
         turn.t(
             "Check-ins are on for {ref}: every {interval} until {end}. The first is at {first}. "
@@ -365,7 +355,7 @@ async def _activate(turn: Turn, checkin: Checkin, word: str | None) -> None:
     if word:
         lines.append(turn.t("Your duress word is set. Its message was deleted from this chat."))
     await turn.say("\n".join(lines))
-    await cards.tell_rooms(
+    await rooms.notice(
         services,
         N_("Check-ins set up for {ref}: every {interval} until {end}."),
         ref=active.case_ref,
@@ -377,14 +367,14 @@ async def _activate(turn: Turn, checkin: Checkin, word: str | None) -> None:
 async def _safe(turn: Turn, checkin: Checkin, *, silent_alert: bool = False) -> None:
     services = turn.services
     before = await services.db.checkins.answered(checkin.id)
-    await services.db.deadlines.cancel("checkin-miss", str(checkin.id))
+    await services.db.deadlines.cancel(DeadlineKind.CHECKIN_MISS, str(checkin.id))
     if not silent_alert:
-        await services.db.deadlines.cancel("checkin-escalation", checkin.case_ref)
-    upcoming = await services.db.deadlines.get("checkin", str(checkin.id))
+        await services.db.deadlines.cancel(DeadlineKind.CHECKIN_ESCALATION, checkin.case_ref)
+    upcoming = await services.db.deadlines.get(DeadlineKind.CHECKIN, str(checkin.id))
     next_at = upcoming.due_at if upcoming else services.clock.now() + checkin.interval
     await turn.say(turn.t(SAFE_REPLY, next=when(next_at)))
     if before.missed_at is not None and not silent_alert:
-        await cards.tell_rooms(
+        await rooms.notice(
             services,
             N_("The defender of {ref} answered the missed check-in: safe."),
             ref=checkin.case_ref,
@@ -408,8 +398,8 @@ async def _duress(turn: Turn, checkin: Checkin) -> None:
 async def _help(turn: Turn, checkin: Checkin) -> None:
     services = turn.services
     await services.db.checkins.answered(checkin.id)
-    await services.db.deadlines.cancel("checkin-miss", str(checkin.id))
-    await services.db.deadlines.cancel("checkin-escalation", checkin.case_ref)
+    await services.db.deadlines.cancel(DeadlineKind.CHECKIN_MISS, str(checkin.id))
+    await services.db.deadlines.cancel(DeadlineKind.CHECKIN_ESCALATION, checkin.case_ref)
     await _alarm(
         services,
         checkin.case_ref,
@@ -427,7 +417,9 @@ async def _help(turn: Turn, checkin: Checkin) -> None:
 async def _alarm(services: Services, ref: str, message: str) -> None:
     """An alert that only an advisor's /ack clears, escalated like an immediate case."""
     await services.db.deadlines.schedule(
-        "checkin-alarm", ref, services.clock.now() + services.settings.escalation_after["immediate"]
+        DeadlineKind.CHECKIN_ALARM,
+        ref,
+        services.clock.now() + services.settings.escalation_after[Urgency.IMMEDIATE],
     )
     await services.db.audit.append("system", "checkin.alert", ref)
-    await cards.tell_rooms(services, message, ref=ref)
+    await rooms.notice(services, message, ref=ref)

@@ -21,15 +21,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from handlers import cards, news
-from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers import cards, news, rooms
+from handlers.conversation import record
 from handlers.i18n import N_, render
 from handlers.messages import Option
 from handlers.turn import Turn
 from storage.errors import NotFound
-from storage.records import AppealDetail, Consent, EventKind
+from storage.records import AppealDetail, AppealState, Consent, EventKind
 
-SPEC = CommandSpec("consent", (Arg("case", ArgKind.CASE_REF),))
 PREFIX = "caseconsent:"
 REVIEW = "review:"
 CHOICES = (
@@ -45,7 +44,7 @@ APPEALS_ALLOWED = (Consent.ASK_FIRST, Consent.PUBLIC_ANONYMISED, Consent.PUBLIC_
 
 
 def label(turn: Turn, consent: str) -> str:
-    return turn.t(cards.CONSENT_LABELS[consent])
+    return turn.t(cards.LABELS[consent])
 
 
 async def _own(turn: Turn, ref: str) -> bool:
@@ -110,9 +109,9 @@ async def _change(turn: Turn, ref: str, value: str) -> None:
         )
         return
     await turn.say(turn.t("Consent for {ref} is now: {value}.", ref=ref, value=label(turn, value)))
-    new_label = cards.CONSENT_LABELS[value]
+    new_label = cards.LABELS[value]
     if RANK[value] >= RANK[old]:
-        await cards.tell_rooms(
+        await rooms.notice(
             services,
             N_("The defender changed the consent of {ref} to: {value}."),
             ref=ref,
@@ -121,10 +120,10 @@ async def _change(turn: Turn, ref: str, value: str) -> None:
         return
     drafts = [
         a.ref
-        for a in await services.db.appeals.list_appeals("draft")
+        for a in await services.db.appeals.list_appeals(AppealState.DRAFT)
         if a.case_ref == ref and value not in APPEALS_ALLOWED
     ]
-    await cards.tell_rooms(
+    await rooms.notice(
         services,
         N_(
             "The defender narrowed the consent of {ref} to: {value}. Appeals and referrals "
@@ -200,14 +199,14 @@ async def _answer_review(turn: Turn, appeal_ref: str, wanted: str, approved: boo
     if appeal is None or appeal.case_ref is None or not await _own(turn, appeal.case_ref):
         await turn.say(turn.t("That question is closed."))
         return
-    if appeal.state != "draft" or digest(appeal.texts) != wanted:
+    if appeal.state != AppealState.DRAFT or digest(appeal.texts) != wanted:
         await turn.say(turn.t("That question is closed."))
         return
     ref = appeal.case_ref
     await services.db.cases.record_review(ref, turn.account.id, appeal_ref, wanted, approved)
     if approved:
         await turn.say(turn.t("Thank you. The advisory group may now send it."))
-        await cards.tell_rooms(
+        await rooms.notice(
             services,
             N_("The defender of {case} agreed to the texts of {ref}. /appeal send {ref}"),
             case=ref,
@@ -215,10 +214,7 @@ async def _answer_review(turn: Turn, appeal_ref: str, wanted: str, approved: boo
         )
         return
     # Their next message is the reason, relayed to the rooms like an answer to /ask.
-    conversation = await services.db.conversations.load(turn.account.id)
-    state, data = (conversation.state, dict(conversation.data)) if conversation else ("idle", {})
-    data["pending"] = {"kind": "reply", "ref": ref}
-    await services.db.conversations.save(turn.account.id, state, data)
+    await record.await_reply(services, turn.account.id, ref)
     await turn.say(
         turn.t(
             "Understood: it will not be sent. Tell the advisory group why, in one message; it "
@@ -226,7 +222,7 @@ async def _answer_review(turn: Turn, appeal_ref: str, wanted: str, approved: boo
             ref=ref,
         )
     )
-    await cards.tell_rooms(
+    await rooms.notice(
         services,
         N_("The defender of {case} did not agree to the texts of {ref}. Their reason follows."),
         case=ref,

@@ -12,17 +12,14 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 
-from handlers import cards
+from handlers import rooms
 from handlers.i18n import N_, render
 from handlers.messages import LOCATION_MIME, Address
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.outgoing import Kind
 from handlers.services import Services
 from storage.records import AttachmentInfo
-
-log = logging.getLogger(__name__)
 
 MAP_LINK = "https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=16/{lat}/{lon}"
 
@@ -56,13 +53,15 @@ async def send_to_room(
     infos: Sequence[AttachmentInfo],
     content: bool | None = None,
 ) -> None:
-    """The files of ``ref`` that this room may receive; a short notice for the others.
+    """Queue the files of ``ref`` that this room may receive; a short notice for the others.
 
-    ``content`` overrides whether photos and documents may go there.
+    ``content`` overrides whether photos and documents may go there (by
+    default: the room is encrypted, or the configuration allows content in
+    unencrypted rooms, the rule of ``cards.content_allowed``).
     """
     encrypted = await services.hub.is_encrypted(room)
     if content is None:
-        content = encrypted or await cards.content_allowed(services, room)
+        content = encrypted or services.settings.allow_content_in_unencrypted_rooms
     language = services.settings.default_language
     for info in infos:
         if is_location(info):
@@ -71,9 +70,9 @@ async def send_to_room(
                 if encrypted
                 else render(language, N_("A location was shared on {ref}."), ref=ref)
             )
-            await services.hub.send_text(room, text)
+            await services.post.send_text(room, text, kind=Kind.NOTICE)
         elif is_media(info) and not encrypted:
-            await services.hub.send_text(
+            await services.post.send_text(
                 room,
                 render(
                     language,
@@ -84,23 +83,18 @@ async def send_to_room(
                     ),
                     ref=ref,
                 ),
+                kind=Kind.NOTICE,
             )
         elif content:
             data = await services.db.cases.attachment_data(info.id)
-            await services.hub.send_file(room, info.filename, data, info.mime_type, ref)
+            await services.post.send_file(room, info.filename, data, info.mime_type, ref)
 
 
 async def to_rooms(services: Services, ref: str, infos: Sequence[AttachmentInfo]) -> None:
-    """Deliver new files of ``ref`` to every advisory room (as allowed there)."""
+    """Queue new files of ``ref`` for every advisory room (as allowed there)."""
     if not infos:
         return
-    for room in services.settings.advisory_rooms:
-        if not services.hub.serves(room.platform):
-            continue
-        try:
-            await send_to_room(services, room, ref, infos)
-        except (DestinationGone, TransientSendError) as exc:
-            log.error("files not delivered to an advisory room: %s", type(exc).__name__)
+    await rooms.each_room(services, lambda room: send_to_room(services, room, ref, infos))
 
 
 async def to_chat(

@@ -19,29 +19,29 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from handlers import cards
+from handlers import rooms
 from handlers.i18n import N_, render
 from handlers.services import Services
 from handlers.turn import Turn
 from storage.errors import NotFound
-from storage.records import CaseDetail, CaseEvent, EventKind
+from storage.records import CaseDetail, CaseEvent, CaseState, Consent, EventKind, Referral
 from storage.repos.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
 KIND = "news"
-PUBLIC_CONSENT = ("public_named", "public_anonymised")
-PARTNER_CONSENT = ("trusted_partners", *PUBLIC_CONSENT)
+PUBLIC_CONSENT = (Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMISED)
+PARTNER_CONSENT = (Consent.TRUSTED_PARTNERS, *PUBLIC_CONSENT)
 """Consents under which the defender agreed that partners may learn of the case."""
 
-REFERRAL_LABELS = {
-    "legal": N_("legal support"),
-    "medical": N_("medical support"),
-    "relocation": N_("relocation"),
-    "digital": N_("digital security"),
-    "digital_security": N_("digital security"),
-    "material": N_("material support"),
-    "other": N_("other support"),
+REFERRAL_LABELS: dict[str, str] = {
+    Referral.LEGAL: N_("legal support"),
+    Referral.MEDICAL: N_("medical support"),
+    Referral.RELOCATION: N_("relocation"),
+    "digital": N_("digital security"),  # the word of older case histories
+    Referral.DIGITAL_SECURITY: N_("digital security"),
+    Referral.MATERIAL: N_("material support"),
+    Referral.OTHER: N_("other support"),
 }
 
 
@@ -108,7 +108,7 @@ async def acknowledged(services: Services, ref: str) -> None:
 
 async def referred(services: Services, ref: str, seq: int, kind: str, partner: str) -> None:
     case = await services.db.cases.get(ref)
-    label = REFERRAL_LABELS.get(kind, REFERRAL_LABELS["other"])
+    label = REFERRAL_LABELS.get(kind, REFERRAL_LABELS[Referral.OTHER])
     if case.consent in PARTNER_CONSENT:
         await tell_defender(
             services,
@@ -187,7 +187,7 @@ async def reopen_for_update(turn: Turn, ref: str) -> bool:
     """
     services = turn.services
     case = await services.db.cases.get(ref)
-    if case.state != "closed":
+    if case.state != CaseState.CLOSED:
         return True
     since = services.clock.now() - services.settings.reopen_period
     if not await services.db.cases.reopen(ref, turn.account.id, since):
@@ -200,7 +200,7 @@ async def reopen_for_update(turn: Turn, ref: str) -> bool:
             )
         )
         return False
-    await cards.tell_rooms(
+    await rooms.notice(
         services, N_("The defender reopened {ref} with new information. /case {ref}"), ref=ref
     )
     return True
@@ -234,7 +234,7 @@ def timeline(
             continue
         params: dict[str, Any] = {}
         if event.kind == EventKind.REFERRED.value:  # the partner only with consent
-            label = REFERRAL_LABELS.get(event.value or "other", REFERRAL_LABELS["other"])
+            label = REFERRAL_LABELS.get(event.value or "other", REFERRAL_LABELS[Referral.OTHER])
             params["kind"] = render(language, label)
             if case.consent in PARTNER_CONSENT and event.text:
                 message = N_("referred to {partner} for {kind}")

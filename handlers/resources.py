@@ -14,13 +14,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import LANGUAGES
 from handlers.messages import Option
 from handlers.turn import Turn
 
 TOPICS = ("digital", "physical", "legal", "psychosocial", "relocation", "documenting")
-SPEC = CommandSpec("resources", (Arg("topic", ArgKind.CHOICE, optional=True, choices=TOPICS),))
 PREFIX = "resources:"
 
 

@@ -152,6 +152,12 @@ class Dispatcher:
         for lane in self.lanes:
             await lane.drain(0)
 
+    def wake(self, platform: str) -> None:
+        """Messages for ``platform`` were just committed: its lane claims them now."""
+        for lane in self.lanes:
+            if lane.platform.value == platform:
+                lane.wake()
+
     def lane(self, platform: Platform) -> Lane:
         return next(lane for lane in self.lanes if lane.platform is platform)
 

@@ -37,6 +37,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.transports.base import Deliver
 from handlers.commands import InputTooLong, split_command
+from handlers.errors import where
 from handlers.messages import (
     LOCATION_MIME,
     Address,
@@ -128,12 +129,15 @@ class TelegramMessenger:
         self.services = services
         self.gate: FloodGate | None = None  # set by the dispatcher (bot/broadcast)
 
-    async def _call(self, chat: Address, send: Any, mode: SendMode = "retry") -> Any:
-        """Run one Bot API call with Telegram's errors turned into ours."""
+    async def _call(
+        self, chat: Address, send: Any, mode: SendMode = "retry", *, spends: bool = True
+    ) -> Any:
+        """Run one Bot API call with Telegram's errors turned into ours. ``spends``:
+        the call counts against the chat's message limits (a deletion does not)."""
         chat_id = int(chat.id)
         counted = mode == "once"  # the dispatcher took this request's token already
         for _attempt in range(SEND_ATTEMPTS):
-            if self.gate is not None and not counted:
+            if self.gate is not None and spends and not counted:
                 self.gate.spend(chat_id)
             counted = False
             try:
@@ -235,7 +239,9 @@ class TelegramMessenger:
         try:
             return bool(
                 await self._call(
-                    chat, lambda cid: self.app.bot.delete_message(cid, int(message_id))
+                    chat,
+                    lambda cid: self.app.bot.delete_message(cid, int(message_id)),
+                    spends=False,
                 )
             )
         except BadRequest:
@@ -305,6 +311,7 @@ class TelegramTransport:
         self._locks: dict[int, asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.app.add_error_handler(self._on_error)
 
     @classmethod
     def from_config(cls, config: Config, token: str, services: Services) -> TelegramTransport:
@@ -355,6 +362,13 @@ class TelegramTransport:
             await self.app.stop()
         await self.app.shutdown()
 
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Whatever escaped a handler: its type and where, never the update or a traceback
+        (python-telegram-bot's default logs both, with the person's input)."""
+        error = context.error
+        if error is not None:
+            log.error("telegram update failed: %s at %s", type(error).__name__, where(error))
+
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self._deliver is None or update.effective_chat is None:
             return
@@ -376,7 +390,8 @@ class TelegramTransport:
             if update.callback_query is not None:
                 msg = await self._from_callback(update.callback_query)
             elif update.effective_message is not None and update.effective_user is not None:
-                msg = await self._from_message(update.effective_message)
+                edited = update.edited_message is not None or update.edited_channel_post is not None
+                msg = await self._from_message(update.effective_message, edited)
             else:
                 return
             if msg is not None:
@@ -400,7 +415,7 @@ class TelegramTransport:
             choice=key,
         )
 
-    async def _from_message(self, message: Message) -> IncomingMessage | None:
+    async def _from_message(self, message: Message, edited: bool) -> IncomingMessage | None:
         if message.migrate_to_chat_id is not None:
             await self.services.db.members.migrate_chat(
                 f"telegram:{message.chat.id}", f"telegram:{message.migrate_to_chat_id}"
@@ -427,7 +442,9 @@ class TelegramTransport:
             message_id=str(message.message_id),
             reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None,
             language_hint=user.language_code,
-            attachments=await self._attachments(message),
+            # An edit is never a second message: its files are not fetched again.
+            attachments=() if edited else await self._attachments(message),
+            edited=edited,
         )
 
     async def _attachments(self, message: Message) -> tuple[Attachment, ...]:

@@ -38,10 +38,12 @@ async def build_bot(
     *,
     tune: dict[str, object] | None = None,
     progress: float | None = None,
+    database_url: str | None = None,
 ) -> App:
     """The App as ``sosbot run`` builds it, with real time and quick intervals; not started."""
+    storage = f'[storage]\nurl = "{database_url}"\n' if database_url else ""
     text = f"""
-[bot]
+{storage}[bot]
 data_dir = "data"
 [telegram]
 enabled = true

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -107,7 +107,13 @@ class MemoryOutbox:
         return found
 
     async def claim(
-        self, limit: int, lease: timedelta, *, platform: str | None = None
+        self,
+        limit: int,
+        lease: timedelta | None,
+        *,
+        platform: str | None = None,
+        urgent_only: bool = False,
+        exclude: Collection[int] = (),
     ) -> list[OutboxItem]:
         now = self.time.wall()
         taken = []
@@ -120,7 +126,11 @@ class MemoryOutbox:
                 continue
             if platform is not None and not row.item.address.startswith(platform + ":"):
                 continue
-            row.claimed_until = now + lease
+            if urgent_only and row.item.priority != 0:
+                continue
+            if row.item.id in exclude:
+                continue
+            row.claimed_until = now + (lease or timedelta(0))
             row.item = OutboxItem(
                 **{**_fields(row.item), "attempts": row.item.attempts + 1}  # type: ignore[arg-type]
             )

@@ -15,11 +15,23 @@ ANA = Address(Platform.TELEGRAM, "7001")
 ADVISOR_TRACES = ("alice", "@alice", str(BOB.id), "localhost")
 
 
-async def news(bot: Harness, who: Address = ANA) -> list[str]:
-    """What the outbox delivers to the defender now."""
-    before = len(bot.telegram.to(who))
+_MARKS: dict[tuple[int, str], int] = {}
+
+
+async def mark(bot: Harness, who: Address = ANA) -> None:
+    """From here on, ``news`` counts what reaches the defender."""
     await drain_outbox(bot)
-    return [o.text for o in bot.telegram.to(who)[before:]]
+    _MARKS[(id(bot), str(who))] = len(bot.telegram.to(who))
+
+
+async def news(bot: Harness, who: Address = ANA) -> list[str]:
+    """What the outbox delivered to the defender since ``mark`` or the last call (the
+    harness delivers the outbox after every message, so news is out already)."""
+    await drain_outbox(bot)
+    texts = [o.text for o in bot.telegram.to(who)]
+    start = _MARKS.get((id(bot), str(who)), 0)
+    _MARKS[(id(bot), str(who))] = len(texts)
+    return texts[start:]
 
 
 def no_advisor_in(texts: list[str]) -> None:
@@ -30,7 +42,7 @@ def no_advisor_in(texts: list[str]) -> None:
 
 async def test_every_notice_reaches_the_defender_without_an_advisor(bot: Harness) -> None:
     ref = await full_report(bot, ANA, "en")  # consent: public, anonymised
-    await drain_outbox(bot)
+    await mark(bot)
     seen: list[str] = []
 
     await bot.send(ALICE, f"/claim {ref}", chat=TRIAGE)
@@ -80,7 +92,8 @@ async def test_without_consent_to_partners_the_partner_is_not_named(bot: Harness
     await bot.send(ANA, "/sos they are at the door")  # consent: advisory group only
     ref = bot.matrix.to(TRIAGE)[-1].text.split("case ")[1].split()[0]
     await bot.send(ANA, "/cancel")
-    await bot.send(ALICE, f"/refer {ref} digital Access Now", chat=TRIAGE)
+    await mark(bot)
+    await bot.send(ALICE, f"/refer {ref} digital_security Access Now", chat=TRIAGE)
     got = await news(bot)
     assert got == [f"News on your case {ref}: it was referred to a partner for digital security."]
     status = (await bot.send(ANA, "/status"))[-1].text
@@ -89,7 +102,7 @@ async def test_without_consent_to_partners_the_partner_is_not_named(bot: Harness
 
 async def test_news_in_the_defenders_language(bot: Harness) -> None:
     ref = await full_report(bot, ANA, "es")
-    await drain_outbox(bot)
+    await mark(bot)
     await bot.send(ALICE, f"/ack {ref}", chat=TRIAGE)
     got = await news(bot)
     expected = render(

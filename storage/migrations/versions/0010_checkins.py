@@ -1,7 +1,7 @@
 """safety check-ins
 
 Revision ID: 0010
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-30 10:30:00.000000
 """
 
@@ -15,7 +15,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UTC_TIME = sa.DateTime(timezone=True)
 
 revision: str = "0010"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
