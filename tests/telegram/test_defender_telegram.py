@@ -59,11 +59,11 @@ async def test_voice_and_location_never_reach_an_unencrypted_group(world: Telegr
     ref = await report(world, user)
     before = last_id(world, user)
     world.server.user_sends(world.advisor, world.triage, f"/ask {ref} Can you describe them?")
-    # The advisor's turn is over (the conversation window is open) once they are answered.
+    # The advisor's turn is committed (the conversation window is open) once the
+    # question, queued in it, reaches the defender.
     await world.server.wait_for_message(
-        world.triage.id, lambda m: "Sent to the defender" in (m.text or "")
+        user.id, lambda m: "Message from the advisory group" in (m.text or ""), after=before
     )
-    assert last_id(world, user) > before
     stored = world.server.store_file(b"OggS-voice", "document", mime_type="audio/ogg")
     voice = {k: v for k, v in world.server.document_json(stored).items() if k != "file_name"}
     user_sends(world, user, {"voice": {**voice, "duration": 3, "mime_type": "audio/ogg"}})
