@@ -91,7 +91,9 @@ async def test_voice_and_location_reach_only_the_encrypted_room(
         await advisor.wait_for_member(plain, bot)
         defender = await kit.person("defender", tmp_path)
         dm = await defender.open_dm(bot)
-        alert = await answer(defender, dm, bot, "!sos they are outside", "case reference")
+        alert = await answer(
+            defender, dm, bot, "!sos they are outside", "saved under the reference"
+        )
         match = REF.search(alert)
         assert match, alert
         ref = match.group(0)
@@ -108,7 +110,9 @@ async def test_voice_and_location_reach_only_the_encrypted_room(
         localpart = advisor.user_id.split(":")[0].lstrip("@")
         assert localpart not in told()[0] and advisor.user_id not in told()[0]
 
-        await answer(advisor, triage, bot, f"!ask {ref} Where are you now?", "Sent to the defender")
+        await answer(
+            advisor, triage, bot, f"!ask {ref} Where are you now?", "On its way to the defender"
+        )
         await defender.until(
             lambda: any("Where are you now?" in b for b in defender.bodies(dm, bot.user_id)),
             "the question",
