@@ -8,8 +8,9 @@ Each lane runs three loops of its own:
   ordered by when each chat may next receive), waits for the overall
   limit, and hands the chat's oldest message to a sender;
 - senders (one per chat at a time, so a chat gets its messages in order)
-  mark the row sending, send (at most ``concurrency`` requests at once),
-  and queue the outcome.
+  mark the row sending, wait until the gate's strict windows let the
+  request leave (counted there until its answer comes), send (at most
+  ``concurrency`` requests at once), and queue the outcome.
 
 Outcomes: sent; the destination is gone → inactive (and a member group is
 marked inactive); a refusal that certainly delivered nothing (429,
@@ -203,9 +204,9 @@ class Lane:
             if ready_at > now:
                 await self._wait(self._wake, ready_at - now)
                 continue
-            # A person or a room waiting on a turn never waits for the buckets: the
-            # send still spends their tokens, so broadcasts slow down instead (a
-            # broadcast yields to people, never the reverse); a 429 is retried.
+            # A person or a room waiting on a turn jumps the pacing buckets (a
+            # broadcast yields to people, never the reverse); the platform's strict
+            # windows still hold for it at the moment it leaves (``_cleared``).
             urgent = self._urgent(head)
             overall = 0.0 if urgent else self.gate.overall_wait()
             if overall > 0:
@@ -246,13 +247,23 @@ class Lane:
         try:
             # The request slot first, then the mark: a row is "sending" only while a
             # request can actually leave, so a crash leaves at most ``concurrency``
-            # rows in flight (uncertain), never ones that were still waiting.
+            # rows in flight (uncertain), never ones that were still waiting. The
+            # platform's windows are checked before the mark (so a mark is not left
+            # waiting) and again after it (the commit took time; strict windows).
             async with self._slots:
+                await self._cleared(chat)
                 try:
                     marked = await self.journal.start(item.id)
                 except JournalUnavailable:
                     marked, requeue = False, True
-                outcome = await self._deliver(chat, item) if marked else None
+                outcome = None
+                if marked:
+                    await self._cleared(chat)
+                    flight = self.gate.leave(chat)
+                    try:
+                        outcome = await self._deliver(chat, item)
+                    finally:
+                        self.gate.answered(flight)
             if outcome is not None:
                 self.journal.finish(outcome)
                 if outcome.status == SENT:
@@ -276,6 +287,16 @@ class Lane:
                 if len(self._held) <= self.policy.batch // 2:
                     self._hungry.set()
             self._wake.set()
+
+    async def _cleared(self, chat: Address) -> None:
+        """Until the platform's windows let a request to ``chat`` leave now.
+
+        Checked with a request slot held, before the mark and again after it:
+        the platform counts when requests arrive, so a check made only before a
+        slow commit would let requests bunch up behind it.
+        """
+        while (wait := self.gate.send_wait(chat)) > 0:
+            await self.sleep(wait)
 
     async def _deliver(self, chat: Address, item: OutboxItem) -> Outcome:
         # What the transport adds itself (Matrix's "answer with the number") in the

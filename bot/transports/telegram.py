@@ -56,6 +56,7 @@ from handlers.messenger import (
 )
 
 if TYPE_CHECKING:
+    from bot.broadcast.windows import Flight
     from bot.config import Config
     from handlers.services import Services
 
@@ -82,8 +83,13 @@ NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class FloodGate(Protocol):
     """Flood control shared with the broadcast dispatcher (bot/broadcast/limits.py)."""
 
-    def spend(self, chat_id: int) -> None:
-        """A request to ``chat_id`` is leaving outside the dispatcher: count it, never wait."""
+    async def wait_to_send(self, chat_id: int) -> Flight:
+        """Until a request to ``chat_id`` may leave within the platform's windows; it is
+        counted from then on, and its answer's moment given to ``answered``."""
+        ...
+
+    def answered(self, flight: Flight) -> None:
+        """The request's answer came, or it failed."""
         ...
 
     def refused(self, chat_id: int, retry_after: float) -> None:
@@ -130,18 +136,18 @@ class TelegramMessenger:
         self.gate: FloodGate | None = None  # set by the dispatcher (bot/broadcast)
 
     async def _call(
-        self, chat: Address, send: Any, mode: SendMode = "retry", *, spends: bool = True
+        self, chat: Address, send: Any, mode: SendMode = "retry", *, limited: bool = True
     ) -> Any:
-        """Run one Bot API call with Telegram's errors turned into ours. ``spends``:
-        the call counts against the chat's message limits (a deletion does not)."""
+        """Run one Bot API call with Telegram's errors turned into ours.
+
+        ``limited``: a message or an edit, within the flood windows (a deletion is not).
+        """
         chat_id = int(chat.id)
-        counted = mode == "once"  # the dispatcher took this request's token already
-        for _attempt in range(SEND_ATTEMPTS):
-            if self.gate is not None and spends and not counted:
-                self.gate.spend(chat_id)
-            counted = False
+        for attempt in range(SEND_ATTEMPTS):
+            # The dispatcher's lane cleared an outbox send's first request already.
+            cleared = not limited or (mode == "once" and attempt == 0)
             try:
-                return await send(chat_id)
+                return await self._request(chat_id, send, cleared)
             except RetryAfter as exc:
                 seconds = retry_seconds(exc)
                 if mode == "once":  # the dispatcher slows its gate down itself
@@ -170,6 +176,16 @@ class TelegramMessenger:
                 await asyncio.sleep(0)
                 continue
         raise TransientSendError("telegram: gave up after retries") from (locals().get("last"))
+
+    async def _request(self, chat_id: int, send: Any, cleared: bool) -> Any:
+        """One request, within the flood windows (unless ``cleared`` already)."""
+        if self.gate is None or cleared:
+            return await send(chat_id)
+        flight = await self.gate.wait_to_send(chat_id)
+        try:
+            return await send(chat_id)
+        finally:
+            self.gate.answered(flight)
 
     async def send_text(
         self, chat: Address, text: str, *, reply_to: str | None = None, txn_id: str | None = None
@@ -241,7 +257,7 @@ class TelegramMessenger:
                 await self._call(
                     chat,
                     lambda cid: self.app.bot.delete_message(cid, int(message_id)),
-                    spends=False,
+                    limited=False,
                 )
             )
         except BadRequest:

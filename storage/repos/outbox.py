@@ -362,6 +362,39 @@ class Outbox(BroadcastHeaders):
             )
             return {PENDING: rowcount(resent), UNCERTAIN: rowcount(uncertain)}
 
+    async def recent_sends(
+        self, platforms: Collection[str], since: datetime
+    ) -> list[tuple[str, str | None, datetime]]:
+        """(platform, destination, when) of every send that may have reached a
+        platform since ``since``: rows finished (or settled as uncertain) since
+        then, each with the time its outcome was written; the destination is
+        None where ``/forget`` destroyed the row's key. For the dispatcher's
+        flood windows at start.
+        """
+        reached = (SENT, UNCERTAIN, FAILED, INACTIVE, SENDING)
+        async with self._store.read() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Row.id, Row.platform, Row.data_key_id, Row.destination_enc, Row.updated_at
+                    )
+                    .where(
+                        Row.platform.in_(list(platforms)),
+                        Row.status.in_(reached),
+                        Row.updated_at >= since,
+                    )
+                    .order_by(Row.updated_at)
+                )
+            ).all()
+            found: list[tuple[str, str | None, datetime]] = []
+            for row_id, platform, key_id, destination, at in rows:
+                address = None
+                if key_id is not None:
+                    key = await self._vault.key(session, key_id)
+                    address = open_text(key, _TABLE, "destination", row_id, destination)
+                found.append((str(platform), address, at))
+            return found
+
     async def fill_platforms(self) -> int:
         """Rows queued before the platform column existed: fill it from the sealed address."""
         filled = 0

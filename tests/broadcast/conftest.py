@@ -1,7 +1,9 @@
 """Broadcast tests: the real App against the fake Telegram Bot API, with real time.
 
 The App runs with the system clock (retries are due when they say), the
-fake server's flood control on, and the dispatcher's poll, backoff and
+fake server's strict flood control on (sliding windows: 30 in any second,
+20 in any minute per group, 3 in any 3 seconds per chat; every test here
+expects no 429 it did not inject), and the dispatcher's poll, backoff and
 progress intervals shortened so that a test takes seconds.
 """
 
