@@ -52,6 +52,9 @@ def settings_from(config: Config) -> Settings:
         max_attachment_bytes=config.limits.max_attachment_bytes,
         max_attachments_per_report=config.limits.max_attachments_per_report,
         digest_time=advisory.digest_time,
+        checkin_grace=timedelta(minutes=config.defender.checkin_grace_minutes),
+        conversation_window=timedelta(minutes=config.defender.conversation_minutes),
+        reopen_period=timedelta(days=config.defender.reopen_days),
         emergency_contact=advisory.emergency_contact,
     )
 

@@ -107,6 +107,15 @@ class RetentionSection:
 
 
 @dataclass(frozen=True)
+class DefenderSection:
+    """What keeps the defender informed and in control (issue 15)."""
+
+    checkin_grace_minutes: int = 30  # a check-in unanswered this long alerts the rooms
+    conversation_minutes: int = 30  # after /ask, how long everything goes to the rooms
+    reopen_days: int = 30  # a closed case can be reopened with /update this long
+
+
+@dataclass(frozen=True)
 class LimitsSection:
     """Per-account abuse limits (docs/spec.md §7)."""
 
@@ -129,6 +138,7 @@ class Config:
     appeals: AppealsSection = field(default_factory=AppealsSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
+    defender: DefenderSection = field(default_factory=DefenderSection)
     source: Path | None = None
 
 
@@ -294,6 +304,9 @@ def _validate(config: Config) -> None:
         if enabled_example:
             raise ConfigError(f"advisory.{name}", f"still the example value {enabled_example[0]!r}")
     advisor_names(config.advisory)  # raises ConfigError on a bad entry
+    for name in ("checkin_grace_minutes", "conversation_minutes", "reopen_days"):
+        if getattr(config.defender, name) < 1:
+            raise ConfigError(f"defender.{name}", "expected a whole number of at least 1")
     hh, sep, mm = config.advisory.digest_time.partition(":")
     ok = sep and _ascii_number(hh) and _ascii_number(mm)
     if not (ok and len(hh) <= 2 and len(mm) == 2 and int(hh) < 24 and int(mm) < 60):

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from handlers import audience as reach
-from handlers import broadcast, keys, letters, places, proposals, textsafe
+from handlers import broadcast, consent, keys, letters, news, places, proposals, textsafe
 from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES, render, render_plural
 from handlers.keys import Kind
@@ -42,7 +42,7 @@ from storage.repos.outbox import Delivery
 
 Action = Callable[[Turn, Mapping[str, Any]], Awaitable[str | None]]
 """A subcommand of ``/appeal`` (declared in handlers/command_table.py): its answer."""
-PUBLIC = (Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMISED)
+PUBLIC = (Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMISED, Consent.ASK_FIRST)
 TARGET_KEYS = ("region", "language", "group", "individuals")
 
 
@@ -66,6 +66,8 @@ async def _consent_problem(
             "Case {case} has no consent to a public appeal: the appeal cannot be sent.",
             case=appeal.case_ref,
         )
+    if case.consent == Consent.ASK_FIRST:
+        return await consent.review_problem(turn, appeal)
     return anonymity_problem(turn, case, appeal.texts.values() if texts is None else texts)
 
 
@@ -276,6 +278,7 @@ async def send(turn: Turn, args: Mapping[str, Any]) -> str:
     rooms = [str(room) for room in turn.services.settings.advisory_rooms]
     await db.appeals.send(ref, str(turn.msg.sender), deliveries, rooms)
     await proposals.appeal_sent(turn.services, ref)
+    await news.appeal_sent(turn.services, ref)
     before = turn.services.settings.reminder_before_deadline
     if appeal.deadline_at - before > turn.services.clock.now():
         await db.deadlines.schedule(DeadlineKind.APPEAL_REMINDER, ref, appeal.deadline_at - before)

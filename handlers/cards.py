@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import rooms
+from handlers import files, rooms
 from handlers.i18n import N_, render
 from handlers.messages import Address
 from handlers.outgoing import Kind
@@ -27,6 +27,7 @@ LABELS: dict[str, str] = {
     Consent.TRUSTED_PARTNERS: N_("may be shared with trusted partners"),
     Consent.PUBLIC_NAMED: N_("public appeal with names"),
     Consent.PUBLIC_ANONYMISED: N_("public appeal, anonymised"),
+    Consent.ASK_FIRST: N_("public appeal only after the defender approves its text"),
 }
 
 
@@ -86,11 +87,7 @@ async def post_case_card(services: Services, ref: str, *, sos: bool = False) -> 
         with_content = await content_allowed(services, room)
         text = card_text(case, language, with_content, sos=sos)
         await services.post.send_text(room, text, kind=Kind.CARD, ref=case.ref, language=language)
-        if with_content:
-            for attachment in case.attachments:
-                data = await services.db.cases.attachment_data(attachment.id)
-                await services.post.send_file(
-                    room, attachment.filename, data, attachment.mime_type, case.ref
-                )
+        # Voice, video and locations only where the room is end-to-end encrypted.
+        await files.send_to_room(services, room, case.ref, case.attachments, content=with_content)
 
     return await rooms.each_room(services, post)

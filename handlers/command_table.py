@@ -18,11 +18,14 @@ from typing import Any
 
 from handlers import (
     appeals,
+    checkins,
+    consent,
     guide,
     letters,
     members,
     outcome,
     proposals,
+    resources,
     subscriptions,
     triage,
 )
@@ -39,6 +42,7 @@ class Audience(Enum):
     ADVISOR = auto()  # advisors, in an advisory room or a private chat; checked first
     MEMBER = auto()  # member groups (and their contacts in private)
     EVERYONE = auto()  # /help
+    DEFENDER_OR_ADVISOR = auto()  # /checkin: a defender in private, an advisor on a case
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class Command:
         """False for advisors' and members' commands: no account record is created
         for a person who only signs or triages (data minimisation, and one write
         less per signature)."""
-        return self.audience in (Audience.DEFENDER, Audience.EVERYONE)
+        return self.audience in (Audience.DEFENDER, Audience.EVERYONE, Audience.DEFENDER_OR_ADVISOR)
 
 
 def group(name: str, audience: Audience, *subcommands: tuple[CommandSpec, Run]) -> Command:
@@ -121,7 +125,10 @@ def proposal(name: str, action: proposals.Action, *args: Arg) -> tuple[CommandSp
 
 def specs_for(audience: Audience) -> list[CommandSpec]:
     """The declarations one audience may use (``/help`` counts for everyone)."""
-    return [c.spec for c in COMMANDS if c.audience in (audience, Audience.EVERYONE)]
+    shared = (
+        (Audience.DEFENDER_OR_ADVISOR,) if audience in (Audience.ADVISOR, Audience.DEFENDER) else ()
+    )
+    return [c.spec for c in COMMANDS if c.audience in (audience, Audience.EVERYONE, *shared)]
 
 
 async def help_(turn: Turn, command: str | None = None) -> None:
@@ -171,6 +178,29 @@ COMMANDS: tuple[Command, ...] = (
     ),
     defender_command("cancel", lambda turn, a: defender.cancel(turn)),
     defender_command("forget", lambda turn, a: defender.forget(turn)),
+    # Issue 15: the defender kept informed (handlers/consent.py, resources.py, checkins.py).
+    defender_command("consent", consent.run, CASE),
+    defender_command(
+        "resources",
+        resources.run,
+        Arg("topic", ArgKind.CHOICE, optional=True, choices=resources.TOPICS),
+    ),
+    # The defender in private, or an advisor on a case (the command refuses anyone
+    # else in a group before any lookup).
+    Command(
+        CommandSpec(
+            "checkin",
+            (
+                Arg("case", ArgKind.CASE_REF, optional=True),
+                Arg("action", ArgKind.CHOICE, choices=("every", "stop")),
+                Arg("interval", ArgKind.DURATION, optional=True),
+                Arg("for", ArgKind.CHOICE, optional=True, choices=("for",)),
+                Arg("length", ArgKind.DURATION, optional=True),
+            ),
+        ),
+        checkins.run,
+        Audience.DEFENDER_OR_ADVISOR,
+    ),
     # The advisory group: triage.
     case_command("ack", triage.ack),
     case_command("claim", triage.claim),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import advisors, appeals, broadcast, rooms
+from handlers import advisors, appeals, broadcast, checkin_deadlines, rooms
 from handlers.errors import where
 from handlers.i18n import N_, render
 from handlers.messages import Address
@@ -248,6 +248,15 @@ ACTIONS = {
     DeadlineKind.APPEAL_REMINDER: lambda services, d, now: appeal_reminder(services, d.object_ref),
     DeadlineKind.APPEAL_CLOSE: lambda services, d, now: appeal_close(services, d.object_ref),
     DeadlineKind.CARD_CHECK: lambda services, d, now: card_check(services, d.object_ref),
+    # Safety check-ins (handlers/checkin_deadlines.py).
+    DeadlineKind.CHECKIN: lambda services, d, now: checkin_deadlines.due(
+        services, int(d.object_ref), now
+    ),
+    DeadlineKind.CHECKIN_MISS: lambda services, d, now: checkin_deadlines.missed(
+        services, int(d.object_ref), now
+    ),
+    DeadlineKind.CHECKIN_ESCALATION: checkin_deadlines.escalate,
+    DeadlineKind.CHECKIN_ALARM: checkin_deadlines.escalate,
 }
 
 

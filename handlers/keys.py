@@ -24,6 +24,7 @@ class Kind(StrEnum):
     SUMMARY = "summary"
     EDIT = "edit"
     SIGN = "sign"
+    CONVERSATION = "conv"  # "Done": the conversation after /ask ends
 
 
 def make(kind: str, value: str) -> str:

@@ -41,7 +41,13 @@ class Address:
 class AttachmentKind(StrEnum):
     PHOTO = "photo"
     DOCUMENT = "document"
-    OTHER = "other"  # voice, sticker, video…: refused with a clear message
+    VOICE = "voice"  # voice notes and audio: forwarded only to encrypted rooms
+    VIDEO = "video"  # videos and video notes: forwarded only to encrypted rooms
+    LOCATION = "location"  # a shared point, as ``LOCATION_MIME`` JSON {"lat", "lon"}
+    OTHER = "other"  # stickers, animations, what failed to download: refused clearly
+
+
+LOCATION_MIME = "application/vnd.sosbot.location+json"
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,12 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
     language = account.language or services.settings.default_language
     message = render(
         language,
-        "Message from the advisory group about your case {ref}:\n\n{text}\n\nReply here to answer.",
+        "Message from the advisory group about your case {ref}:\n\n{text}\n\n"
+        "Reply here: for the next {minutes} minutes everything you send (text, photos, "
+        "files, voice) goes to them.",
         ref=ref,
         text=text,
+        minutes=int(services.settings.conversation_window.total_seconds() // 60),
     )
     chat = Address.parse(address)
     if not services.hub.serves(chat.platform):
@@ -49,7 +52,10 @@ async def to_defender(services: Services, ref: str, text: str) -> bool:
         ref=f"{ref}/{services.clock.now():%Y%m%d%H%M%S%f}",
         language=language,
     )
-    await record.await_reply(services, case.reporter_account_id, ref)
+    # The conversation window (handlers/conversation/after_ask.py): until when
+    # everything the defender sends goes to the rooms.
+    until = services.clock.now() + services.settings.conversation_window
+    await record.await_reply(services, case.reporter_account_id, ref, until)
     return True
 
 

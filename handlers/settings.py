@@ -37,6 +37,12 @@ class Settings:
     max_attachment_bytes: int = 10_000_000
     max_attachments_per_report: int = 10
     digest_time: str = "08:00"
+    checkin_grace: timedelta = timedelta(minutes=30)
+    """How long a check-in question waits for an answer before the room is alerted."""
+    reopen_period: timedelta = timedelta(days=30)
+    """How long after closing the defender may reopen a case with /update."""
+    conversation_window: timedelta = timedelta(minutes=30)
+    """After /ask, how long everything the defender sends goes to the room."""
     emergency_contact: str = ""
     """The network's emergency line, shown as written when a report cannot reach a room."""
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from handlers import advisors, relay, views
+from handlers import advisors, checkins, files, news, relay, views
 from handlers.commands import CommandSpec
 from handlers.i18n import N_
 from handlers.messages import Address
@@ -50,18 +50,26 @@ def resolve_advisor(turn: Turn, person: str) -> Address | None:
     return advisors.resolve(turn.services, person).advisor
 
 
+async def _taken_on(turn: Turn, ref: str) -> None:
+    """The defender hears that someone handles the case; check-in alerts stop escalating."""
+    await news.acknowledged(turn.services, ref)
+    await checkins.acknowledged(turn.services, ref)
+
+
 Action = Callable[[Turn, str, Mapping[str, Any]], Awaitable[str | None]]
 
 
 async def ack(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.acknowledge(ref, str(turn.msg.sender))
     await turn.services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
+    await _taken_on(turn, ref)
     return turn.t("{ref} acknowledged. Escalation stopped.", ref=ref)
 
 
 async def claim(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.claim(ref, str(turn.msg.sender))
     await turn.services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
+    await _taken_on(turn, ref)
     return turn.t("You took {ref}.", ref=ref)
 
 
@@ -75,6 +83,7 @@ async def assign(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
             )
         return turn.t("{person} is not one of the advisors.", person=args["person"])
     await turn.services.db.cases.assign(ref, str(turn.msg.sender), str(match.advisor))
+    await news.acknowledged(turn.services, ref)
     name = advisors.display_name(turn.services, match.advisor)
     return turn.t("{ref} assigned to {person}.", ref=ref, person=name)
 
@@ -112,7 +121,9 @@ async def ask(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def refer(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    await turn.services.db.cases.refer(ref, str(turn.msg.sender), args["kind"], args["partner"])
+    kind = args["kind"]
+    event = await turn.services.db.cases.refer(ref, str(turn.msg.sender), kind, args["partner"])
+    await news.referred(turn.services, ref, event.seq, kind, args["partner"])
     return turn.t("{ref} referred ({kind}).", ref=ref, kind=args["kind"])
 
 
@@ -126,14 +137,20 @@ async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    await turn.services.db.cases.close(ref, str(turn.msg.sender), args["reason"])
+    case = await turn.services.db.cases.close(ref, str(turn.msg.sender), args["reason"])
     for kind in (DeadlineKind.ESCALATION, DeadlineKind.FOLLOWUP):
         await turn.services.db.deadlines.cancel(kind, ref)
+    if case.closed_at is not None:
+        await news.closed(turn.services, ref, case.closed_at)
     return turn.t("{ref} closed.", ref=ref)
 
 
 async def show(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    return await views.case_view(turn, ref)
+    await turn.say(await views.case_view(turn, ref))
+    # The files the view announces ("Files: n (sent below)"), those of updates included.
+    case = await turn.services.db.cases.get(ref)
+    await files.to_chat(turn.services, turn.chat, ref, case.attachments, turn.msg.is_private)
+    return None
 
 
 async def cases(turn: Turn, args: Mapping[str, Any]) -> None:

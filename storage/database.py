@@ -31,6 +31,7 @@ from storage.repos.appeals import Appeals
 from storage.repos.audit import Audit
 from storage.repos.base import Now, Store, Unit
 from storage.repos.cases import Cases
+from storage.repos.checkins import Checkins
 from storage.repos.conversations import Conversations
 from storage.repos.deadlines import Deadlines
 from storage.repos.members import Members
@@ -62,6 +63,7 @@ class Database:
         self.accounts = Accounts(store)
         self.conversations = Conversations(store)
         self.cases = Cases(store)
+        self.checkins = Checkins(store)
         self.audit = Audit(store)
         self.deadlines = Deadlines(store)
         self.tokens = CallbackTokens(store)

@@ -6,7 +6,7 @@ Enumerations are ``StrEnum``: callers may pass the plain strings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +35,7 @@ class Consent(StrEnum):
     TRUSTED_PARTNERS = "trusted_partners"
     PUBLIC_NAMED = "public_named"
     PUBLIC_ANONYMISED = "public_anonymised"
+    ASK_FIRST = "ask_first"  # a public appeal only after the defender approved its texts
 
 
 class CaseState(StrEnum):
@@ -92,6 +93,8 @@ class EventKind(StrEnum):
     CLOSED = "closed"
     REOPENED = "reopened"
     WITHDRAWN = "withdrawn"
+    CONSENT = "consent"  # the defender changed the consent (value: the new consent)
+    REVIEW = "review"  # the defender reviewed an appeal's texts (value: verdict:appeal:digest)
 
 
 class MemberKind(StrEnum):
@@ -116,6 +119,10 @@ class DeadlineKind(StrEnum):
     APPEAL_REMINDER = "appeal-reminder"
     APPEAL_CLOSE = "appeal-close"
     CARD_CHECK = "card-check"  # two minutes after a case: has a room got its card?
+    CHECKIN = "checkin"  # a safety check-in is due; object_ref: the series id
+    CHECKIN_MISS = "checkin-miss"  # the grace period of a check-in question; the series id
+    CHECKIN_ESCALATION = "checkin-escalation"  # a missed check-in unacknowledged; the case
+    CHECKIN_ALARM = "checkin-alarm"  # "I need help" or the duress word unacknowledged; the case
 
 
 class BroadcastKind(StrEnum):
@@ -370,3 +377,33 @@ class RotationReport:
     new_key_id: str
     rewrapped: int
     batches: int
+
+
+class CheckinState(StrEnum):
+    PROPOSED = "proposed"  # an advisor proposed it; the defender has not accepted yet
+    WORD = "word"  # accepted; waiting for the defender's duress word (or none)
+    ACTIVE = "active"
+    STOPPED = "stopped"
+    ENDED = "ended"
+
+
+LIVE_CHECKIN_STATES = (CheckinState.PROPOSED, CheckinState.WORD, CheckinState.ACTIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    """A series of safety check-ins (never the duress word: only whether there is one)."""
+
+    id: int
+    account_id: int
+    case_ref: str
+    state: str
+    proposed_by: str  # defender | advisor
+    interval: timedelta
+    grace: timedelta
+    ends_at: datetime
+    asked_at: datetime | None
+    last_answer_at: datetime | None
+    missed_at: datetime | None
+    has_duress_word: bool
+    created_at: datetime

@@ -1,17 +1,20 @@
 """Matrix room events → neutral ``IncomingMessage``s.
 
 Text (``m.text``, ``m.emote``) keeps its plain ``body`` only (a reply's
-quoted fallback is stripped); ``formatted_body`` is never read. Images and
-files, encrypted or not, are downloaded (bounded by the attachment limit)
-and decrypted into ``Attachment``s; voice, video, locations and stickers
-become ``AttachmentKind.OTHER`` so the handlers can refuse them clearly.
+quoted fallback is stripped); ``formatted_body`` is never read. Images,
+files, audio and video, encrypted or not, are downloaded (bounded by the
+attachment limit) and decrypted into ``Attachment``s; ``m.location``
+becomes a location attachment (its ``geo:`` URI as JSON); stickers become
+``AttachmentKind.OTHER`` so the handlers can refuse them clearly.
 ``m.notice`` (other bots), edits and key-verification requests are not
 messages to answer and give ``None``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any
 
 from aiohttp import ClientError
@@ -21,13 +24,25 @@ from nio.exceptions import EncryptionError
 
 from bot.transports.matrix_http import MatrixApiError, TooLarge, download_limited
 from bot.transports.matrix_state import SyncState
-from handlers.messages import Address, Attachment, AttachmentKind, IncomingMessage, Platform
+from handlers.messages import (
+    LOCATION_MIME,
+    Address,
+    Attachment,
+    AttachmentKind,
+    IncomingMessage,
+    Platform,
+)
 
 log = logging.getLogger(__name__)
 
 TEXT_TYPES = ("m.text", "m.emote")
-FILE_TYPES = {"m.image": AttachmentKind.PHOTO, "m.file": AttachmentKind.DOCUMENT}
-OTHER_TYPES = ("m.audio", "m.video", "m.location")
+FILE_TYPES = {
+    "m.image": AttachmentKind.PHOTO,
+    "m.file": AttachmentKind.DOCUMENT,
+    "m.audio": AttachmentKind.VOICE,
+    "m.video": AttachmentKind.VIDEO,
+}
+GEO_URI = re.compile(r"^geo:(-?\d{1,3}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)")
 
 
 def strip_reply_fallback(body: str) -> str:
@@ -54,6 +69,19 @@ def is_private(room: MatrixRoom, own_user_id: str, sender: str, state: SyncState
         return True
     joined = members - set(room.invited_users)
     return room.room_id in state.direct and joined <= {own_user_id, sender}
+
+
+def location(content: dict[str, Any]) -> Attachment:
+    """An ``m.location`` event's ``geo:`` URI as a location attachment (OTHER if unreadable)."""
+    uri = content.get("geo_uri")
+    match = GEO_URI.match(uri) if isinstance(uri, str) else None
+    if match is None:
+        return Attachment(AttachmentKind.OTHER, "", "", 0, b"")
+    lat, lon = float(match.group(1)), float(match.group(2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return Attachment(AttachmentKind.OTHER, "", "", 0, b"")
+    point = json.dumps({"lat": lat, "lon": lon}).encode()
+    return Attachment(AttachmentKind.LOCATION, "location.json", LOCATION_MIME, len(point), point)
 
 
 def _info(content: dict[str, Any]) -> dict[str, Any]:
@@ -99,8 +127,8 @@ class IncomingBuilder:
                 filename = content.get("filename")
                 if isinstance(filename, str) and filename and filename != body:
                     text = body  # a caption (spec v1.10: body is the caption when filename is set)
-            elif msgtype in OTHER_TYPES:
-                attachments = (Attachment(AttachmentKind.OTHER, "", "", 0, b""),)
+            elif msgtype == "m.location":
+                attachments = (location(content),)
             else:
                 return None  # m.notice, verification requests, unknown types
         sender = str(event.sender)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import os
 import warnings
@@ -45,6 +46,7 @@ from bot.transports.base import Deliver
 from handlers.commands import InputTooLong, split_command
 from handlers.errors import where
 from handlers.messages import (
+    LOCATION_MIME,
     Address,
     Attachment,
     AttachmentKind,
@@ -552,16 +554,33 @@ class TelegramTransport:
                     fetch,
                 ),
             )
-        if any(
-            (
-                message.voice,
-                message.video,
-                message.audio,
-                message.sticker,
-                message.video_note,
-                message.animation,
+        media = (
+            (AttachmentKind.VOICE, message.voice, "voice.ogg", "audio/ogg"),
+            (AttachmentKind.VOICE, message.audio, "audio", "audio/mpeg"),
+            (AttachmentKind.VIDEO, message.video, "video.mp4", "video/mp4"),
+            (AttachmentKind.VIDEO, message.video_note, "video-note.mp4", "video/mp4"),
+        )
+        for kind, item, name, mime in media:
+            if item is not None:
+                return (
+                    await self._download(
+                        kind,
+                        item.file_id,
+                        item.file_size,
+                        getattr(item, "file_name", None) or name,
+                        getattr(item, "mime_type", None) or mime,
+                    ),
+                )
+        if message.location is not None:
+            point = json.dumps(
+                {"lat": message.location.latitude, "lon": message.location.longitude}
+            ).encode()
+            return (
+                Attachment(
+                    AttachmentKind.LOCATION, "location.json", LOCATION_MIME, len(point), point
+                ),
             )
-        ):
+        if any((message.sticker, message.animation)):
             return (Attachment(AttachmentKind.OTHER, "", "", 0, b""),)
         return ()
 

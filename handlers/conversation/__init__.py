@@ -8,7 +8,12 @@ Where to look:
 - ``record.py``: the conversation record (``Conversation``, the typed
   ``Draft`` and ``Pending`` question), stored encrypted after each message
   so that a restart resumes it;
-- ``commands.py``: the defender's commands.
+- ``commands.py``: the defender's commands;
+- ``after_ask.py``: the conversation window after an advisor's ``/ask``.
+
+Before any of these, ``flow.on_message`` lets ``handlers/checkins.py``
+(a check-in's answer or duress word), ``handlers/resources.py`` and
+``handlers/consent.py`` (their buttons) take what is theirs.
 
 ::
 
@@ -28,6 +33,7 @@ Where to look:
       language      /start, /language        ─▶ the account's language
       forget        /forget                  ─▶ everything erased, or kept
       reply         an advisor's /ask        ─▶ relayed to the rooms; the draft resumes
+                    (no draft: everything for 30 min or until Done, after_ask.py)
       which_case    IDLE, several open cases ─▶ relayed under the chosen case
       cleanup       after a Telegram report  ─▶ the report's messages deleted, or kept
 """

@@ -6,8 +6,8 @@ in ``flow.py``.
 
 from __future__ import annotations
 
-from handlers import cards, report_limit, rooms
-from handlers.conversation import flow, steps
+from handlers import cards, news, report_limit, rooms
+from handlers.conversation import after_ask, flow, steps
 from handlers.conversation.record import (
     Conversation,
     Draft,
@@ -55,6 +55,9 @@ async def help_(turn: Turn) -> None:
                 turn.t("/sos — alert the advisory group at once"),
                 turn.t("/update C-… — add information to your case"),
                 turn.t("/status — see the state of your cases"),
+                turn.t("/consent C-… — see or change who may learn of your case"),
+                turn.t("/checkin every 6h for 3d — safety check-ins (/checkin stop ends them)"),
+                turn.t("/resources — security, legal and other help"),
                 turn.t("/language — change the language"),
                 turn.t("/cancel — stop the report you are writing"),
                 turn.t("/forget — erase your data"),
@@ -159,6 +162,7 @@ async def status(turn: Turn) -> None:
                 date=case.created_at.strftime("%Y-%m-%d"),
             )
         )
+        lines.extend(await news.status_lines(turn.services, turn.language, case.ref))
     await turn.say("\n".join(lines))
 
 
@@ -178,13 +182,16 @@ async def update(turn: Turn, ref: str, text: str | None) -> None:
         return
     if turn.msg.attachments:  # the report's limits: kinds, sizes, files per case
         held = len((await turn.services.db.cases.get(ref)).attachments)
-        problem = steps.attachment_problem(turn, held)
+        problem = steps.attachment_problem(turn, held) or after_ask.file_problem(turn)
         if problem:
             await turn.say(problem)
             return
+    if not await news.reopen_for_update(turn, ref):
+        return
     files = [(a.filename, a.mime_type, a.data) for a in turn.msg.attachments]
-    await turn.services.db.cases.add_update(ref, turn.account.id, text or "", files)
+    event = await turn.services.db.cases.add_update(ref, turn.account.id, text or "", files)
     await turn.say(turn.t("Added to {ref}. The advisory group has been told.", ref=ref))
     await rooms.notice(
         turn.services, N_("The defender added information to {ref}. /case {ref} shows it."), ref=ref
     )
+    await after_ask.files_to_rooms(turn, ref, event.attachments)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from handlers import cards, keys, relay, report_limit, rooms
-from handlers.conversation import steps
+from handlers import cards, checkins, consent, keys, relay, report_limit, resources, rooms
+from handlers.conversation import after_ask, steps
 from handlers.conversation.record import (
     AwaitedReply,
     CleanupOffer,
@@ -47,6 +47,12 @@ Answer = Callable[[Turn, Conversation], Awaitable[bool]]
 
 async def on_message(turn: Turn) -> bool:
     """A non-command message in a private chat; False if nothing here wanted it."""
+    # Issue 15 first: a check-in's answer (or its duress word), a topic of
+    # /resources, a consent or appeal-review button. Each takes only its own.
+    if await checkins.on_message(turn):
+        return True
+    if await resources.on_choice(turn) or await consent.on_choice(turn):
+        return True
     conversation = await load(turn.services, turn.account.id)
     pending = conversation.pending
     if pending and await QUESTIONS[pending.KIND](turn, conversation):
@@ -247,23 +253,6 @@ async def answer_forget(turn: Turn, conversation: Conversation) -> bool:
     return True
 
 
-async def answer_reply(turn: Turn, conversation: Conversation) -> bool:
-    """The defender's answer to an advisor's question, relayed to the rooms."""
-    assert isinstance(conversation.pending, AwaitedReply)
-    text = turn.msg.text.strip()
-    if turn.msg.choice is not None or not text:
-        return False  # a button of the draft, or a file: not the answer
-    if len(text) > turn.services.settings.max_text_chars:
-        await turn.say(steps.too_long(turn))
-        return True
-    await relay.forward(turn, conversation.pending.ref, text)
-    await close_question(turn, conversation)
-    if conversation.state is not State.IDLE:
-        await turn.say(turn.t("Now let us continue your report."))
-        await steps.ask(turn, conversation)
-    return True
-
-
 async def answer_which_case(turn: Turn, conversation: Conversation) -> bool:
     pending = conversation.pending
     assert isinstance(pending, WhichCase)
@@ -303,7 +292,7 @@ async def report_messages(turn: Turn, offer: CleanupOffer) -> list[int]:
 QUESTIONS: dict[str, Answer] = {
     LanguageQuestion.KIND: answer_language,
     ForgetQuestion.KIND: answer_forget,
-    AwaitedReply.KIND: answer_reply,
+    AwaitedReply.KIND: after_ask.answer,
     WhichCase.KIND: answer_which_case,
     CleanupOffer.KIND: answer_cleanup,
 }

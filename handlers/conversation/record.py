@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -100,10 +101,13 @@ class ForgetQuestion(Question):
 
 @dataclass(frozen=True)
 class AwaitedReply(Question):
-    """An advisor asked (``/ask``): the defender's next words are the answer."""
+    """An advisor asked (``/ask``): the defender's next words are the answer, and
+    until ``until`` (ISO time; the conversation window, ``after_ask.py``)
+    everything they send goes to the rooms."""
 
     KIND = "reply"
     ref: str
+    until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,9 +207,12 @@ async def erase(services: Services, account_id: int) -> None:
     await services.db.conversations.delete(account_id)
 
 
-async def await_reply(services: Services, account_id: int, ref: str) -> None:
+async def await_reply(
+    services: Services, account_id: int, ref: str, until: datetime | None = None
+) -> None:
     """An advisor asked about ``ref``: whatever the defender writes next answers
-    it, even in the middle of a report draft (which resumes after the answer)."""
+    it, even in the middle of a report draft (which resumes after the answer);
+    until ``until`` everything they send goes to the rooms."""
     conversation = await load(services, account_id)
-    conversation.pending = AwaitedReply(ref)
+    conversation.pending = AwaitedReply(ref, until.isoformat() if until else None)
     await save(services, account_id, conversation)

@@ -27,6 +27,7 @@ CONSENTS: dict[str, str] = {
     Consent.TRUSTED_PARTNERS: N_("Share with trusted partners for referral"),
     Consent.PUBLIC_NAMED: N_("Public appeal with names"),
     Consent.PUBLIC_ANONYMISED: N_("Public appeal, anonymised"),
+    Consent.ASK_FIRST: N_("Public appeal, but show me its text first"),
 }
 DONE, SKIP = "done", "skip"
 

@@ -11,6 +11,7 @@ from storage.models.appeals import (
 )
 from storage.models.base import Base
 from storage.models.cases import Attachment, Case, CaseCard, CaseEvent
+from storage.models.checkins import Checkin
 from storage.models.people import Account, Contact, Conversation, Invite, MemberGroup, Organisation
 from storage.models.system import (
     AuditEntry,
@@ -41,6 +42,7 @@ __all__ = [
     "Case",
     "CaseCard",
     "CaseEvent",
+    "Checkin",
     "Contact",
     "Conversation",
     "DataKey",

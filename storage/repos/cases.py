@@ -21,6 +21,7 @@ from storage.models import CallbackToken as TokenRow
 from storage.models import Case as CaseRow
 from storage.models import CaseCard as CardRow
 from storage.models import CaseEvent as EventRow
+from storage.models import Checkin as CheckinRow
 from storage.models import Conversation as ConversationRow
 from storage.models import Deadline as DeadlineRow
 from storage.models import OutboxMessage as OutboxRow
@@ -54,6 +55,7 @@ from storage.repos.casework import (
     load_case,
     summary,
 )
+from storage.repos.consent import CaseConsent
 from storage.repos.triage import Triage
 from storage.types import new_id
 
@@ -61,7 +63,7 @@ DEFENDER = "defender"
 _LIST_LIMIT = 500
 
 
-class Cases(Triage, Cards):
+class Cases(Triage, Cards, CaseConsent):
     # ----------------------------------------------------------------- intake
     async def create(
         self,
@@ -215,6 +217,27 @@ class Cases(Triage, Cards):
             infos = await attachment_infos(session, key, row.id)
             return event_record(key, event, infos.get(event.id, ()))
 
+    async def reopen(self, ref: str, account_id: int, closed_since: datetime) -> bool:
+        """The defender reopens their closed case (closed at or after ``closed_since``).
+
+        False when the case is open, or closed too long ago; ``NotFound`` for
+        anyone else's case.
+        """
+        now = self._store.now()
+        async with self._store.write() as session:
+            row = await load_case(session, ref, lock=True)
+            if row.reporter_account_id != account_id:
+                raise NotFound("no such case")
+            if row.state != CaseState.CLOSED.value or row.closed_at is None:
+                return False
+            if row.closed_at < closed_since:
+                return False
+            key = await case_key(session, self._vault, row, now)
+            row.state, row.closed_at = CaseState.TRIAGE.value, None
+            add_event(session, key, row, EventKind.REOPENED, Role.DEFENDER, None, now)
+            await append_entry(session, self._vault.index, DEFENDER, "case.reopen", ref, None, now)
+            return True
+
     # ---------------------------------------------------------------- reading
     async def get(self, ref: str) -> CaseDetail:
         async with self._store.read() as session:
@@ -301,6 +324,8 @@ class Cases(Triage, Cards):
             await session.execute(
                 delete(ConversationRow).where(ConversationRow.account_id == account_id)
             )
+            # Check-ins stop with the data: they would otherwise keep asking.
+            await session.execute(delete(CheckinRow).where(CheckinRow.account_id == account_id))
             address_hash = await session.scalar(
                 select(AccountRow.address_hash).where(AccountRow.id == account_id)
             )

@@ -102,6 +102,15 @@ class Outbox(BroadcastHeaders):
         async with self._store.write() as session:
             return await add_deliveries(session, self._store, kind, ref, deliveries)
 
+    async def enqueue_deliveries(self, kind: str, ref: str, deliveries: Sequence[Delivery]) -> int:
+        """Queue messages (with buttons, if any) without a broadcast report; returns new rows.
+
+        For a notice to one person (case news, a check-in question): unique per
+        (kind, ref, destination), so queueing it again after a crash adds nothing.
+        """
+        async with self._store.write() as session:
+            return await add_deliveries(session, self._store, kind, ref, deliveries)
+
     async def enqueue_broadcast(
         self, kind: str, ref: str, deliveries: Sequence[Delivery], report_to: Sequence[str]
     ) -> int:

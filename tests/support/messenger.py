@@ -33,6 +33,8 @@ class MemoryMessenger:
     failing: set[Address] = field(default_factory=set)
     """Chats whose sends fail for now (the platform is down): ``TransientSendError``."""
     sent: list[Outgoing] = field(default_factory=list)
+    deletions: list[tuple[Address, str]] = field(default_factory=list)
+    """Every delete request, also of messages the person sent (not in ``sent``)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self) -> str:
@@ -71,6 +73,7 @@ class MemoryMessenger:
         return False
 
     async def delete_message(self, chat: Address, message_id: str) -> bool:
+        self.deletions.append((chat, message_id))
         for out in self.sent:
             if out.chat == chat and out.message_id == message_id and not out.deleted:
                 out.deleted = True
