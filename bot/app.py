@@ -7,12 +7,12 @@ the configuration turns into live objects (Synapse's ``HomeServer`` idea).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.broadcast import Dispatcher
-from bot.config import Config, ConfigError, Secrets, load_secrets
+from bot.config import Config, Secrets
 from bot.scheduler import Scheduler
 from bot.tasks import BackgroundTasks
 from bot.transports.base import Transport
@@ -125,41 +125,3 @@ class App:
         await self.router.stop()
         await self.tasks.cancel_all()
         await self.services.db.close()
-
-
-async def check_parts(config: Config, environ: Mapping[str, str]) -> list[tuple[str, bool, str]]:
-    """Try each part once; a verdict line per part, never a traceback."""
-    verdicts: list[tuple[str, bool, str]] = [("config", True, f"{config.source} is valid")]
-    try:
-        secrets = load_secrets(config, environ)
-    except ConfigError as exc:
-        return [*verdicts, ("secrets", False, str(exc))]
-    verdicts.append(("secrets", True, "master key and platform secrets found"))
-    try:
-        db = await Database.open(config.storage.url, secrets.master_key, SystemClock().now)
-    except Exception as exc:
-        verdicts.append(("storage", False, _reason(exc)))
-        return verdicts
-    try:
-        backend = config.storage.url.split("+")[0]
-        verdicts.append(("storage", True, f"{backend} reachable, schema up to date, key opens it"))
-        services = Services(db, SystemClock(), settings_from(config), MessengerHub())
-        for name, enabled in (
-            ("telegram", config.telegram.enabled),
-            ("matrix", config.matrix.enabled),
-        ):
-            if not enabled:
-                verdicts.append((name, True, "disabled in the config"))
-        for transport in build_transports(config, secrets, services):
-            try:
-                verdicts.append((transport.platform.value, True, await transport.check()))
-            except Exception as exc:
-                verdicts.append((transport.platform.value, False, _reason(exc)))
-    finally:
-        await db.close()
-    return verdicts
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]

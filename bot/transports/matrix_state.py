@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.transports.base import TransportStartError
+
 CREDENTIALS = "credentials.json"
 STATE = "state.json"
 HANDLED_KEPT = 500  # far more than one restart's catch-up
 
 
-class MatrixStartError(RuntimeError):
+class MatrixStartError(TransportStartError):
     """The Matrix transport cannot start; the message is one line for the operator."""
 
 

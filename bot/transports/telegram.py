@@ -31,10 +31,18 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.transports.base import Deliver
+from bot.transports.base import Deliver, TransportStartError
 from handlers.commands import InputTooLong, split_command
 from handlers.messages import (
     Address,
@@ -277,6 +285,14 @@ class Webhook:
         )
 
 
+def telegram_start_problem(exc: TelegramError, base_url: str) -> str:
+    """One line naming the host, never the token (which sits in the URL's path)."""
+    host = httpx.URL(base_url).host or base_url.split("/")[2]
+    if isinstance(exc, InvalidToken):
+        return f"Telegram at {host} refused the bot token (check telegram.token_env/token_file)"
+    return f"cannot reach the Telegram Bot API at {host} ({type(exc).__name__})"
+
+
 class TelegramTransport:
     platform = Platform.TELEGRAM
 
@@ -315,13 +331,19 @@ class TelegramTransport:
         return cls(token, services, section.base_url, webhook=webhook)
 
     async def check(self) -> str:
-        async with self.app.bot:
-            me = await self.app.bot.get_me()
+        try:
+            async with self.app.bot:
+                me = await self.app.bot.get_me()
+        except TelegramError as exc:
+            raise TransportStartError(telegram_start_problem(exc, self.app.bot.base_url)) from None
         return f"connected as @{me.username}"
 
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
-        await self.app.initialize()
+        try:
+            await self.app.initialize()  # getMe: the first request, the one that fails
+        except TelegramError as exc:
+            raise TransportStartError(telegram_start_problem(exc, self.app.bot.base_url)) from None
         await self.app.start()
         assert self.app.updater is not None
         # Never drop pending updates: what arrived while the bot was down is answered.
