@@ -63,6 +63,13 @@ class BotProcess:
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
 
+    async def exited(self, timeout: float = 60) -> int:  # noqa: ASYNC109
+        """The exit code of a process that ends by itself."""
+        code = await asyncio.wait_for(self.process.wait(), timeout)
+        if self.reader is not None:
+            await self.reader
+        return code
+
     async def terminate(self) -> int:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
