@@ -153,16 +153,49 @@ allow_content_in_unencrypted_rooms = true
                 await bot.reader
 
 
-async def say(server: FakeTelegramServer, user: FakeUser, text: str) -> StoredMessage:
-    """The user writes; the bot's first answer to it."""
-    before = max((m.message_id for m in server.history(user.id)), default=0)
+_PRESSED: dict[int, int] = {}  # user id -> the last message whose button was pressed
+
+
+def _last_id(server: FakeTelegramServer, user: FakeUser) -> int:
+    return max((m.message_id for m in server.history(user.id)), default=0)
+
+
+async def say(server: FakeTelegramServer, user: FakeUser, text: str, expect: str) -> StoredMessage:
+    """The user writes; the first bot message after it that contains ``expect``."""
+    before = _last_id(server, user)
     server.user_sends(user, user, text)
-    return await server.wait_for_message(user.id, after=before, timeout=30)
+    return await server.wait_for_message(
+        user.id, lambda m: expect in (m.text or ""), after=before, timeout=30
+    )
 
 
-async def press(server: FakeTelegramServer, user: FakeUser, label: str) -> StoredMessage:
-    """Press ``label`` on the newest message offering it; the bot's answer."""
-    question = [m for m in server.history(user.id) if label in m.button_texts][-1]
-    before = max(m.message_id for m in server.history(user.id))
+async def press(
+    server: FakeTelegramServer, user: FakeUser, label: str, expect: str
+) -> StoredMessage:
+    """Press ``label`` on the newest question offering it; the answer containing ``expect``."""
+    last = _PRESSED.get(user.id, 0)
+    question = await server.wait_for_message(
+        user.id, lambda m: label in m.button_texts and m.message_id > last, timeout=30
+    )
+    _PRESSED[user.id] = question.message_id
+    before = _last_id(server, user)
     server.press_button(user, user, question.message_id, text=label)
-    return await server.wait_for_message(user.id, after=before, timeout=30)
+    return await server.wait_for_message(
+        user.id, lambda m: expect in (m.text or ""), after=before, timeout=30
+    )
+
+
+async def report(server: FakeTelegramServer, user: FakeUser, *, first_half: bool) -> str:
+    """A report in English, in two halves; the second half returns the receipt."""
+    if first_half:
+        await say(server, user, "/report", "What is happening?")
+        await say(server, user, "Armed men came to our office", "Noted")
+        await press(server, user, "Done", "Where is this happening?")
+        await say(server, user, "Cauca", "Who is at risk?")
+        return ""
+    await say(server, user, "Ana and the collective", "How urgent is it?")
+    await press(server, user, "Within days", "What may the network do")
+    await press(server, user, "Public appeal, anonymised", "safe way")
+    await press(server, user, "Skip", "Please check your report")
+    receipt = await press(server, user, "Send the report", "case reference")
+    return receipt.text or ""

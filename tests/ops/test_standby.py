@@ -21,7 +21,7 @@ from handlers.clock import SystemClock
 from storage import Database
 from storage.repos.outbox import SENT, UNCERTAIN, Delivery
 from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
-from tests.ops.support import MASTER_KEY, TOKEN, BotProcess, Deployment, press, say
+from tests.ops.support import MASTER_KEY, TOKEN, BotProcess, Deployment, report
 
 TAKEOVER_S = 15
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
@@ -105,10 +105,7 @@ async def test_the_standby_takes_over_a_killed_active_mid_broadcast_and_mid_conv
 
     # A defender is half-way through a report with the active process.
     defender: FakeUser = dep.server.new_user("Defender", language_code="en")
-    await say(dep.server, defender, "/report")
-    await say(dep.server, defender, "Armed men came to our office")
-    await press(dep.server, defender, "Done")
-    await say(dep.server, defender, "Cauca")
+    await report(dep.server, defender, first_half=True)
 
     await enqueue(dep, chats, "A-9TXW3B")
     await dep.server.request_notifier.wait_for(
@@ -138,13 +135,9 @@ async def test_the_standby_takes_over_a_killed_active_mid_broadcast_and_mid_conv
     # after the takeover; the dispatcher waits as told (the counts above hold).
 
     # The defender's conversation goes on where it stopped, with the new process.
-    await say(dep.server, defender, "Ana and the collective")
-    await press(dep.server, defender, "Within days")
-    await press(dep.server, defender, "Public appeal, anonymised")
-    await press(dep.server, defender, "Skip")
-    receipt = await press(dep.server, defender, "Send the report")
-    match = REF.search(receipt.text or "")
-    assert match, receipt.text
+    receipt = await report(dep.server, defender, first_half=False)
+    match = REF.search(receipt)
+    assert match, receipt
     await dep.server.wait_for_message(dep.triage.id, lambda m: match.group(0) in (m.text or ""))
 
     assert await standby.terminate() == 0
