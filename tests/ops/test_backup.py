@@ -20,6 +20,7 @@ import pytest
 from handlers.clock import SystemClock
 from storage import Database
 from storage.repos.outbox import Delivery
+from tests.fakes.postgres import PostgresServer
 from tests.fakes.telegram_api import FakeTelegramServer, FakeUser
 from tests.ops.support import MASTER_KEY, TOKEN, Deployment, report
 
@@ -121,3 +122,39 @@ async def test_backup_mid_conversation_restored_on_another_machine(
     finally:
         await db.close()
     assert await second.terminate() == 0
+
+
+async def test_postgresql_backup_and_restore_into_an_empty_database(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    async with FakeTelegramServer() as server:
+        server.add_bot(TOKEN)
+        triage = server.new_group("Advisory group")
+        source = Deployment(server, tmp_path, postgres_server.create_database(), triage)
+        target = Deployment(server, tmp_path, postgres_server.create_database(), triage)
+        assert (await source.command("a", "init"))[0] == 0
+        members = tmp_path / "members.csv"
+        members.write_text(
+            "name,country,region,languages,working_groups,contacts,groups\n"
+            "Colectivo Tierra,Colombia,Americas,es,land,telegram:123456,telegram:-1001234567890\n"
+        )
+        assert (await source.command("a", "members", "import", str(members)))[0] == 0
+        backup = tmp_path / "pg-backup.tar"
+        code, out, err = await source.command("a", "backup", str(backup))
+        assert code == 0, out + err
+        assert out.startswith(f"backup: wrote {backup} (postgresql")
+        with tarfile.open(backup) as tar:
+            dump = tar.extractfile("database.sql")
+            assert dump is not None and b"Colectivo Tierra" not in dump.read()
+
+        code, out, err = await target.command("b", "restore", str(backup))
+        assert code == 0, out + err
+        code, out, err = await target.command("b", "members", "export")
+        assert code == 0, err
+        assert "Colectivo Tierra,Colombia" in out
+        # Into a database that is not empty: refused, nothing changed.
+        code, out, err = await target.command("b", "restore", str(backup))
+        assert code == 1
+        assert err.strip().splitlines()[-1] == (
+            "restore: the database is not empty; restore goes into an empty one"
+        )
