@@ -13,9 +13,10 @@ from datetime import timedelta
 
 from bot.broadcast import Dispatcher
 from bot.config import Config, Secrets
+from bot.monitoring import Monitor
 from bot.scheduler import Scheduler
 from bot.tasks import BackgroundTasks
-from bot.transports.base import Transport
+from bot.transports.base import Deliver, Transport
 from handlers.clock import Clock, SystemClock
 from handlers.hub import MessengerHub
 from handlers.messages import Address
@@ -78,6 +79,7 @@ class App:
     scheduler: Scheduler
     dispatcher: Dispatcher
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+    monitor: Monitor | None = None
 
     @classmethod
     async def build(
@@ -107,8 +109,15 @@ class App:
         return cls(config, services, router, built, Scheduler(services), dispatcher)
 
     async def start(self) -> None:
+        listen = self.config.monitoring.listen
+        if listen:
+            self.monitor = Monitor(self.services.db, self.transports)
+            await self.monitor.start(listen)
         for transport in self.transports:
-            await transport.start(self.router.deliver)
+            deliver: Deliver = self.router.deliver
+            if self.monitor is not None:
+                deliver = self.monitor.wrap(deliver, transport.platform.value)
+            await transport.start(deliver)
             log.info("%s transport started", transport.platform.value)
         await self.router.start()
         await self.scheduler.start()
@@ -123,5 +132,7 @@ class App:
             except Exception as exc:  # keep stopping the others
                 log.error("stopping %s failed: %s", transport.platform.value, type(exc).__name__)
         await self.router.stop()
+        if self.monitor is not None:
+            await self.monitor.stop()
         await self.tasks.cancel_all()
         await self.services.db.close()

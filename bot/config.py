@@ -114,6 +114,13 @@ class LimitsSection:
 
 
 @dataclass(frozen=True)
+class MonitoringSection:
+    """Optional Prometheus endpoint; empty ``listen`` turns it off."""
+
+    listen: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotSection = field(default_factory=BotSection)
     storage: StorageSection = field(default_factory=StorageSection)
@@ -125,6 +132,7 @@ class Config:
     appeals: AppealsSection = field(default_factory=AppealsSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
+    monitoring: MonitoringSection = field(default_factory=MonitoringSection)
     source: Path | None = None
 
 
@@ -252,6 +260,10 @@ def _validate(config: Config) -> None:
         ]
         if enabled_example:
             raise ConfigError(f"advisory.{name}", f"still the example value {enabled_example[0]!r}")
+    if config.monitoring.listen:
+        _host, sep, port = config.monitoring.listen.rpartition(":")
+        if not sep or not _host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("monitoring.listen", "expected host:port, e.g. 127.0.0.1:9464")
     hh, sep, mm = config.advisory.digest_time.partition(":")
     if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
         raise ConfigError("advisory.digest_time", "expected HH:MM (UTC)")

@@ -29,6 +29,7 @@ from storage.repos.base import Now, Store
 from storage.repos.cases import Cases
 from storage.repos.conversations import Conversations
 from storage.repos.deadlines import Deadlines
+from storage.repos.health import Health
 from storage.repos.members import Members
 from storage.repos.outbox import Outbox
 from storage.repos.secrets import BotSecrets
@@ -47,6 +48,7 @@ class Database:
     appeals: Appeals
     outbox: Outbox
     bot_secrets: BotSecrets
+    health: Health
 
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self._engine = engine
@@ -61,6 +63,7 @@ class Database:
         self.appeals = Appeals(store)
         self.outbox = Outbox(store)
         self.bot_secrets = BotSecrets(store)
+        self.health = Health(store)
 
     @classmethod
     async def open(

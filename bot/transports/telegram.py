@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import logging
 import os
+import time
 import warnings
 
 # Opt in to python-telegram-bot's timedelta durations now (PTB 22.2+): without
@@ -35,7 +36,6 @@ from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
-    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
@@ -43,6 +43,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.transports.base import Deliver, TransportStartError
+from bot.transports.telegram_request import PollRecorder, telegram_start_problem
 from handlers.commands import InputTooLong, split_command
 from handlers.messages import (
     Address,
@@ -285,14 +286,6 @@ class Webhook:
         )
 
 
-def telegram_start_problem(exc: TelegramError, base_url: str) -> str:
-    """One line naming the host, never the token (which sits in the URL's path)."""
-    host = httpx.URL(base_url).host or base_url.split("/")[2]
-    if isinstance(exc, InvalidToken):
-        return f"Telegram at {host} refused the bot token (check telegram.token_env/token_file)"
-    return f"cannot reach the Telegram Bot API at {host} ({type(exc).__name__})"
-
-
 class TelegramTransport:
     platform = Platform.TELEGRAM
 
@@ -306,7 +299,13 @@ class TelegramTransport:
         poll_interval: float = 0.0,
         webhook: Webhook | None = None,
     ) -> None:
-        builder = ApplicationBuilder().token(token).concurrent_updates(True)
+        self.polls = PollRecorder()  # getUpdates' own connection, timed for monitoring
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .concurrent_updates(True)
+            .get_updates_request(self.polls)
+        )
         if base_url:
             builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
         self.app = builder.build()
@@ -318,7 +317,13 @@ class TelegramTransport:
         self._deliver: Deliver | None = None
         self._locks: dict[int, asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._last_update: float | None = None
         self.app.add_handler(TypeHandler(Update, self._on_update))
+
+    @property
+    def last_receive(self) -> float | None:
+        """When a poll last succeeded (with a webhook: when the last update came)."""
+        return self.polls.last_ok if self.webhook is None else self._last_update
 
     @classmethod
     def from_config(cls, config: Config, token: str, services: Services) -> TelegramTransport:
@@ -376,6 +381,7 @@ class TelegramTransport:
         await self.app.shutdown()
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self._last_update = time.time()
         if self._deliver is None or update.effective_chat is None:
             return
         task = asyncio.current_task()

@@ -88,6 +88,7 @@ class Deployment:
     url: str
     triage: FakeChat
     processes: list[BotProcess] = field(default_factory=list)
+    extra: str = ""  # more TOML for every machine's config
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOSBOT_")}
@@ -117,6 +118,7 @@ base_url = "{self.server.base_url}"
 rooms = ["telegram:{self.triage.id}"]
 advisors = ["telegram:{ADVISOR_ID}"]
 allow_content_in_unencrypted_rooms = true
+{self.extra}
 """
             )
         return folder
