@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("file", type=Path, help="the backup file to write (.tar)")
     restore = command("restore", "restore a backup into an empty data folder")
     restore.add_argument("file", type=Path, help="a file written by 'sosbot backup'")
+    command("discover", "answer /id in Telegram chats with the chat's and sender's ids")
     demo = command("demo", "try the bot in a local web page, with no accounts")
     demo.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     demo.add_argument("--data", type=Path, help="keep the demo's data in this folder")
@@ -227,6 +228,12 @@ async def _members(config: Config, action: str, file: str | None) -> int:
     return await members_import(config, dict(os.environ), text)
 
 
+async def _discover(config: Config) -> int:
+    from bot.discover import discover
+
+    return await discover(config, load_secrets(config))
+
+
 def _backup(config: Config, command: str, file: Path) -> int:
     from bot.backup import BackupError, backup, restore
 
@@ -258,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_members(config, args.action, args.file))
         if args.command == "audit":
             return asyncio.run(_audit_verify(config))
+        if args.command == "discover":
+            return asyncio.run(_discover(config))
         if args.command in ("backup", "restore"):
             return _backup(config, args.command, args.file)
     except ConfigError as exc:

@@ -51,6 +51,14 @@ class Role:
         await self.leadership.acquire(took_at_once=False)
         log.info("active: took over the database lock")
 
+    async def try_take(self) -> bool:
+        """Take the role only if free (``discover``): never wait as a standby."""
+        if is_sqlite(self.config.storage.url):
+            self._lock_folder(self.config.bot.data_dir)
+            return True
+        self.leadership = Leadership(self.config.storage.url)
+        return await self.leadership.connect()
+
     def _lock_folder(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         handle = open(data_dir / LOCK_FILE, "ab")

@@ -2,7 +2,7 @@
 
 ``Deployment`` writes a config as docs/deployment.md shows it (the fake
 server as ``telegram.base_url``), runs ``sosbot init`` and starts
-``sosbot run`` processes whose stderr lines are collected as they come.
+``sosbot run`` processes whose output lines are collected as they come.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ class BotProcess:
     reader: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
-        assert self.process.stderr is not None
-        async for raw in self.process.stderr:
+        assert self.process.stdout is not None  # stderr is merged into it
+        async for raw in self.process.stdout:
             self.lines.append(raw.decode(errors="replace").rstrip("\n"))
             self.changed.set()
         self.changed.set()
@@ -136,10 +136,15 @@ allow_content_in_unencrypted_rooms = true
         return proc.returncode, out.decode(), err.decode()
 
     async def run(self, machine: str) -> BotProcess:
+        return await self.start(machine, "run")
+
+    async def start(self, machine: str, command: str) -> BotProcess:
+        """``sosbot --config machine/config.toml COMMAND`` in the background."""
         folder = self.folder(machine)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(folder / "config.toml"), "run",
-            cwd=folder, env=self.environment(), stderr=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "bot", "--config", str(folder / "config.toml"), command,
+            cwd=folder, env=self.environment(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         bot = BotProcess(machine, proc)
         bot.reader = asyncio.create_task(bot._read())
