@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.plugins.components import component_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +45,3 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr.strip() == "", result.stderr
-
-
-@pytest.mark.parametrize("user", ["sosbot"])
-def test_the_guide_installs_the_unit_it_ships(user: str) -> None:
-    guide = (ROOT / "docs" / "deployment.md").read_text()
-    assert "deploy/sosbot.service" in guide
-    assert f"useradd --system --home-dir /var/lib/sosbot --shell /usr/sbin/nologin {user}" in guide
