@@ -17,6 +17,7 @@ from bot.monitoring import Monitor
 from bot.scheduler import Scheduler
 from bot.tasks import BackgroundTasks
 from bot.transports.base import Deliver, Transport
+from handlers import advisors
 from handlers.clock import Clock, SystemClock
 from handlers.hub import MessengerHub
 from handlers.messages import Address
@@ -101,6 +102,7 @@ class App:
         )
         hub = MessengerHub()
         services = Services(db=db, clock=clock, settings=settings_from(config), hub=hub)
+        await advisors.load(services)  # the config's advisors with the changes made in chat
         router = Router(services)
         built = transports(services) if transports else build_transports(config, secrets, services)
         for transport in built:

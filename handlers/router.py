@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers import appeals, defender, members, triage
+from handlers import advisors, appeals, defender, members, triage
 from handlers.commands import (
     Arg,
     ArgKind,
@@ -75,7 +75,7 @@ def _defender_commands() -> list[Command]:
     ]
 
 
-ADVISOR_SPECS = (*triage.SPECS.values(), appeals.SPEC, members.MEMBER_SPEC)
+ADVISOR_SPECS = (*triage.SPECS.values(), appeals.SPEC, members.MEMBER_SPEC, advisors.SPEC)
 MEMBER_SPECS = (
     members.SIGN_SPEC,
     members.UNSIGN_SPEC,
@@ -114,6 +114,7 @@ def _member_commands() -> list[Command]:
     return [
         member_command(appeals.SPEC, appeals.run, advisory=True),
         member_command(members.MEMBER_SPEC, members.member, advisory=True),
+        member_command(advisors.SPEC, advisors.run, advisory=True),
         member_command(members.REGISTER_SPEC, members.register),
         member_command(CommandSpec("mute"), lambda turn, a: members.mute(turn, True)),
         member_command(CommandSpec("unmute"), lambda turn, a: members.mute(turn, False)),

@@ -23,6 +23,7 @@ from storage.engine import READ_ONLY, is_sqlite, is_sqlite_memory, make_engine
 from storage.errors import UnknownMasterKey, WrongMasterKey
 from storage.migrate import require_head, upgrade_engine
 from storage.repos.accounts import Accounts
+from storage.repos.advisors import Advisors
 from storage.repos.appeals import Appeals
 from storage.repos.audit import Audit
 from storage.repos.base import Now, Store
@@ -49,6 +50,7 @@ class Database:
     outbox: Outbox
     bot_secrets: BotSecrets
     health: Health
+    advisors: Advisors
 
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self._engine = engine
@@ -64,6 +66,7 @@ class Database:
         self.outbox = Outbox(store)
         self.bot_secrets = BotSecrets(store)
         self.health = Health(store)
+        self.advisors = Advisors(store)
 
     @classmethod
     async def open(

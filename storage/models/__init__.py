@@ -1,5 +1,6 @@
 """ORM models. They never leave the storage package: repositories return dataclasses."""
 
+from storage.models.advisors import AdvisorChange
 from storage.models.appeals import (
     Appeal,
     AppealText,
@@ -25,6 +26,7 @@ metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "AdvisorChange",
     "Appeal",
     "AppealText",
     "Approval",
