@@ -57,7 +57,7 @@ def parse_person(turn: Turn, text: str) -> Address | None:
     text = text.strip()
     if not text or " " in text:
         return None
-    if text.split(":", 1)[0].lower() in (Platform.TELEGRAM.value, Platform.MATRIX.value):
+    if text.split(":", 1)[0].lower() in {platform.value for platform in Platform}:
         try:
             return Address.parse(text)
         except ValueError:
