@@ -89,12 +89,13 @@ class Deployment:
     triage: FakeChat
     processes: list[BotProcess] = field(default_factory=list)
     extra: str = ""  # more TOML for every machine's config
+    token: str = TOKEN
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOSBOT_")}
         env.update(
             SOSBOT_MASTER_KEY=MASTER_KEY,
-            SOSBOT_TELEGRAM_TOKEN=TOKEN,
+            SOSBOT_TELEGRAM_TOKEN=self.token,
             PYTHONPATH=str(ROOT),
         )
         return env

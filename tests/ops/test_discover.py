@@ -53,3 +53,19 @@ async def test_discover_answers_id_in_a_group_and_in_private(tmp_path: Path) -> 
             await dep.stop_all()
         assert database_digest(dep.folder("a")) == before  # nothing stored
         assert server.internal_errors == []
+
+
+async def test_a_refused_token_is_one_line_naming_the_host(tmp_path: Path) -> None:
+    async with FakeTelegramServer() as server:
+        server.add_bot(TOKEN)
+        dep = Deployment(server, tmp_path, SQLITE, server.new_group("Advisory group"))
+        assert (await dep.command("a", "init"))[0] == 0
+        dep.token = "999:another-token-the-server-does-not-know"
+        for command in ("run", "discover"):
+            code, out, err = await dep.command("a", command)
+            assert code == 1
+            assert "Traceback" not in err and "another-token" not in out + err
+            assert err.strip().splitlines()[-1] == (
+                f"{command}: Telegram at 127.0.0.1 refused the bot token "
+                "(check telegram.token_env/token_file)"
+            )
