@@ -163,8 +163,11 @@ async def _run(config: Config) -> int:
     except (TransportStartError, AlreadyRunning) as exc:
         print(f"run: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except LeadershipLost:
-        return EXIT_ERROR  # _serve has already exited the process; kept for clarity
+    except (OSError, LeadershipLost) as exc:  # the lock's own connection failed
+        host = make_url(config.storage.url).host or "the database"
+        reason = str(exc) if isinstance(exc, LeadershipLost) else type(exc).__name__
+        print(f"run: lost the database lock's connection to {host} ({reason})", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         await app.stop()
         await role.release()

@@ -86,7 +86,7 @@ class Monitor:
             began = time.perf_counter()
             try:
                 await deliver(msg, messenger)
-            except BaseException:
+            except Exception:  # a cancelled turn (shutdown) is not a failure
                 self.updates.labels(platform, "failed").inc()
                 raise
             finally:

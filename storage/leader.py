@@ -38,6 +38,9 @@ SESSION_TIMEOUT_S = 10
 APPLICATION_NAME = "sosbot-leader"
 
 
+_LOST = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 class LeadershipLost(Exception):
     """The lock's connection is gone: another process may be active now."""
 
@@ -56,6 +59,12 @@ class Leadership:
 
     async def connect(self) -> bool:
         """Connect and try the lock once; True if this process leads at once."""
+        try:
+            return await self._connect()
+        except _LOST as exc:
+            raise LeadershipLost(type(exc).__name__) from None
+
+    async def _connect(self) -> bool:
         self._conn = await asyncpg.connect(
             self._dsn,
             timeout=10,
@@ -74,7 +83,10 @@ class Leadership:
     async def acquire(self, *, took_at_once: bool) -> None:
         """Wait for the lock inside PostgreSQL (no polling), then the fence."""
         if not took_at_once:
-            await self._conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+            try:
+                await self._conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+            except _LOST as exc:
+                raise LeadershipLost(type(exc).__name__) from None
             # The previous leader may not yet know it lost the lock: give it time to stop.
             await asyncio.sleep(self._fence)
 
@@ -84,13 +96,13 @@ class Leadership:
             await asyncio.sleep(WATCH_INTERVAL_S)
             try:
                 await self._conn.fetchval("SELECT 1", timeout=PING_TIMEOUT_S)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                raise LeadershipLost from None
+            except _LOST as exc:
+                raise LeadershipLost(type(exc).__name__) from None
 
     async def close(self) -> None:
         if self._conn is not None:
             try:
                 await asyncio.wait_for(self._conn.close(), PING_TIMEOUT_S)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except _LOST:
                 self._conn.terminate()
             self._conn = None

@@ -177,6 +177,12 @@ async def test_an_active_that_loses_its_lock_exits_and_the_standby_takes_over(
     counts = await outcome(dep, "A-7QWE2R")
     assert counts.get(SENT, 0) + counts.get(UNCERTAIN, 0) == len(chats)
     assert sum(received) >= counts.get(SENT, 0)
+    # Restarted (as systemd would), the first one is now the standby; a standby
+    # stops at once on SIGTERM, having polled nothing.
+    again = await dep.run("a")
+    await again.wait_for_line("standby: another process is active", 60)
+    assert await again.terminate() == 0
+    assert not again.has_line("transport started")
     assert await standby.terminate() == 0
 
 
