@@ -12,6 +12,7 @@ import base64
 import os
 import signal
 import sys
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,7 +162,10 @@ allow_content_in_unencrypted_rooms = true
                 await bot.reader
 
 
-_PRESSED: dict[int, int] = {}  # user id -> the last message whose button was pressed
+# Per server (user ids repeat across tests): user id -> the last message pressed.
+_PRESSED: weakref.WeakKeyDictionary[FakeTelegramServer, dict[int, int]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _last_id(server: FakeTelegramServer, user: FakeUser) -> int:
@@ -181,11 +185,12 @@ async def press(
     server: FakeTelegramServer, user: FakeUser, label: str, expect: str
 ) -> StoredMessage:
     """Press ``label`` on the newest question offering it; the answer containing ``expect``."""
-    last = _PRESSED.get(user.id, 0)
+    pressed = _PRESSED.setdefault(server, {})
+    last = pressed.get(user.id, 0)
     question = await server.wait_for_message(
         user.id, lambda m: label in m.button_texts and m.message_id > last, timeout=30
     )
-    _PRESSED[user.id] = question.message_id
+    pressed[user.id] = question.message_id
     before = _last_id(server, user)
     server.press_button(user, user, question.message_id, text=label)
     return await server.wait_for_message(
