@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.broadcast import Dispatcher
 from bot.config import Config, Secrets
 from bot.monitoring import Monitor
 from bot.scheduler import Scheduler
-from bot.tasks import BackgroundTasks
 from bot.transports.base import Deliver, Transport
 from handlers import advisors
 from handlers.clock import Clock, SystemClock
@@ -24,7 +23,7 @@ from handlers.messages import Address
 from handlers.router import Router
 from handlers.services import Services
 from handlers.settings import Settings
-from storage import Database
+from storage import Database, Urgency
 from storage.keys import key_file_loader
 
 log = logging.getLogger(__name__)
@@ -39,9 +38,9 @@ def settings_from(config: Config) -> Settings:
         escalation_list=tuple(Address.parse(a) for a in advisory.escalation),
         allow_content_in_unencrypted_rooms=advisory.allow_content_in_unencrypted_rooms,
         escalation_after={
-            "immediate": timedelta(minutes=config.escalation.immediate),
-            "days": timedelta(minutes=config.escalation.days),
-            "weeks": timedelta(minutes=config.escalation.weeks),
+            Urgency.IMMEDIATE: timedelta(minutes=config.escalation.immediate),
+            Urgency.DAYS: timedelta(minutes=config.escalation.days),
+            Urgency.WEEKS: timedelta(minutes=config.escalation.weeks),
         },
         draft_lifetime=timedelta(hours=config.retention.draft_hours),
         closed_case_retention=timedelta(days=config.retention.closed_case_days),
@@ -53,6 +52,7 @@ def settings_from(config: Config) -> Settings:
         max_attachment_bytes=config.limits.max_attachment_bytes,
         max_attachments_per_report=config.limits.max_attachments_per_report,
         digest_time=advisory.digest_time,
+        emergency_contact=advisory.emergency_contact,
     )
 
 
@@ -79,7 +79,6 @@ class App:
     transports: list[Transport]
     scheduler: Scheduler
     dispatcher: Dispatcher
-    tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     monitor: Monitor | None = None
 
     @classmethod
@@ -108,12 +107,14 @@ class App:
         for transport in built:
             hub.register(transport.platform, transport.messenger)
         dispatcher = Dispatcher.for_transports(config, services, built)
+        db.on_posted(dispatcher.wake)
         return cls(config, services, router, built, Scheduler(services), dispatcher)
 
     async def start(self) -> None:
         listen = self.config.monitoring.listen
         if listen:
             self.monitor = Monitor(self.services.db, self.transports)
+            self.router.on_failed = self.monitor.turn_failed
             await self.monitor.start(listen)
         for transport in self.transports:
             deliver: Deliver = self.router.deliver
@@ -121,7 +122,6 @@ class App:
                 deliver = self.monitor.wrap(deliver, transport.platform.value)
             await transport.start(deliver)
             log.info("%s transport started", transport.platform.value)
-        await self.router.start()
         await self.scheduler.start()
         await self.dispatcher.start()
 
@@ -133,8 +133,6 @@ class App:
                 await transport.stop()
             except Exception as exc:  # keep stopping the others
                 log.error("stopping %s failed: %s", transport.platform.value, type(exc).__name__)
-        await self.router.stop()
         if self.monitor is not None:
             await self.monitor.stop()
-        await self.tasks.cancel_all()
         await self.services.db.close()

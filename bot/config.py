@@ -1,4 +1,4 @@
-"""Configuration: SPEC §9 parsed into frozen, typed objects.
+"""Configuration: docs/spec.md §9 parsed into frozen, typed objects.
 
 ``parse_config`` is pure: TOML text, the folder it came from and an
 environment in, a ``Config`` out, or a ``ConfigError`` naming the key at
@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-LANGUAGES = ("en", "es", "fr", "ar")
+from storage.records import LANGUAGES
+
 MASTER_KEY_ENV = "SOSBOT_MASTER_KEY"
 MASTER_KEY_BYTES = 32
 
@@ -81,6 +82,7 @@ class AdvisorySection:
     escalation: tuple[str, ...] = ()
     allow_content_in_unencrypted_rooms: bool = False
     digest_time: str = "08:00"  # UTC, HH:MM
+    emergency_contact: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class RetentionSection:
 
 @dataclass(frozen=True)
 class LimitsSection:
-    """Per-account abuse limits (SPEC §7)."""
+    """Per-account abuse limits (docs/spec.md §7)."""
 
     messages_per_minute: int = 30
     reports_per_day: int = 10

@@ -77,7 +77,16 @@ class Monitor:
             ["platform"],
             registry=r,
         )
+        self._failed: set[int] = set()  # ids of messages whose turn failed, until counted
         self._runner: web.AppRunner | None = None
+
+    def turn_failed(self, msg: IncomingMessage) -> None:
+        """The router's error boundary (``Router.on_failed``): this turn was rolled back.
+
+        The router answers the person itself and does not raise, so the
+        wrapper below learns of the failure here, by the message's identity
+        (turns run concurrently)."""
+        self._failed.add(id(msg))
 
     def wrap(self, deliver: Deliver, platform: str) -> Deliver:
         """``deliver`` counted and timed; failures still propagate to the transport."""
@@ -91,7 +100,9 @@ class Monitor:
                 raise
             finally:
                 self.turn_seconds.labels(platform).observe(time.perf_counter() - began)
-            self.updates.labels(platform, "handled").inc()
+                rolled_back = id(msg) in self._failed
+                self._failed.discard(id(msg))
+            self.updates.labels(platform, "failed" if rolled_back else "handled").inc()
 
         return counted
 

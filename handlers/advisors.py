@@ -4,8 +4,14 @@ Two-person rule: one advisor proposes (``/advisor add telegram:123``), a
 second, different advisor confirms by sending the same command; only then
 does the change take effect. The config's ``[advisory] advisors`` seeds the
 group; changes made here are kept in storage (``db.advisors``) and applied
-over the config at every start (``effective``). The router lets only
-advisors in, before the arguments are read.
+over the config at every start (``effective``). The command table
+(handlers/command_table.py) lets only advisors in, before the arguments are
+read.
+
+The change, its audit entry and the reply commit together in the turn's
+unit of work; the advisors in memory change only once that commit is
+durable (``db.after_commit``), so a turn that is rolled back never gives
+anyone the rights of an advisor.
 """
 
 from __future__ import annotations
@@ -14,20 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers.commands import BadArgument
 from handlers.messages import Address, Platform
 from handlers.services import Services
 from handlers.triage import resolve_advisor
 from handlers.turn import Turn
 from storage.repos.advisors import Change, Outcome, RosterEntry
 
-SPEC = CommandSpec(
-    "advisor",
-    (
-        Arg("action", ArgKind.CHOICE, choices=("add", "remove", "list")),
-        Arg("person", ArgKind.REST, optional=True),
-    ),
-)
 IN_GROUP = ("added", "proposed_remove")  # a proposed removal is not yet in force
 
 
@@ -69,26 +68,37 @@ def parse_person(turn: Turn, text: str) -> Address | None:
     return resolve_advisor(turn, text)
 
 
-async def run(turn: Turn, args: Mapping[str, Any]) -> None:
-    settings = turn.services.settings
-    if args["action"] == "list":
-        names = ", ".join(turn.services.hub.mention(a) for a in settings.advisors)
-        await turn.say(turn.t("Advisors: {names}", names=names))
-        return
-    person = parse_person(turn, args.get("person") or "")
+async def list_(turn: Turn, args: Mapping[str, Any]) -> None:
+    names = ", ".join(turn.services.hub.mention(a) for a in turn.services.settings.advisors)
+    await turn.say(turn.t("Advisors: {names}", names=names))
+
+
+async def add(turn: Turn, args: Mapping[str, Any]) -> None:
+    await _change(turn, Change.ADD, args["person"])
+
+
+async def remove(turn: Turn, args: Mapping[str, Any]) -> None:
+    await _change(turn, Change.REMOVE, args["person"])
+
+
+async def _change(turn: Turn, change: Change, text: str) -> None:
+    person = parse_person(turn, text)
     if person is None:
-        await turn.say(turn.t("Usage: {usage}", usage=SPEC.usage()))
-        return
-    change = Change(args["action"])
+        raise BadArgument(text)  # answered with the subcommand's usage line
+    services = turn.services
+    db = services.db
+    # The group as committed so far, read inside this unit of work: a change
+    # confirmed by an earlier turn of the same group commit counts already.
+    group = effective(services.settings.advisors, await db.advisors.roster())
     shown = str(person)
-    if change is Change.ADD and settings.is_advisor(person):
+    if change is Change.ADD and person in group:
         await turn.say(turn.t("{person} is already an advisor.", person=shown))
         return
     if change is Change.REMOVE:
-        if not settings.is_advisor(person):
+        if person not in group:
             await turn.say(turn.t("{person} is not one of the advisors.", person=shown))
             return
-        if len(settings.advisors) <= 2:
+        if len(group) <= 2:
             await turn.say(
                 turn.t(
                     "The advisory group keeps at least two advisors: "
@@ -96,7 +106,7 @@ async def run(turn: Turn, args: Mapping[str, Any]) -> None:
                 )
             )
             return
-    outcome = await turn.services.db.advisors.propose(shown, change, str(turn.msg.sender))
+    outcome = await db.advisors.propose(shown, change, str(turn.msg.sender))
     if outcome is Outcome.REPEATED:
         await turn.say(turn.t("A second advisor must confirm this change."))
         return
@@ -106,9 +116,16 @@ async def run(turn: Turn, args: Mapping[str, Any]) -> None:
             turn.t("Proposed. Another advisor confirms with: {command}", command=command)
         )
         return
-    group = settings.advisors
-    group = (*group, person) if change is Change.ADD else tuple(a for a in group if a != person)
-    turn.services.settings = replace(settings, advisors=group)
+
+    def in_force() -> None:
+        now = services.settings.advisors
+        if change is Change.ADD:
+            advisors = now if person in now else (*now, person)
+        else:
+            advisors = tuple(a for a in now if a != person)
+        services.settings = replace(services.settings, advisors=advisors)
+
+    db.after_commit(in_force)  # rights change only once the change is durable
     if change is Change.ADD:
         await turn.say(turn.t("{person} is now an advisor.", person=shown))
     else:

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.orm import aliased
 
-from storage.models import Case, CaseCard
+from storage.models import Case
 from storage.models import OutboxMessage as Row
 from storage.repos.base import Store
-from storage.repos.outbox_rows import PENDING, SENDING
+from storage.repos.outbox_rows import PENDING, SENDING, SENT
+
+CARD = "card"  # handlers.outgoing.Kind.CARD (storage knows no handler names)
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,8 @@ class QueueFigures:
 class HealthFigures:
     outbox: dict[str, QueueFigures]  # per platform
     undelivered_cards: int
-    """Open cases that no advisory room has a card of."""
+    """Cases whose card is in the outbox but has reached no advisory room yet
+    (queued, held, being sent or given up on; none of its rooms' cards sent)."""
     oldest_unacknowledged: dict[str, datetime]  # per urgency
 
 
@@ -45,10 +49,13 @@ class Health:
                     .group_by(Row.platform)
                 )
             ).all()
+            sent = aliased(Row)
             undelivered = await session.scalar(
-                select(func.count())
-                .select_from(Case)
-                .where(open_case, ~exists().where(CaseCard.case_id == Case.id))
+                select(func.count(func.distinct(Row.ref))).where(
+                    Row.kind == CARD,
+                    Row.status != SENT,
+                    ~exists().where(sent.kind == CARD, sent.ref == Row.ref, sent.status == SENT),
+                )
             )
             unacknowledged = (
                 await session.execute(

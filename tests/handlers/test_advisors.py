@@ -6,6 +6,8 @@ private chat with the bot): the same command works on both platforms."""
 
 from __future__ import annotations
 
+import pytest
+
 from handlers import advisors
 from handlers.messages import Address, Platform
 from tests.support.harness import ALICE, BOB, TRIAGE, Harness
@@ -73,9 +75,49 @@ async def test_a_removal_needs_a_second_advisor_and_two_must_remain(bot: Harness
 
 
 async def test_bad_input_gets_the_usage_and_changes_nothing(bot: Harness) -> None:
-    for text in ("/advisor add", "/advisor add two words", "/advisor remove nobody"):
+    add_usage = "Usage: /advisor add telegram:ID|matrix:@user:server|NAME"
+    remove_usage = "Usage: /advisor remove telegram:ID|matrix:@user:server|NAME"
+    for text, usage in (
+        ("/advisor add", add_usage),
+        ("/advisor add two words", add_usage),
+        ("/advisor remove nobody", remove_usage),  # not a current advisor's name
+        ("/advisor", "Usage: /advisor add telegram:ID"),
+        ("/advisor promote 3003", "Usage: /advisor add telegram:ID"),
+    ):
         reply = (await bot.send(ALICE, text, chat=TRIAGE))[-1].text
-        assert "/advisor add|remove|list" in reply or "not one of the advisors" in reply, reply
+        assert reply.startswith(usage), (text, reply)
+    gone = await bot.send(ALICE, "/advisor remove telegram:3003", chat=TRIAGE)
+    assert gone[-1].text == "telegram:3003 is not one of the advisors."
     already = await bot.send(ALICE, "/advisor add telegram:2002", chat=TRIAGE)
     assert already[-1].text == "telegram:2002 is already an advisor."
     assert await bot.db.advisors.roster() == []
+
+
+async def test_a_confirmation_rolled_back_gives_no_rights(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change, its audit entry and the reply are one unit of work; the rights
+    in memory change only after it commits."""
+    await bot.send(ALICE, "/advisor add telegram:3003", chat=TRIAGE)
+    send_text = bot.services.post.send_text
+
+    async def broken(chat: Address, text: str, **kwargs: object) -> object:
+        if "is now an advisor" in text:  # after the change and its audit entry were written
+            raise RuntimeError("the outbox is full")
+        return await send_text(chat, text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.services.post, "send_text", broken)
+    failed = await bot.send(BOB, "/advisor add 3003")
+    monkeypatch.setattr(bot.services.post, "send_text", send_text)
+    assert [r.text for r in failed] == [
+        "Something went wrong and nothing was saved. Please send it again."
+    ]
+    assert not bot.services.settings.is_advisor(CAROL)
+    assert (await bot.send(CAROL, "/cases"))[-1].text == REFUSED
+    assert [(e.address, e.state) for e in await bot.db.advisors.roster()] == [
+        ("telegram:3003", "proposed_add")
+    ]
+    assert await actions(bot) == ["advisor.propose_add"]
+    again = await bot.send(BOB, "/advisor add 3003")
+    assert again[-1].text == "telegram:3003 is now an advisor."
+    assert bot.services.settings.is_advisor(CAROL)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from handlers.messages import Address, Platform
+from storage import Referral
 from tests.handlers.test_intake import full_report, ref_in
 from tests.support.harness import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
 
@@ -205,6 +206,17 @@ async def test_cases_lists_and_unknown_reference(bot: Harness) -> None:
     assert "no case" in missing.lower()
     usage = (await bot.send(ALICE, f"/priority {ref} urgent", chat=TRIAGE))[-1].text
     assert "/priority [C-…] critical|high|normal|low" in usage
+
+
+async def test_every_referral_kind_the_command_offers_is_stored(bot: Harness) -> None:
+    """The command and storage share one vocabulary (storage.records.Referral):
+    before, /refer offered "digital" and storage refused it."""
+    ref = await sos_case(bot)
+    for kind in Referral:
+        replies = await bot.send(ALICE, f"/refer {ref} {kind} Partner", chat=TRIAGE)
+        assert replies[-1].text == f"{ref} referred ({kind})."
+    referred = [e.value for e in await bot.db.cases.history(ref) if e.kind == "referred"]
+    assert referred == list(Referral)
 
 
 async def test_daily_digest_lists_open_and_unacknowledged(bot: Harness) -> None:

@@ -30,7 +30,7 @@ def blocks(language: str) -> list[str]:
 def sosbot_commands() -> list[list[str]]:
     commands = []
     for body in blocks("sh"):
-        for line in body.splitlines():
+        for line in body.replace("\\\n", " ").splitlines():  # continued lines joined
             for part in re.split(r"&&|;", line):
                 words = shlex.split(part)
                 if words and (words[0] == "sosbot" or words[0].endswith("/bin/sosbot")):

@@ -21,7 +21,7 @@ from handlers.clock import SystemClock
 from storage import Database
 from storage.repos.outbox import SENT, UNCERTAIN, Delivery
 from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
-from tests.ops.support import MASTER_KEY, TOKEN, BotProcess, Deployment, report
+from tests.ops.support import MASTER_KEY, TOKEN, BotProcess, Deployment, press, report
 
 TAKEOVER_S = 15
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
@@ -70,6 +70,14 @@ def urgent(dep: Deployment, chat: FakeChat, ref: str) -> int:
     return sum(f"Urgent action {ref}" in (m.text or "") for m in dep.server.messages_to(chat.id))
 
 
+URGENCY = "How urgent is it?"
+
+
+def asked(dep: Deployment, defender: FakeUser, text: str) -> int:
+    """How many of the bot's messages to the defender hold ``text``."""
+    return sum(text in (m.text or "") for m in dep.server.messages_to(defender.id))
+
+
 def urgent_sent(dep: Deployment, ref: str) -> int:
     return sum(
         f"Urgent action {ref}" in str(r.params.get("text"))
@@ -103,9 +111,20 @@ async def test_the_standby_takes_over_a_killed_active_mid_broadcast_and_mid_conv
     active, standby = await start_pair(dep)
     assert not standby.has_line("transport started")
 
-    # A defender is half-way through a report with the active process.
+    # A defender is half-way through a report with the active process, and the
+    # active one's answer to their next message is still in the outbox when it
+    # dies: Telegram told it to wait (429, retry after 20 s) for that chat.
     defender: FakeUser = dep.server.new_user("Defender", language_code="en")
     await report(dep.server, defender, first_half=True)
+    dep.server.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 20", {"retry_after": 20}
+    )
+    dep.server.user_sends(defender, defender, "Ana and the collective")
+    await dep.server.wait_for_request(
+        "sendMessage",
+        lambda r: r.status == 429 and str(r.params.get("chat_id")) == str(defender.id),
+        30,
+    )
 
     await enqueue(dep, chats, "A-9TXW3B")
     await dep.server.request_notifier.wait_for(
@@ -115,6 +134,7 @@ async def test_the_standby_takes_over_a_killed_active_mid_broadcast_and_mid_conv
     polls_at_death = len(dep.server.requests_for("getUpdates"))
     sent_at_death = urgent_sent(dep, "A-9TXW3B")
     assert sent_at_death < len(chats), "killed too late: the broadcast had finished"
+    assert asked(dep, defender, URGENCY) == 0, "the answer was still in the outbox"
 
     await standby.wait_for_line("active: took over the database lock", TAKEOVER_S)
     # While it waited, the standby polled nothing (the dead one polls no more).
@@ -134,11 +154,20 @@ async def test_the_standby_takes_over_a_killed_active_mid_broadcast_and_mid_conv
     # Telegram still counts the dead one's sends, so a 429 or two may come right
     # after the takeover; the dispatcher waits as told (the counts above hold).
 
-    # The defender's conversation goes on where it stopped, with the new process.
-    receipt = await report(dep.server, defender, first_half=False)
+    # The answer queued by the dead process is sent by the new one, once, and the
+    # defender's conversation goes on where it stopped.
+    await dep.server.wait_for_message(defender.id, lambda m: URGENCY in (m.text or ""), 60)
+    assert asked(dep, defender, URGENCY) == 1
+    await press(dep.server, defender, "Within days", "What may the network do")
+    await press(dep.server, defender, "Public appeal, anonymised", "safe way")
+    await press(dep.server, defender, "Skip", "Please check your report")
+    receipt = (await press(dep.server, defender, "Send the report", "case reference")).text or ""
     match = REF.search(receipt)
     assert match, receipt
     await dep.server.wait_for_message(dep.triage.id, lambda m: match.group(0) in (m.text or ""))
+    # Nothing the defender was sent, before or after the takeover, came twice.
+    texts = [m.text or m.caption or "" for m in dep.server.messages_to(defender.id)]
+    assert len(texts) == len(set(texts)), texts
 
     assert await standby.terminate() == 0
 
