@@ -7,7 +7,9 @@ A backup is a tar file (mode 0600) holding:
   while the bot writes (WAL readers and writers are not blocked) — or
   ``database.sql``, a ``pg_dump`` (one snapshot transaction);
 * ``matrix/``: the Matrix store folder (credentials, sync state and the nio
-  E2EE store, each SQLite file through the online backup API too).
+  E2EE store, each SQLite file through the online backup API too; the nio
+  store is SQLCipher, copied still encrypted through SQLCipher's backup API
+  with its key, which is read from the database as ``run`` reads it).
 
 Never the master key: everything stored is encrypted under it, so a backup
 alone reveals nothing and the key is backed up apart (docs/deployment.md).
@@ -17,6 +19,7 @@ refuses anything else, so it can never overwrite a live deployment.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -25,11 +28,13 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Config
+from bot.config import Config, ConfigError, read_master_key
+from bot.transports.matrix_store import PLAIN_HEADER, connect, store_passphrase
 
 FORMAT = "sosbot-backup/1"
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -83,14 +88,67 @@ def _run(cmd: list[str], env: dict[str, str], data: bytes | None = None) -> byte
     return proc.stdout
 
 
-def _copy_store(store: Path, target: Path, skip: set[Path]) -> None:
+def _cipher_copy(source: Path, target: Path, passphrase: str) -> None:
+    """SQLCipher's online backup: the copy is encrypted under the same key."""
+    src = connect(source, passphrase, read_only=True)
+    dst = connect(target, passphrase)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def _store_passphrase(config: Config) -> str:
+    """The Matrix store's SQLCipher passphrase: derived from the pickle key that
+    is sealed in the database (so this needs the master key, as ``run`` does)."""
+    from bot.transports.matrix import PICKLE_SECRET
+    from handlers.clock import SystemClock
+    from storage import Database
+    from storage.keys import key_file_loader
+
+    async def read() -> bytes | None:
+        db = await Database.open(
+            config.storage.url,
+            read_master_key(config, os.environ),
+            SystemClock().now,
+            key_loader=key_file_loader(config.crypto.master_key_file),
+        )
+        try:
+            return await db.bot_secrets.get(PICKLE_SECRET)
+        finally:
+            await db.close()
+
+    try:
+        # A loop of its own in a thread: backup() is also called from async code.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            held = pool.submit(asyncio.run, read()).result()
+    except ConfigError as exc:
+        raise BackupError(f"the Matrix store is encrypted and its key is sealed: {exc}") from None
+    if held is None:
+        raise BackupError("the Matrix store's key is missing from the database")
+    return store_passphrase(held.decode("ascii"))
+
+
+def _is_plain_sqlite(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(len(PLAIN_HEADER))
+    return head == PLAIN_HEADER or not head  # an empty file is an empty SQLite database
+
+
+def _copy_store(config: Config, target: Path, skip: set[Path]) -> None:
+    store = config.matrix.store_dir
+    passphrase: str | None = None
     for path in sorted(store.rglob("*")):
         if path.resolve() in skip or not path.is_file():
             continue
         out = target / path.relative_to(store)
         out.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".db":
+        if path.suffix == ".db" and _is_plain_sqlite(path):
             _sqlite_copy(path, out)
+        elif path.suffix == ".db":
+            passphrase = passphrase or _store_passphrase(config)
+            _cipher_copy(path, out, passphrase)
         elif not path.name.endswith(("-wal", "-shm", "-journal")):
             shutil.copy2(path, out)
 
@@ -119,7 +177,7 @@ def backup(config: Config, file: Path) -> str:
             (work / "database.sql").write_bytes(dump)
         store = config.matrix.store_dir
         if store.is_dir():
-            _copy_store(store, work / "matrix", {config.crypto.master_key_file.resolve()})
+            _copy_store(config, work / "matrix", {config.crypto.master_key_file.resolve()})
         manifest = {"format": FORMAT, "backend": backend, "created": int(time.time())}
         (work / "manifest.json").write_text(json.dumps(manifest))
         file.parent.mkdir(parents=True, exist_ok=True)

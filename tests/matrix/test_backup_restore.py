@@ -8,6 +8,8 @@ import re
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from bot.app import App
 from bot.backup import backup as take_backup
 from bot.backup import restore
@@ -54,7 +56,7 @@ async def start(kit: BotKit, config_file: Path, clock: FakeClock) -> App:
 
 
 async def test_a_restored_backup_keeps_the_device_and_the_conversation(
-    kit: BotKit, tmp_path: Path
+    kit: BotKit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     advisor = await kit.person("advisor", tmp_path)
     created = await advisor.client.room_create(
@@ -86,13 +88,22 @@ async def test_a_restored_backup_keeps_the_device_and_the_conversation(
         # The backup is taken while the bot runs (what `sosbot backup FILE` calls;
         # the CLI itself is run as a process in tests/ops/test_backup.py).
         backup = tmp_path / "sosbot-backup.tar"
+        # The nio store is SQLCipher: its key is read from the database, which
+        # takes the master key from the environment, as for `sosbot run`.
+        monkeypatch.setenv("SOSBOT_MASTER_KEY", KEY)
         assert take_backup(load_config(first), backup).startswith("backup: wrote")
     finally:
         await app.stop()  # this machine is gone
     with tarfile.open(backup) as tar:
         names = tar.getnames()
     assert "database.sqlite" in names and "matrix/credentials.json" in names
-    assert any(name.endswith(".db") for name in names if name.startswith("matrix/"))
+    stores = [name for name in names if name.startswith("matrix/") and name.endswith(".db")]
+    assert stores
+    with tarfile.open(backup) as tar:  # still SQLCipher in the backup: nothing in clear
+        for name in stores:
+            extracted = tar.extractfile(name)
+            assert extracted is not None
+            assert not extracted.read(16).startswith(b"SQLite format 3")
     assert KEY.encode() not in backup.read_bytes()
 
     second = write_config(kit, tmp_path / "second", triage, advisor.user_id)
