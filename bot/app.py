@@ -7,15 +7,16 @@ the configuration turns into live objects (Synapse's ``HomeServer`` idea).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.broadcast import Dispatcher
-from bot.config import Config, ConfigError, Secrets, advisor_names, load_secrets
-from bot.logs import redact
+from bot.config import Config, Secrets, advisor_names
+from bot.monitoring import Monitor
 from bot.scheduler import Scheduler
-from bot.transports.base import Transport
+from bot.transports.base import Deliver, Transport
+from handlers import roster
 from handlers.clock import Clock, SystemClock
 from handlers.hub import MessengerHub
 from handlers.messages import Address
@@ -82,6 +83,7 @@ class App:
     transports: list[Transport]
     scheduler: Scheduler
     dispatcher: Dispatcher
+    monitor: Monitor | None = None
 
     @classmethod
     async def build(
@@ -103,6 +105,7 @@ class App:
         )
         hub = MessengerHub()
         services = Services(db=db, clock=clock, settings=settings_from(config), hub=hub)
+        await roster.load(services)  # the config's advisors with the changes made in chat
         router = Router(services)
         built = transports(services) if transports else build_transports(config, secrets, services)
         for transport in built:
@@ -112,8 +115,16 @@ class App:
         return cls(config, services, router, built, Scheduler(services), dispatcher)
 
     async def start(self) -> None:
+        listen = self.config.monitoring.listen
+        if listen:
+            self.monitor = Monitor(self.services.db, self.transports)
+            self.router.on_failed = self.monitor.turn_failed
+            await self.monitor.start(listen)
         for transport in self.transports:
-            await transport.start(self.router.deliver)
+            deliver: Deliver = self.router.deliver
+            if self.monitor is not None:
+                deliver = self.monitor.wrap(deliver, transport.platform.value)
+            await transport.start(deliver)
             log.info("%s transport started", transport.platform.value)
         await self.scheduler.start()
         await self.dispatcher.start()
@@ -126,42 +137,6 @@ class App:
                 await transport.stop()
             except Exception as exc:  # keep stopping the others
                 log.error("stopping %s failed: %s", transport.platform.value, type(exc).__name__)
+        if self.monitor is not None:
+            await self.monitor.stop()
         await self.services.db.close()
-
-
-async def check_parts(config: Config, environ: Mapping[str, str]) -> list[tuple[str, bool, str]]:
-    """Try each part once; a verdict line per part, never a traceback."""
-    verdicts: list[tuple[str, bool, str]] = [("config", True, f"{config.source} is valid")]
-    try:
-        secrets = load_secrets(config, environ)
-    except ConfigError as exc:
-        return [*verdicts, ("secrets", False, str(exc))]
-    verdicts.append(("secrets", True, "master key and platform secrets found"))
-    try:
-        db = await Database.open(config.storage.url, secrets.master_key, SystemClock().now)
-    except Exception as exc:
-        verdicts.append(("storage", False, _reason(exc)))
-        return verdicts
-    try:
-        backend = config.storage.url.split("+")[0]
-        verdicts.append(("storage", True, f"{backend} reachable, schema up to date, key opens it"))
-        services = Services(db, SystemClock(), settings_from(config), MessengerHub())
-        for name, enabled in (
-            ("telegram", config.telegram.enabled),
-            ("matrix", config.matrix.enabled),
-        ):
-            if not enabled:
-                verdicts.append((name, True, "disabled in the config"))
-        for transport in build_transports(config, secrets, services):
-            try:
-                verdicts.append((transport.platform.value, True, await transport.check()))
-            except Exception as exc:
-                verdicts.append((transport.platform.value, False, _reason(exc)))
-    finally:
-        await db.close()
-    return verdicts
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return redact(text)[:300]  # python-telegram-bot's InvalidToken quotes the token

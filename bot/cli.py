@@ -1,4 +1,4 @@
-"""The ``sosbot`` command.
+"""The sosbot command.
 
 Configuration errors print one line naming the key and exit 1, without a
 traceback. Logging is configured here and nowhere else.
@@ -14,34 +14,61 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__, logs
 from bot.config import Config, ConfigError, find_config, load_config, load_secrets
 from storage.errors import StorageError
 from storage.keys import KeyFileError
 
+if TYPE_CHECKING:
+    from bot.standby import Role
+
 EXIT_OK, EXIT_ERROR = 0, 1
+DESCRIPTION = "sosbot: a secure messaging bot for human-rights defenders' rapid-response networks"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sosbot", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"sosbot {__version__}")
-    parser.add_argument("--config", help="config file (else $SOSBOT_CONFIG, else ./config.toml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument(
-        "--debug-sql", action="store_true", help="log SQL statements (never their values)"
+    # --config and -v are accepted before or after the subcommand: each
+    # subcommand inherits them, with SUPPRESS so that an absent one does not
+    # overwrite what was given before the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="config file (else $SOSBOT_CONFIG, else ./config.toml)",
     )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    common.add_argument(
+        "--debug-sql",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log SQL statements (never their values)",
+    )
+    parser = argparse.ArgumentParser(prog="sosbot", description=DESCRIPTION, parents=[common])
+    parser.add_argument("--version", action="version", version=f"sosbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("init", help="create the data folder, master key, schema and config")
-    sub.add_parser("check", help="validate the config and try each connection")
-    sub.add_parser("run", help="run the bot until SIGINT/SIGTERM")
-    sub.add_parser("rotate-key", help="re-wrap every data key under a new master key")
-    audit = sub.add_parser("audit", help="audit log tools")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, parents=[common])
+
+    command("init", "create the data folder, master key, schema and config")
+    command("check", "validate the config and try each part, printing a verdict per part")
+    command("run", "run the bot until SIGINT/SIGTERM (a standby waits if another is active)")
+    command("rotate-key", "re-wrap every data key under a new master key")
+    audit = command("audit", "audit log tools")
     audit.add_argument("action", choices=["verify"])
-    members = sub.add_parser("members", help="member registry: import or export a CSV")
+    members = command("members", "member registry: import or export a CSV")
     members.add_argument("action", choices=["import", "export"])
     members.add_argument("file", nargs="?", help="the CSV to import (export writes to stdout)")
-    demo = sub.add_parser("demo", help="try the bot in a local web page, with no accounts")
+    backup = command("backup", "write a consistent snapshot (never the master key) while running")
+    backup.add_argument("file", type=Path, help="the backup file to write (.tar)")
+    restore = command("restore", "restore a backup into an empty data folder")
+    restore.add_argument("file", type=Path, help="a file written by 'sosbot backup'")
+    command("discover", "answer /id in Telegram chats with the chat's and sender's ids")
+    demo = command("demo", "try the bot in a local web page, with no accounts")
     demo.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     demo.add_argument("--data", type=Path, help="keep the demo's data in this folder")
     return parser
@@ -102,7 +129,7 @@ async def _init_database(config: Config) -> int:
 
 
 async def _check(config: Config) -> int:
-    from bot.app import check_parts
+    from bot.preflight import check_parts
 
     verdicts = await check_parts(config, dict(os.environ))
     for part, ok, line in verdicts:
@@ -111,23 +138,78 @@ async def _check(config: Config) -> int:
 
 
 async def _run(config: Config) -> int:
-    from bot.app import App
-    from bot.transports.matrix import MatrixStartError
-    from bot.transports.telegram import TelegramStartError
+    """Refuse what cannot work before any network, then take the active role and run."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
-    app = await App.build(config, load_secrets(config))
+    from bot.app import App
+    from bot.preflight import advisory_problem
+    from bot.standby import AlreadyRunning, Role
+    from bot.transports.base import TransportStartError
+    from storage.leader import LeadershipLost
+
+    problem = advisory_problem(config)
+    if problem is not None:
+        print(f"run: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    # Secrets and the master key are checked against the database before the
+    # role is taken: a standby with a wrong key must fail now, not at takeover.
+    secrets = load_secrets(config)
+    try:
+        app = await App.build(config, secrets)
+    except (OSError, DBAPIError) as exc:
+        host = make_url(config.storage.url).host or "the database"
+        print(f"run: cannot reach the database at {host} ({type(exc).__name__})", file=sys.stderr)
+        return EXIT_ERROR
+    role = Role(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        waiting = asyncio.create_task(role.take())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            waiting.cancel()  # stopped while a standby
+            return EXIT_OK
+        stopped.cancel()
+        waiting.result()
         await app.start()
-        await stop.wait()
-    except (MatrixStartError, TelegramStartError) as exc:
-        print(logs.redact(str(exc)), file=sys.stderr)
+        return await _serve(role, stop)
+    except (TransportStartError, AlreadyRunning) as exc:
+        print(f"run: {logs.redact(str(exc))}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, LeadershipLost) as exc:  # the lock's own connection failed
+        host = make_url(config.storage.url).host or "the database"
+        reason = str(exc) if isinstance(exc, LeadershipLost) else type(exc).__name__
+        print(f"run: lost the database lock's connection to {host} ({reason})", file=sys.stderr)
         return EXIT_ERROR
     finally:
         await app.stop()
+        await role.release()
+
+
+async def _serve(role: Role, stop: asyncio.Event) -> int:
+    """Run until stopped; a lost database lock ends the process at once.
+
+    Another process may be active a few seconds after the lock is lost, so
+    this one must not send another message: it exits without the graceful
+    stop (what was in flight is settled by the next leader, as after a crash).
+    """
+    from storage.leader import LeadershipLost
+
+    watching = asyncio.create_task(role.watch())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({watching, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if watching.done() and isinstance(watching.exception(), LeadershipLost):
+        print(
+            "run: lost the database lock; exiting so that the standby takes over",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(EXIT_ERROR)
+    watching.cancel()
     return EXIT_OK
 
 
@@ -166,10 +248,29 @@ async def _members(config: Config, action: str, file: str | None) -> int:
     return await members_import(config, dict(os.environ), text)
 
 
+async def _discover(config: Config) -> int:
+    from bot.discover import discover
+
+    return await discover(config, load_secrets(config))
+
+
+def _backup(config: Config, command: str, file: Path) -> int:
+    from bot.backup import BackupError, backup, restore
+
+    try:
+        print(backup(config, file) if command == "backup" else restore(config, file))
+    except BackupError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logs.configure(verbose=args.verbose, debug_sql=args.debug_sql)
-    path = find_config(args.config, os.environ)
+    logs.configure(
+        verbose=getattr(args, "verbose", False), debug_sql=getattr(args, "debug_sql", False)
+    )
+    path = find_config(getattr(args, "config", None), os.environ)
     try:
         if args.command == "demo":
             return _demo(args.port, args.data)
@@ -187,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_members(config, args.action, args.file))
         if args.command == "audit":
             return asyncio.run(_audit_verify(config))
+        if args.command == "discover":
+            return asyncio.run(_discover(config))
+        if args.command in ("backup", "restore"):
+            return _backup(config, args.command, args.file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_ERROR

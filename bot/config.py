@@ -127,6 +127,13 @@ class LimitsSection:
 
 
 @dataclass(frozen=True)
+class MonitoringSection:
+    """Optional Prometheus endpoint; empty ``listen`` turns it off."""
+
+    listen: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotSection = field(default_factory=BotSection)
     storage: StorageSection = field(default_factory=StorageSection)
@@ -139,6 +146,7 @@ class Config:
     retention: RetentionSection = field(default_factory=RetentionSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
     defender: DefenderSection = field(default_factory=DefenderSection)
+    monitoring: MonitoringSection = field(default_factory=MonitoringSection)
     source: Path | None = None
 
 
@@ -307,6 +315,10 @@ def _validate(config: Config) -> None:
     for name in ("checkin_grace_minutes", "conversation_minutes", "reopen_days"):
         if getattr(config.defender, name) < 1:
             raise ConfigError(f"defender.{name}", "expected a whole number of at least 1")
+    if config.monitoring.listen:
+        _host, sep, port = config.monitoring.listen.rpartition(":")
+        if not sep or not _host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("monitoring.listen", "expected host:port, e.g. 127.0.0.1:9464")
     hh, sep, mm = config.advisory.digest_time.partition(":")
     ok = sep and _ascii_number(hh) and _ascii_number(mm)
     if not (ok and len(hh) <= 2 and len(mm) == 2 and int(hh) < 24 and int(mm) < 60):

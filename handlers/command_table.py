@@ -26,6 +26,7 @@ from handlers import (
     outcome,
     proposals,
     resources,
+    roster,
     subscriptions,
     triage,
 )
@@ -95,6 +96,7 @@ NAME = Arg("name", ArgKind.REST, shown="NAME")
 MEMBER_FIELDS = Arg("name", ArgKind.REST, shown=f"NAME {members.FIELDS_SHOWN}")
 PROPOSAL = Arg("proposal", ArgKind.PROPOSAL_REF)
 TARGETS = Arg("targets", ArgKind.REST, shown=subscriptions.PAIRS)
+PERSON = Arg("person", ArgKind.REST, shown="telegram:ID|matrix:@user:server|NAME")
 
 
 def defender_command(name: str, run: Run, *args: Arg, aliases: tuple[str, ...] = ()) -> Command:
@@ -293,6 +295,14 @@ COMMANDS: tuple[Command, ...] = (
         Audience.ADVISOR,
         proposal("accept", proposals.accept),
         proposal("decline", proposals.decline, Arg("reason", ArgKind.REST)),
+    ),
+    # The advisory group itself: a change needs a second advisor (two-person rule).
+    group(
+        "advisor",
+        Audience.ADVISOR,
+        (CommandSpec("add", (PERSON,)), roster.add),
+        (CommandSpec("remove", (PERSON,)), roster.remove),
+        (CommandSpec("list"), roster.list_),
     ),
     # Member groups.
     member_command(

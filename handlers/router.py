@@ -82,6 +82,8 @@ class Router:
         self.limiter = RateLimiter(services.settings.messages_per_minute)
         self.failed_turns = 0
         """Turns rolled back by an error (for monitoring)."""
+        self.on_failed: Callable[[IncomingMessage], None] | None = None
+        """Told of each failed turn (bot/monitoring.py counts them per platform)."""
 
     def add(self, command: Command) -> None:
         self.table.add(command.spec)
@@ -100,6 +102,8 @@ class Router:
             await self.services.db.run(lambda: self._turn(msg, messenger))
         except Exception as exc:
             self.failed_turns += 1
+            if self.on_failed is not None:
+                self.on_failed(msg)
             log.error("turn failed: %s at %s", type(exc).__name__, where(exc))
             await self._failed(msg, messenger)
 

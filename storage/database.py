@@ -26,6 +26,7 @@ from storage.engine import READ_ONLY, is_sqlite, is_sqlite_memory, make_engine
 from storage.errors import UnknownMasterKey, WrongMasterKey
 from storage.migrate import require_head, upgrade_engine
 from storage.repos.accounts import Accounts
+from storage.repos.advisors import Advisors
 from storage.repos.appeal_notes import AppealNotes
 from storage.repos.appeals import Appeals
 from storage.repos.audit import Audit
@@ -34,6 +35,7 @@ from storage.repos.cases import Cases
 from storage.repos.checkins import Checkins
 from storage.repos.conversations import Conversations
 from storage.repos.deadlines import Deadlines
+from storage.repos.health import Health
 from storage.repos.members import Members
 from storage.repos.outbox import Outbox
 from storage.repos.proposals import Proposals
@@ -56,6 +58,8 @@ class Database:
     appeals: Appeals
     outbox: Outbox
     bot_secrets: BotSecrets
+    health: Health
+    advisors: Advisors
 
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self._engine = engine
@@ -74,6 +78,8 @@ class Database:
         self.subscriptions = Subscriptions(store)
         self.outbox = Outbox(store)
         self.bot_secrets = BotSecrets(store)
+        self.health = Health(store)
+        self.advisors = Advisors(store)
         self.group_commit = GroupCommit(store)
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:

@@ -42,7 +42,10 @@ def make_engine(url: str) -> AsyncEngine:
         _configure_sqlite(engine, memory=is_sqlite_memory(url))
         return engine
     if backend == "postgresql":
-        return create_async_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
+        # pre_ping: a standby's pool may sit idle for days before it takes over.
+        return create_async_engine(
+            url, pool_size=10, max_overflow=20, hide_parameters=True, pool_pre_ping=True
+        )
     raise ValueError("storage supports sqlite+aiosqlite:// and postgresql+asyncpg:// URLs")
 
 

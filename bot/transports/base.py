@@ -12,6 +12,10 @@ Deliver = Callable[[IncomingMessage, Messenger], Awaitable[None]]
 """How a transport hands an incoming message to the handlers."""
 
 
+class TransportStartError(RuntimeError):
+    """A transport cannot start; the message is one line for the operator, naming the host."""
+
+
 class Transport(Protocol):
     @property
     def platform(self) -> Platform: ...

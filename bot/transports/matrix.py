@@ -25,6 +25,7 @@ import asyncio
 import base64
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -136,6 +137,7 @@ class MatrixTransport:
         self.client: AsyncClient | None = None
         self.cross_signing: str | None = None  # how the last start went (operators, tests)
         self._sync_task: asyncio.Task[None] | None = None
+        self.last_receive: float | None = None  # time of the last successful sync (monitoring)
 
     @classmethod
     def from_config(
@@ -358,6 +360,7 @@ class MatrixTransport:
                     f"{self.store_dir / CREDENTIALS} to log in as a new device"
                 )
             raise TransientSendError(f"matrix: sync refused ({response.status_code})")
+        self.last_receive = time.time()
         return response
 
     async def _housekeeping(self, client: AsyncClient) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlcipher3
 
+from bot.transports.base import TransportStartError
 from bot.transports.matrix_store import connect, encrypt_plain_store, store_passphrase
 
 CREDENTIALS = "credentials.json"
@@ -35,7 +36,7 @@ STATE = "state.json"
 HANDLED_KEPT = 500  # far more than one restart's catch-up
 
 
-class MatrixStartError(RuntimeError):
+class MatrixStartError(TransportStartError):
     """The Matrix transport cannot start; the message is one line for the operator."""
 
 

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import os
+import time
 import warnings
 
 # Opt in to python-telegram-bot's timedelta durations now (PTB 22.2+): without
@@ -36,13 +37,14 @@ from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
-    InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.transports.base import Deliver
+from bot.transports.base import Deliver, TransportStartError
+from bot.transports.telegram_request import PollRecorder, telegram_start_problem
 from handlers.commands import InputTooLong, split_command
 from handlers.errors import where
 from handlers.messages import (
@@ -358,7 +360,13 @@ class TelegramTransport:
         poll_interval: float = 0.0,
         webhook: Webhook | None = None,
     ) -> None:
-        builder = ApplicationBuilder().token(token).concurrent_updates(True)
+        self.polls = PollRecorder()  # getUpdates' own connection, timed for monitoring
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .concurrent_updates(True)
+            .get_updates_request(self.polls)
+        )
         if base_url:
             builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
         self.app = builder.build()
@@ -371,8 +379,14 @@ class TelegramTransport:
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}  # per chat: updates holding or awaiting the lock
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._last_update: float | None = None
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self.app.add_error_handler(self._on_error)
+
+    @property
+    def last_receive(self) -> float | None:
+        """When a poll last succeeded (with a webhook: when the last update came)."""
+        return self.polls.last_ok if self.webhook is None else self._last_update
 
     @classmethod
     def from_config(cls, config: Config, token: str, services: Services) -> TelegramTransport:
@@ -388,16 +402,16 @@ class TelegramTransport:
         try:
             async with self.app.bot:
                 me = await self.app.bot.get_me()
-        except InvalidToken:
-            raise TelegramStartError(TOKEN_REJECTED) from None
+        except TelegramError as exc:
+            raise TransportStartError(telegram_start_problem(exc, self.app.bot.base_url)) from None
         return f"connected as @{me.username}"
 
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
         try:
-            await self.app.initialize()
-        except InvalidToken:  # its message quotes the token: never shown
-            raise TelegramStartError(TOKEN_REJECTED) from None
+            await self.app.initialize()  # getMe: the first request, the one that fails
+        except TelegramError as exc:
+            raise TransportStartError(telegram_start_problem(exc, self.app.bot.base_url)) from None
         await self.app.start()
         assert self.app.updater is not None
         # Never drop pending updates: what arrived while the bot was down is answered.
@@ -437,6 +451,7 @@ class TelegramTransport:
             log.error("telegram update failed: %s at %s", type(error).__name__, where(error))
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self._last_update = time.time()
         if self._deliver is None or update.effective_chat is None:
             return
         task = asyncio.current_task()

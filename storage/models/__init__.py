@@ -1,6 +1,7 @@
 """ORM models. They never leave the storage package: repositories return dataclasses."""
 
 from storage.models.actions import AppealNote, AppealRecipient, Proposal, Subscription
+from storage.models.advisors import AdvisorChange
 from storage.models.appeals import (
     Appeal,
     AppealText,
@@ -27,6 +28,7 @@ metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "AdvisorChange",
     "Appeal",
     "AppealNote",
     "AppealRecipient",

@@ -152,6 +152,14 @@ class Outbox(BroadcastHeaders):
             conditions.append(Row.priority == 0)
         if exclude:
             conditions.append(Row.id.not_in(list(exclude)))
+        query = (
+            select(Row)
+            .where(*conditions)
+            .order_by(Row.priority, Row.seq, Row.created_at, Row.id)
+            .limit(limit)
+        )
+        if lease is not None:  # rows locked only where they are leased: PostgreSQL
+            query = query.with_for_update(skip_locked=True)  # refuses FOR UPDATE in a read
         opened = self._store.write() if lease is not None else self._store.read()
         query = (
             select(Row)

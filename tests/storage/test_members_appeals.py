@@ -219,6 +219,17 @@ async def test_a_broadcast_is_queued_once_per_destination(db: Database, clock: C
         await db.outbox.mark_sent(retry.id)
 
 
+async def test_the_dispatcher_claims_with_a_plain_read(db: Database) -> None:
+    """Without a lease a claim is a read (PostgreSQL's read-only transaction takes
+    no row locks): it leases nothing, and ``exclude`` skips what is in hand."""
+    await db.outbox.enqueue("appeal", "A-9TXW3B", [(GROUP_ES, "es"), (GROUP_FR, "fr")])
+    taken = await db.outbox.claim(limit=1, lease=None)
+    assert len(taken) == 1
+    assert [i.id for i in await db.outbox.claim(limit=1, lease=None)] == [taken[0].id]
+    rest = await db.outbox.claim(lease=None, exclude=[taken[0].id])
+    assert len(rest) == 1 and rest[0].id != taken[0].id
+
+
 async def test_a_restart_releases_claims(db: Database) -> None:
     await db.outbox.enqueue("appeal", "A-9TXW3B", [(GROUP_ES, "es")])
     assert len(await db.outbox.claim()) == 1
