@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import appeals, broadcast
+from handlers import appeals, broadcast, referrals
 from handlers.i18n import render
 from handlers.messages import Address
 from handlers.messenger import DestinationGone, TransientSendError
@@ -82,8 +82,8 @@ async def followup(services: Services, ref: str) -> None:
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.state == "closed":
-        return
+    if case.withdrawn and case.state == "closed":
+        return  # a closed case keeps its follow-up (/close leaves it only while it runs)
     text = render(
         services.settings.default_language, "⏰ Follow-up due for {ref}. /case {ref}", ref=ref
     )
@@ -210,6 +210,8 @@ async def run_due(services: Services) -> int:
             await appeal_reminder(services, deadline.object_ref)
         elif deadline.kind == "appeal-close":
             await appeal_close(services, deadline.object_ref)
+        elif deadline.kind == referrals.REMINDER:
+            await referrals.remind(services, deadline.object_ref)
         else:
             log.error("unknown deadline kind %s", deadline.kind)
             await services.db.deadlines.cancel(deadline.kind, deadline.object_ref)

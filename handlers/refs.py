@@ -23,6 +23,7 @@ _PATTERN = re.compile(r"^([A-Za-z])-?([0-9A-Za-z]{6})$")
 class RefKind(StrEnum):
     CASE = "C"
     APPEAL = "A"
+    REFERRAL = "R"
 
 
 MAX_ATTEMPTS = 64

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers import appeals, defender, members, triage
+from handlers import appeals, casework, defender, members, triage
 from handlers.commands import (
     Arg,
     ArgKind,
@@ -75,7 +75,14 @@ def _defender_commands() -> list[Command]:
     ]
 
 
-ADVISOR_SPECS = (*triage.SPECS.values(), appeals.SPEC, members.MEMBER_SPEC)
+# Casework replaces triage's /close, /followup, /refer and /cases with richer ones.
+TRIAGE_SPECS = {n: s for n, s in triage.SPECS.items() if n not in casework.SPECS}
+ADVISOR_SPECS = (
+    *TRIAGE_SPECS.values(),
+    *casework.SPECS.values(),
+    appeals.SPEC,
+    members.MEMBER_SPEC,
+)
 MEMBER_SPECS = (
     members.SIGN_SPEC,
     members.UNSIGN_SPEC,
@@ -103,8 +110,15 @@ def _triage_commands() -> list[Command]:
 
     return [
         Command(spec, runner(name), private_only=False, advisory=True, needs_account=False)
-        for name, spec in triage.SPECS.items()
+        for name, spec in TRIAGE_SPECS.items()
+    ] + [
+        Command(spec, casework_runner(name), private_only=False, advisory=True, needs_account=False)
+        for name, spec in casework.SPECS.items()
     ]
+
+
+def casework_runner(name: str) -> Run:
+    return lambda turn, args: casework.run(turn, name, args)
 
 
 def _member_commands() -> list[Command]:

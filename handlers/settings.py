@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from handlers.messages import Address
+from handlers.vocab import Casework
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Settings:
     max_attachment_bytes: int = 10_000_000
     max_attachments_per_report: int = 10
     digest_time: str = "08:00"
+    casework: Casework = field(default_factory=Casework)
 
     def is_advisor(self, account: Address) -> bool:
         return account in self.advisors

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import cards
+from handlers import cards, vocab
 from handlers.turn import Turn
 
 HISTORY_LIMIT = 50
@@ -18,6 +18,7 @@ async def case_view(turn: Turn, ref: str) -> str:
         turn.t("Verification: {value}", value=case.verification or "-"),
         turn.t("Assigned to: {value}", value=case.assignee or "-"),
     ]
+    lines += await casework_lines(turn, ref)
     body = cards.card_text(case, turn.language, with_content).split("\n")[1:-1]
     lines += body
     if with_content:
@@ -40,3 +41,24 @@ async def case_list(turn: Turn, which: str) -> str:
         ack = turn.t("acknowledged") if case.acknowledged_at else turn.t("NOT acknowledged")
         lines.append(f"{case.ref} · {case.urgency} · {case.priority} · {case.state} · {ack}")
     return "\n".join(lines)
+
+
+async def casework_lines(turn: Turn, ref: str) -> list[str]:
+    """The structured fields, the outcome and the referrals of a case."""
+    file = await turn.services.db.casefile.get(ref)
+    lines = vocab.tag_lines(file.tags, turn.language)
+    if file.outcome:
+        shown = vocab.label("outcome", file.outcome, turn.language)
+        lines.append(turn.t("Outcome: {value}", value=shown))
+    for referral in await turn.services.db.partners.of_case(ref):
+        kind = vocab.label("kind", referral.kind, turn.language)
+        lines.append(
+            turn.t(
+                "Referral {referral}: {partner} ({kind}), {state}",
+                referral=referral.ref,
+                partner=referral.partner or "-",
+                kind=kind,
+                state=referral.state,
+            )
+        )
+    return lines

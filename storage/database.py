@@ -26,12 +26,15 @@ from storage.repos.accounts import Accounts
 from storage.repos.appeals import Appeals
 from storage.repos.audit import Audit
 from storage.repos.base import Now, Store
+from storage.repos.casefile import Casefile
 from storage.repos.cases import Cases
 from storage.repos.conversations import Conversations
 from storage.repos.deadlines import Deadlines
 from storage.repos.members import Members
 from storage.repos.outbox import Outbox
+from storage.repos.partners import Partners
 from storage.repos.secrets import BotSecrets
+from storage.repos.stats import Stats
 from storage.repos.tokens import CallbackTokens
 from storage.vault import KeyLoader, Vault
 
@@ -47,6 +50,9 @@ class Database:
     appeals: Appeals
     outbox: Outbox
     bot_secrets: BotSecrets
+    casefile: Casefile
+    partners: Partners
+    stats: Stats
 
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self._engine = engine
@@ -61,6 +67,9 @@ class Database:
         self.appeals = Appeals(store)
         self.outbox = Outbox(store)
         self.bot_secrets = BotSecrets(store)
+        self.casefile = Casefile(store)
+        self.partners = Partners(store)
+        self.stats = Stats(store)
 
     @classmethod
     async def open(

@@ -70,6 +70,8 @@ class EventKind(StrEnum):
     CLOSED = "closed"
     REOPENED = "reopened"
     WITHDRAWN = "withdrawn"
+    TAGGED = "tagged"  # structured fields set (/tag)
+    REFERRAL = "referral"  # a referral moved on (/referral)
 
 
 class Role(StrEnum):

@@ -10,6 +10,7 @@ from storage.models.appeals import (
 )
 from storage.models.base import Base
 from storage.models.cases import Attachment, Case, CaseCard, CaseEvent
+from storage.models.casework import CaseStat, Partner, Referral
 from storage.models.people import Account, Contact, Conversation, Invite, MemberGroup, Organisation
 from storage.models.system import (
     AuditEntry,
@@ -38,6 +39,7 @@ __all__ = [
     "Case",
     "CaseCard",
     "CaseEvent",
+    "CaseStat",
     "Contact",
     "Conversation",
     "DataKey",
@@ -47,6 +49,8 @@ __all__ = [
     "MemberGroup",
     "Organisation",
     "OutboxMessage",
+    "Partner",
+    "Referral",
     "Signature",
     "metadata",
 ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from handlers.messages import Address, Platform
+from storage.records_casework import PartnerEntry
 from tests.handlers.test_intake import full_report, ref_in
 from tests.support.harness import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
 
@@ -111,11 +112,15 @@ COMMANDS = [
     "/verify {ref} confirmed",
     "/note {ref} x",
     "/ask {ref} hello",
-    "/refer {ref} legal Lawyers Collective",
-    "/followup {ref} 14d",
-    "/close {ref} done",
+    "/refer {ref} Lawyers Collective legal",
+    "/followup {ref} risk=high",
+    "/close {ref} outcome=resolved done",
     "/case {ref}",
     "/cases all",
+    "/tag {ref} country=CO threat=death_threat",
+    "/referral R-000000 accepted",
+    "/agenda",
+    "/stats 2026",
 ]
 
 
@@ -169,9 +174,11 @@ async def test_card_to_close_with_ask_round_trips(bot: Harness) -> None:
     await bot.send(ANA, "Yes, we moved to a safe house.")
     relayed = bot.matrix.last(TRIAGE).text
     assert ref in relayed and "safe house" in relayed and "7001" not in relayed
-    await bot.send(ALICE, f"/refer {ref} legal Lawyers Collective", chat=TRIAGE)
-    await bot.send(ALICE, f"/followup {ref} 14d", chat=TRIAGE)
-    replies = await bot.send(ALICE, f"/close {ref} safe and relocated", chat=TRIAGE)
+    await bot.db.partners.import_partners([PartnerEntry("Lawyers Collective", ("legal",))])
+    await bot.send(ALICE, f"/refer {ref} Lawyers Collective legal", chat=TRIAGE)
+    await bot.send(ALICE, f"/followup {ref} risk=medium", chat=TRIAGE)
+    await bot.advance(timedelta(days=15))  # the follow-up came and went
+    replies = await bot.send(ALICE, f"/close {ref} outcome=risk_reduced safe and relocated", chat=TRIAGE)
     assert "closed" in replies[-1].text
     case = await bot.db.cases.get(ref)
     assert (case.state, case.priority, case.verification) == ("closed", "high", "confirmed")
@@ -219,7 +226,7 @@ async def test_daily_digest_lists_open_and_unacknowledged(bot: Harness) -> None:
 async def test_followup_reminder_fires_when_due(bot: Harness) -> None:
     ref = await sos_case(bot)
     await bot.send(ALICE, f"/ack {ref}", chat=TRIAGE)
-    await bot.send(ALICE, f"/followup {ref} 2d", chat=TRIAGE)
+    await bot.send(ALICE, f"/followup {ref} risk=critical", chat=TRIAGE)  # 2 days
     await bot.advance(timedelta(days=1, hours=23))
     assert not [o for o in bot.matrix.to(TRIAGE) if "Follow-up due" in o.text]
     await bot.advance(timedelta(hours=1))
