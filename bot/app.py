@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot import config_casework
 from bot.broadcast import Dispatcher
 from bot.config import Config, ConfigError, Secrets, load_secrets
 from bot.scheduler import Scheduler
@@ -51,6 +52,7 @@ def settings_from(config: Config) -> Settings:
         max_attachment_bytes=config.limits.max_attachment_bytes,
         max_attachments_per_report=config.limits.max_attachments_per_report,
         digest_time=advisory.digest_time,
+        casework=config_casework.casework(config.casework),
     )
 
 

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bot import config_casework
+from bot.config_casework import CaseworkSection
+
 LANGUAGES = ("en", "es", "fr", "ar")
 MASTER_KEY_ENV = "SOSBOT_MASTER_KEY"
 MASTER_KEY_BYTES = 32
@@ -125,6 +128,7 @@ class Config:
     appeals: AppealsSection = field(default_factory=AppealsSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
+    casework: CaseworkSection = field(default_factory=CaseworkSection)
     source: Path | None = None
 
 
@@ -255,6 +259,7 @@ def _validate(config: Config) -> None:
     hh, sep, mm = config.advisory.digest_time.partition(":")
     if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
         raise ConfigError("advisory.digest_time", "expected HH:MM (UTC)")
+    config_casework.validate(config.casework, ConfigError)
 
 
 def parse_config(text: str, base_dir: Path, source: Path | None = None) -> Config:
