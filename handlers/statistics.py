@@ -11,7 +11,9 @@ A published table must not single out a defender. So:
 3. By country, the same holds within each region (the by-region table
    publishes the region's total).
 4. A total below 3 is shown as "<3" with no breakdown at all: listing the
-   categories of one or two cases would name them.
+   categories of one or two cases would name them. A breakdown whose cells
+   can be worked out even when all are hidden (two cells of 2 in a total
+   of 4) is withheld too.
 
 Threat, perpetrator and profile tables count a case once per value (a case
 may have several or none), so their cells do not add up to the total and
@@ -87,16 +89,19 @@ def protect(
             shown[key] = SMALL if 0 < value < THRESHOLD else str(value)
     if total is None or not any(v == SMALL for v in shown.values()):
         return shown
-    while True:
-        hidden = [k for k, v in shown.items() if v in (SMALL, HIDDEN)]
-        hidden_sum = sum(cells[k] for k in hidden)
-        bounds = [(1, THRESHOLD - 1) if shown[k] == SMALL else (THRESHOLD, total) for k in hidden]
-        if not _determined(bounds, hidden_sum):
-            return shown
+    while pinned(cells, shown, total):
         candidates = sorted((v, k) for k, v in cells.items() if shown[k] not in (SMALL, HIDDEN))
         if not candidates:  # everything is hidden already: nothing more can be done
             return shown
         shown[candidates[0][1]] = HIDDEN
+    return shown
+
+
+def pinned(cells: dict[str, int], shown: dict[str, str], total: int) -> bool:
+    """Whether a hidden cell can be worked out from the shown cells and the total."""
+    hidden = [k for k, v in shown.items() if v in (SMALL, HIDDEN)]
+    bounds = [(1, THRESHOLD - 1) if shown[k] == SMALL else (THRESHOLD, total) for k in hidden]
+    return _determined(bounds, sum(cells[k] for k in hidden))
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,10 @@ def table(rows: Sequence[StatRow], by: str) -> Table:
     shown = protect(dict(cells), total if by in ADDITIVE else None)
     if by == "country":
         shown = _within_regions(rows, cells, shown)
+    if by in ADDITIVE and pinned(dict(cells), shown, total):
+        # Even with every cell hidden the total gives them away (2 + 2 = 4):
+        # the breakdown is withheld, the total stays.
+        return Table(by, str(total), [], summary)
     order = sorted(cells) if by == "month" else sorted(cells, key=lambda k: (-cells[k], k))
     return Table(by, str(total), [(k, shown[k]) for k in order], summary)
 
