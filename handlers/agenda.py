@@ -147,7 +147,7 @@ async def agenda(turn: Turn, args: Mapping[str, Any]) -> None:
             ],
         ),
         (
-            turn.t("Follow-ups missed:"),
+            turn.t("Check-ins missed (follow-up date passed):"),
             [_due(f, now) for f in due if _missed(f, now)],
         ),
         (
