@@ -200,9 +200,11 @@ async def test_casework_commands_are_refused_to_others_before_any_lookup(
     audit_before = len(await bot.db.audit.entries())
     real = await bot.send(sender, command.format(ref=ref), chat=chat)
     fake = await bot.send(sender, command.format(ref="C-000000"), chat=chat)
-    assert [o.text for o in real] == [o.text for o in fake] == [
-        "This command is for the advisory group."
-    ]
+    assert (
+        [o.text for o in real]
+        == [o.text for o in fake]
+        == ["This command is for the advisory group."]
+    )
     assert len(await bot.db.audit.entries()) == audit_before
     assert (await bot.db.casefile.get(ref)).tags == {}
     assert (await bot.db.cases.get(ref)).state != "closed"

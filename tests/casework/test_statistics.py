@@ -9,7 +9,9 @@ from handlers.statistics import HIDDEN, SMALL, pinned, protect, render_table, ta
 from storage.records_casework import StatRow
 
 
-def consistent_values(cells: dict[str, int], shown: dict[str, str], total: int) -> dict[str, set[int]]:
+def consistent_values(
+    cells: dict[str, int], shown: dict[str, str], total: int
+) -> dict[str, set[int]]:
     """Every value each hidden cell can take, given the shown cells and the total (brute force)."""
     hidden = [k for k, v in shown.items() if v in (SMALL, HIDDEN)]
     rest = total - sum(int(v) for v in shown.values() if v not in (SMALL, HIDDEN))
