@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
 
 from storage.models import CaseStat
 from storage.records_casework import StatRow
 from storage.repos.base import Repository
+from storage.types import new_id
 
 
 def _words(value: str) -> tuple[str, ...]:
@@ -42,3 +45,18 @@ class Stats(Repository):
             )
             for row in found
         ]
+
+    async def count(self) -> int:
+        async with self._store.read() as session:
+            return int(await session.scalar(select(func.count()).select_from(CaseStat)) or 0)
+
+    async def add_rows(self, rows: Sequence[StatRow]) -> int:
+        """Rows that did not come from a closing here: the playground's sample year,
+        or figures carried over from the spreadsheet a network kept before sosbot."""
+        async with self._store.write() as session:
+            for row in rows:
+                values = {name: getattr(row, name) for name in StatRow.__dataclass_fields__}
+                for name in ("threats", "perpetrators", "profiles"):
+                    values[name] = ",".join(values[name])
+                session.add(CaseStat(id=new_id(), **values))
+        return len(rows)
