@@ -100,6 +100,7 @@ async def cases(turn: Turn, args: Mapping[str, Any]) -> None:
     except FilterError as error:
         await turn.say(str(error))
         return
+    await turn.services.db.audit.append(str(turn.msg.sender), "cases.list", None, None)
     if not found:
         await turn.say(turn.t("No cases."))
         return
@@ -114,6 +115,7 @@ async def agenda(turn: Turn, args: Mapping[str, Any]) -> None:
     """What needs a decision at the meeting, one section each, "none" where empty."""
     services = turn.services
     now = services.clock.now()
+    await services.db.audit.append(str(turn.msg.sender), "agenda.show", None, None)
     files = await services.db.casefile.files(include_closed=True)
     open_files = [f for f in files if f.case.state != "closed"]
     drafts = await services.db.appeals.list_appeals("draft")

@@ -214,3 +214,16 @@ async def test_unknown_case_is_answered_plainly(bot: Harness) -> None:
     assert await say(bot, "/tag C-000000 country=CO") == "There is no case C-000000."
     assert await say(bot, "/close C-000000 outcome=resolved") == "There is no case C-000000."
     assert await say(bot, "/followup C-000000 risk=low") == "There is no case C-000000."
+
+
+async def test_tags_and_outcome_are_sealed_on_the_case(bot: Harness, db_url: str) -> None:
+    ref = await full_report(bot, ANA, "en")
+    await say(bot, f"/tag {ref} country=GT threat=disappearance profile=lgbtiq")
+    await say(bot, f"/followup {ref} risk=critical")
+    await say(bot, f"/close {ref} outcome=worsened the family left")
+    async with raw(db_url) as conn:
+        for table in ("cases", "case_events", "audit_log"):
+            rows = (await conn.execute(text(f"SELECT * FROM {table}"))).all()
+            dump = repr(rows)
+            for word in ("lgbtiq", "disappearance", "worsened", "the family left", "'GT'"):
+                assert word not in dump, (table, word)
