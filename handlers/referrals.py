@@ -166,7 +166,7 @@ async def send(turn: Turn, ref: str) -> str:
     except (DestinationGone, TransientSendError) as exc:
         log.warning("referral summary not delivered: %s", type(exc).__name__)
         return turn.t("The summary could not be delivered to the partner; try again later.")
-    await services.db.partners.mark_sent(ref, str(turn.msg.sender))
+    await _remind_later(services, await services.db.partners.mark_sent(ref, str(turn.msg.sender)))
     return turn.t("Summary of {referral} sent to {partner}.", referral=ref, partner=found.partner)
 
 
@@ -226,8 +226,12 @@ async def remind(services: Services, ref: str) -> None:
         await services.db.deadlines.cancel(REMINDER, ref)
         return
     after = services.settings.casework.referral_reminder_after
+    now = services.clock.now()
+    if found.updated_at + after > now:  # there was news since this was scheduled
+        await services.db.deadlines.schedule(REMINDER, ref, found.updated_at + after)
+        return
     # Moved on before the notice: a crash loses one reminder, never repeats it.
-    await services.db.deadlines.schedule(REMINDER, ref, services.clock.now() + after)
+    await services.db.deadlines.schedule(REMINDER, ref, now + after)
     await cards.tell_rooms(
         services,
         N_(

@@ -187,3 +187,16 @@ async def test_forget_makes_the_referral_note_unreadable(bot: Harness) -> None:
     assert (await bot.db.cases.get(ref)).withdrawn
     found = await bot.db.partners.get(rid)
     assert found.note is None and found.partner == "Safe Haven"
+
+
+async def test_a_summary_sent_counts_as_news(bot: Harness) -> None:
+    await seeded(bot)
+    ref = await report(bot, ANA, "trusted_partners")
+    await say(bot, f"/ack {ref}")
+    rid = referral_ref(await say(bot, f"/refer {ref} Lawyers Collective legal"))
+    await bot.advance(timedelta(days=5))
+    assert "sent to Lawyers Collective" in await say(bot, f"/referral {rid} send")
+    await bot.advance(timedelta(days=6))
+    assert not [o for o in bot.matrix.to(TRIAGE) if rid in o.text and "no news" in o.text]
+    await bot.advance(timedelta(days=1))
+    assert len([o for o in bot.matrix.to(TRIAGE) if rid in o.text and "no news" in o.text]) == 1
