@@ -178,7 +178,9 @@ async def test_card_to_close_with_ask_round_trips(bot: Harness) -> None:
     await bot.send(ALICE, f"/refer {ref} Lawyers Collective legal", chat=TRIAGE)
     await bot.send(ALICE, f"/followup {ref} risk=medium", chat=TRIAGE)
     await bot.advance(timedelta(days=15))  # the follow-up came and went
-    replies = await bot.send(ALICE, f"/close {ref} outcome=risk_reduced safe and relocated", chat=TRIAGE)
+    replies = await bot.send(
+        ALICE, f"/close {ref} outcome=risk_reduced safe and relocated", chat=TRIAGE
+    )
     assert "closed" in replies[-1].text
     case = await bot.db.cases.get(ref)
     assert (case.state, case.priority, case.verification) == ("closed", "high", "confirmed")
