@@ -82,7 +82,7 @@ async def bench(url: str, cases: int, signatures: int) -> dict[str, float]:
             orgs.append(org.id)
         for ref in ("A-SEQ001", "A-PAR001"):
             await db.appeals.create(ref, "matrix:@alice:example.org")
-            await db.appeals.mark_sent(ref, "matrix:@alice:example.org")
+            await db.appeals.send(ref, "matrix:@alice:example.org", [], [])
 
         async def sign(n: int, ref: str) -> None:
             await db.appeals.sign(ref, orgs[n], f"telegram:{7_000_000 + n}")

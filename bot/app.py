@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot import config_casework
 from bot.broadcast import Dispatcher
 from bot.config import Config, ConfigError, Secrets, load_secrets
 from bot.scheduler import Scheduler
-from bot.tasks import BackgroundTasks
 from bot.transports.base import Transport
 from handlers.clock import Clock, SystemClock
 from handlers.hub import MessengerHub
@@ -23,7 +22,7 @@ from handlers.messages import Address
 from handlers.router import Router
 from handlers.services import Services
 from handlers.settings import Settings
-from storage import Database
+from storage import Database, Urgency
 from storage.keys import key_file_loader
 
 log = logging.getLogger(__name__)
@@ -38,9 +37,9 @@ def settings_from(config: Config) -> Settings:
         escalation_list=tuple(Address.parse(a) for a in advisory.escalation),
         allow_content_in_unencrypted_rooms=advisory.allow_content_in_unencrypted_rooms,
         escalation_after={
-            "immediate": timedelta(minutes=config.escalation.immediate),
-            "days": timedelta(minutes=config.escalation.days),
-            "weeks": timedelta(minutes=config.escalation.weeks),
+            Urgency.IMMEDIATE: timedelta(minutes=config.escalation.immediate),
+            Urgency.DAYS: timedelta(minutes=config.escalation.days),
+            Urgency.WEEKS: timedelta(minutes=config.escalation.weeks),
         },
         draft_lifetime=timedelta(hours=config.retention.draft_hours),
         closed_case_retention=timedelta(days=config.retention.closed_case_days),
@@ -53,6 +52,7 @@ def settings_from(config: Config) -> Settings:
         max_attachments_per_report=config.limits.max_attachments_per_report,
         digest_time=advisory.digest_time,
         casework=config_casework.casework(config.casework),
+        emergency_contact=advisory.emergency_contact,
     )
 
 
@@ -79,7 +79,6 @@ class App:
     transports: list[Transport]
     scheduler: Scheduler
     dispatcher: Dispatcher
-    tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     @classmethod
     async def build(
@@ -106,13 +105,13 @@ class App:
         for transport in built:
             hub.register(transport.platform, transport.messenger)
         dispatcher = Dispatcher.for_transports(config, services, built)
+        db.on_posted(dispatcher.wake)
         return cls(config, services, router, built, Scheduler(services), dispatcher)
 
     async def start(self) -> None:
         for transport in self.transports:
             await transport.start(self.router.deliver)
             log.info("%s transport started", transport.platform.value)
-        await self.router.start()
         await self.scheduler.start()
         await self.dispatcher.start()
 
@@ -124,8 +123,6 @@ class App:
                 await transport.stop()
             except Exception as exc:  # keep stopping the others
                 log.error("stopping %s failed: %s", transport.platform.value, type(exc).__name__)
-        await self.router.stop()
-        await self.tasks.cancel_all()
         await self.services.db.close()
 
 

@@ -1,4 +1,4 @@
-"""Configuration: SPEC §9 parsed into frozen, typed objects.
+"""Configuration: docs/spec.md §9 parsed into frozen, typed objects.
 
 ``parse_config`` is pure: TOML text, the folder it came from and an
 environment in, a ``Config`` out, or a ``ConfigError`` naming the key at
@@ -24,8 +24,8 @@ from urllib.parse import urlparse
 
 from bot import config_casework
 from bot.config_casework import CaseworkSection
+from storage.records import LANGUAGES
 
-LANGUAGES = ("en", "es", "fr", "ar")
 MASTER_KEY_ENV = "SOSBOT_MASTER_KEY"
 MASTER_KEY_BYTES = 32
 
@@ -84,6 +84,7 @@ class AdvisorySection:
     escalation: tuple[str, ...] = ()
     allow_content_in_unencrypted_rooms: bool = False
     digest_time: str = "08:00"  # UTC, HH:MM
+    emergency_contact: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class RetentionSection:
 
 @dataclass(frozen=True)
 class LimitsSection:
-    """Per-account abuse limits (SPEC §7)."""
+    """Per-account abuse limits (docs/spec.md §7)."""
 
     messages_per_minute: int = 30
     reports_per_day: int = 10

@@ -2,8 +2,8 @@
 
 Deadlines live in the database (handlers/deadlines.py acts on them). The
 scheduler holds one APScheduler date job at the time of the next deadline,
-re-armed from the database at start, after every run and whenever a
-handler changes a deadline; a slow safety poll catches anything else. With
+re-armed from the database at start and after every run; a deadline a
+handler adds meanwhile is found by the 60-second safety poll. With
 a ``FakeClock`` nothing waits on the wall clock: ``advance`` moves time and
 runs what came due.
 """
@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from handlers import deadlines
 from handlers.clock import FakeClock
 from handlers.services import Services
+from storage.records import DeadlineKind
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,13 @@ class Scheduler:
 
         now = self.services.clock.now()
         pending = {(d.kind, d.object_ref) for d in await self.services.db.deadlines.pending()}
-        if ("digest", "daily") not in pending:
+        if (DeadlineKind.DIGEST, "daily") not in pending:
             at = next_digest(now, self.services.settings.digest_time)
-            await self.services.db.deadlines.schedule("digest", "daily", at)
-        if ("purge", "daily") not in pending:
-            await self.services.db.deadlines.schedule("purge", "daily", now + timedelta(hours=1))
+            await self.services.db.deadlines.schedule(DeadlineKind.DIGEST, "daily", at)
+        if (DeadlineKind.PURGE, "daily") not in pending:
+            await self.services.db.deadlines.schedule(
+                DeadlineKind.PURGE, "daily", now + timedelta(hours=1)
+            )
 
     async def run_due(self) -> int:
         async with self._lock:

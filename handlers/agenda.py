@@ -17,6 +17,7 @@ from typing import Any
 from handlers import triage, vocab
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.turn import Turn
+from storage.records import CaseState
 from storage.records_casework import CaseFile
 
 FILTERS = (
@@ -65,7 +66,7 @@ async def select(turn: Turn, words: list[str]) -> list[CaseFile]:
             overdue |= key == "overdue"
             assigned = "me" if key == "mine" else assigned
             state = "all" if key == "all" else state
-        elif key == "state" and value.casefold() in ("open", "all", *triage.STATES):
+        elif key == "state" and value.casefold() in ("open", "all", *CaseState):
             state = value.casefold()
         elif key == "assigned" and value:
             assigned = value

@@ -1,4 +1,4 @@
-"""Urgent-action appeals: drafting, approval, consent, broadcast (SPEC §5).
+"""Urgent-action appeals: drafting, approval, consent, broadcast (docs/spec.md §5).
 
 Advisors draft an appeal, give its text per language, a deadline and an
 audience; distinct advisors approve it (``appeals.approvals_required``, the
@@ -16,36 +16,33 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
-from handlers import broadcast
-from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers import broadcast, keys
+from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES, render, render_plural
+from handlers.keys import Kind
 from handlers.refs import RefKind, new_ref
+from handlers.services import Services
 from handlers.turn import Turn
-from storage import AppealDetail, CaseDetail
+from storage import (
+    AppealDetail,
+    AppealState,
+    BroadcastKind,
+    CaseDetail,
+    Consent,
+    DeadlineKind,
+    Language,
+    MemberGroup,
+)
 from storage.errors import Conflict, NotFound
 from storage.repos.outbox import Delivery
 
-ACTIONS = (
-    "new",
-    "text",
-    "deadline",
-    "target",
-    "show",
-    "approve",
-    "send",
-    "status",
-    "export",
-    "update",
-)
-SPEC = CommandSpec(
-    "appeal",
-    (Arg("action", ArgKind.CHOICE, choices=ACTIONS), Arg("rest", ArgKind.REST, optional=True)),
-)
-PUBLIC = ("public_named", "public_anonymised")
+Action = Callable[[Turn, Mapping[str, Any]], Awaitable[str | None]]
+"""A subcommand of ``/appeal`` (declared in handlers/command_table.py): its answer."""
+PUBLIC = (Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMISED)
 TARGET_KEYS = ("region", "language", "group", "individuals")
 _STOPWORDS = {
     "and",
@@ -106,7 +103,7 @@ async def _consent_problem(turn: Turn, appeal: AppealDetail) -> str | None:
 
 def anonymity_problem(turn: Turn, case: CaseDetail, texts: Iterable[str]) -> str | None:
     """With anonymised consent, a text may not name anyone named in the report."""
-    if case.consent != "public_anonymised":
+    if case.consent != Consent.PUBLIC_ANONYMISED:
         return None
     names = names_in(case.who or "")
     for text in texts:
@@ -121,14 +118,9 @@ def anonymity_problem(turn: Turn, case: CaseDetail, texts: Iterable[str]) -> str
     return None
 
 
-async def new(turn: Turn, rest: str) -> str:
-    case_ref = None
-    if rest:
-        from handlers.refs import parse_ref
-
-        case_ref = parse_ref(rest.split()[0], RefKind.CASE)
-        if case_ref is None:
-            return turn.t("Usage: {usage}", usage="/appeal new [C-…]")
+async def new(turn: Turn, args: Mapping[str, Any]) -> str:
+    case_ref = args["case"]
+    if case_ref is not None:
         await turn.services.db.cases.get(case_ref)  # NotFound if there is none
     for _ in range(8):
         ref = new_ref(RefKind.APPEAL)
@@ -144,11 +136,8 @@ async def new(turn: Turn, rest: str) -> str:
     raise RuntimeError("could not allocate an appeal reference")
 
 
-async def set_text(turn: Turn, ref: str, rest: str) -> str:
-    language, _, text = rest.partition(" ")
-    language = language.lower()
-    if language not in LANGUAGES or not text.strip():
-        return turn.t("Usage: {usage}", usage="/appeal text A-… en|es|fr|ar text")
+async def set_text(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref, language, text = args["appeal"], args["language"], args["text"]
     if len(text) > turn.services.settings.max_text_chars:
         return turn.t("That message is too long. Nothing was saved.")
     appeal = await turn.services.db.appeals.get(ref)
@@ -165,13 +154,8 @@ async def set_text(turn: Turn, ref: str, rest: str) -> str:
     )
 
 
-async def set_deadline(turn: Turn, ref: str, rest: str) -> str:
-    from datetime import date
-
-    try:
-        day = date.fromisoformat(rest.strip())
-    except ValueError:
-        return turn.t("Usage: {usage}", usage="/appeal deadline A-… YYYY-MM-DD")
+async def set_deadline(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref, day = args["appeal"], args["deadline"]
     deadline = datetime.combine(day, time(23, 59), tzinfo=UTC)
     if deadline <= turn.services.clock.now():
         return turn.t("The deadline must be in the future.")
@@ -179,19 +163,17 @@ async def set_deadline(turn: Turn, ref: str, rest: str) -> str:
     return turn.t("Deadline of {ref}: {date} 23:59 UTC.", ref=ref, date=day.isoformat())
 
 
-async def set_target(turn: Turn, ref: str, rest: str) -> str:
+async def set_target(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref = args["appeal"]
     values: dict[str, str] = {}
-    for pair in rest.split():
+    for pair in args["audience"].split():
         key, sep, value = pair.partition("=")
         if not sep or key.lower() not in TARGET_KEYS or not value:
-            return turn.t(
-                "Usage: {usage}",
-                usage="/appeal target A-… region=… language=… group=… individuals=yes|no",
-            )
+            raise BadArgument(pair)
         values[key.lower()] = value.replace("_", " ")
     language = values.get("language")
     if language and language not in LANGUAGES:
-        return turn.t("Usage: {usage}", usage="/appeal target A-… language=en|es|fr|ar")
+        raise BadArgument(language)
     await turn.services.db.appeals.set_target(
         ref,
         str(turn.msg.sender),
@@ -200,26 +182,44 @@ async def set_target(turn: Turn, ref: str, rest: str) -> str:
         group=values.get("group"),
         allow_individuals=values.get("individuals", "no").lower() in ("yes", "true", "1"),
     )
-    audience = await _audience(turn, await turn.services.db.appeals.get(ref))
+    groups = await audience(turn.services, await turn.services.db.appeals.get(ref))
     return turn.tn(
         "Audience of {ref}: {n} member group.",
         "Audience of {ref}: {n} member groups.",
-        len(audience),
+        len(groups),
         ref=ref,
     )
 
 
-async def _audience(turn: Turn, appeal: AppealDetail) -> list[Any]:
-    return await turn.services.db.members.audience(
+def with_sign_button(
+    ref: str, groups: Sequence[MemberGroup], texts: Mapping[str, str]
+) -> list[Delivery]:
+    """One message per group, in its language, under a Sign button in that language."""
+    labels = {lang: render(lang, "Sign") for lang in {*texts, Language.EN}}
+    return [
+        Delivery(
+            d.address,
+            d.language,
+            d.text,
+            ((keys.make(Kind.SIGN, ref), labels[d.language or Language.EN]),),
+        )
+        for d in broadcast.deliveries_for(groups, texts)
+    ]
+
+
+async def audience(services: Services, appeal: AppealDetail) -> list[MemberGroup]:
+    """The active member groups the appeal's target selects."""
+    return await services.db.members.audience(
         region=appeal.target_region,
         language=appeal.target_language,
         working_group=appeal.target_group,
     )
 
 
-async def show(turn: Turn, ref: str) -> str:
+async def show(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref = args["appeal"]
     appeal = await turn.services.db.appeals.get(ref)
-    audience = await _audience(turn, appeal)
+    groups = await audience(turn.services, appeal)
     lines = [
         turn.t("Appeal {ref} ({state})", ref=ref, state=appeal.state),
         turn.t("Case: {value}", value=appeal.case_ref or "-"),
@@ -232,7 +232,7 @@ async def show(turn: Turn, ref: str) -> str:
             region=appeal.target_region or "*",
             language=appeal.target_language or "*",
             group=appeal.target_group or "*",
-            count=len(audience),
+            count=len(groups),
         ),
         turn.t(
             "Approvals: {count} of {needed}",
@@ -245,16 +245,17 @@ async def show(turn: Turn, ref: str) -> str:
     return "\n".join(lines)
 
 
-async def approve(turn: Turn, ref: str) -> str:
+async def approve(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref = args["appeal"]
     count = await turn.services.db.appeals.approve(ref, str(turn.msg.sender))
     needed = turn.services.settings.approvals_required
     return turn.t("{ref}: {count} of {needed} approvals.", ref=ref, count=count, needed=needed)
 
 
-async def send(turn: Turn, ref: str) -> str:
-    db = turn.services.db
+async def send(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref, db = args["appeal"], turn.services.db
     appeal = await db.appeals.get(ref)
-    if appeal.state != "draft":
+    if appeal.state != AppealState.DRAFT:
         return turn.t("{ref} was already sent.", ref=ref)
     needed = turn.services.settings.approvals_required
     if appeal.approvals < needed:
@@ -264,7 +265,7 @@ async def send(turn: Turn, ref: str) -> str:
             needed=needed,
             count=appeal.approvals,
         )
-    if "en" not in appeal.texts:
+    if Language.EN not in appeal.texts:
         return turn.t("{ref} needs an English text, the fallback for every group.", ref=ref)
     if appeal.deadline_at is None:
         return turn.t("{ref} needs a deadline: /appeal deadline {ref} YYYY-MM-DD", ref=ref)
@@ -272,18 +273,13 @@ async def send(turn: Turn, ref: str) -> str:
     if problem:
         return problem
     texts = {lang: f"{text}\n\n{sign_line(lang, ref)}" for lang, text in appeal.texts.items()}
-    sign_labels = {lang: render(lang, "Sign") for lang in texts}
-    groups = await _audience(turn, appeal)
-    deliveries = [
-        Delivery(d.address, d.language, d.text, ((f"sign:{ref}", sign_labels[d.language or "en"]),))
-        for d in broadcast.deliveries_for(groups, texts)
-    ]
+    deliveries = with_sign_button(ref, await audience(turn.services, appeal), texts)
     rooms = [str(room) for room in turn.services.settings.advisory_rooms]
     await db.appeals.send(ref, str(turn.msg.sender), deliveries, rooms)
     before = turn.services.settings.reminder_before_deadline
     if appeal.deadline_at - before > turn.services.clock.now():
-        await db.deadlines.schedule("appeal-reminder", ref, appeal.deadline_at - before)
-    await db.deadlines.schedule("appeal-close", ref, appeal.deadline_at)
+        await db.deadlines.schedule(DeadlineKind.APPEAL_REMINDER, ref, appeal.deadline_at - before)
+    await db.deadlines.schedule(DeadlineKind.APPEAL_CLOSE, ref, appeal.deadline_at)
     return turn.tn(
         "{ref} is being sent to {n} member group.",
         "{ref} is being sent to {n} member groups.",
@@ -292,19 +288,22 @@ async def send(turn: Turn, ref: str) -> str:
     )
 
 
-async def update(turn: Turn, ref: str, rest: str) -> str:
+async def update(turn: Turn, args: Mapping[str, Any]) -> str:
+    ref, rest = args["appeal"], args["text"]
     appeal = await turn.services.db.appeals.get(ref)
-    if appeal.state != "sent" or not rest.strip():
+    if appeal.state != AppealState.SENT:
         return turn.t("Only an open appeal can be updated: /appeal update A-… text")
     digest = hashlib.sha256(rest.strip().encode()).hexdigest()[:8]
     texts = {
         lang: render(lang, "Update to appeal {ref}:", ref=ref) + "\n\n" + rest.strip()
         for lang in LANGUAGES
     }
-    groups = await _audience(turn, appeal)
+    groups = await audience(turn.services, appeal)
     deliveries = broadcast.deliveries_for(groups, texts)
     # The same update text is queued once however often it is sent (idempotent).
-    await broadcast.queue_broadcast(turn.services, "appeal-update", f"{ref}/{digest}", deliveries)
+    await broadcast.queue_broadcast(
+        turn.services, BroadcastKind.APPEAL_UPDATE, f"{ref}/{digest}", deliveries
+    )
     return turn.t(
         "The update to {ref} is being sent to {count} member groups.",
         ref=ref,
@@ -342,7 +341,7 @@ async def export_files(services: Any, ref: str) -> list[tuple[str, bytes, str]]:
                 "yes" if s.via_group else "no",
             ]
         )
-    letter = [appeal.texts.get("en", ""), "", "Signatories:"]
+    letter = [appeal.texts.get(Language.EN, ""), "", "Signatories:"]
     letter += [
         f"- {s.organisation} ({s.country})" if s.country else f"- {s.organisation}"
         for s in signatures
@@ -353,36 +352,23 @@ async def export_files(services: Any, ref: str) -> list[tuple[str, bytes, str]]:
     ]
 
 
-async def run(turn: Turn, args: Mapping[str, Any]) -> None:
-    """``/appeal`` (the router lets only advisors in)."""
-    action, rest = args["action"], (args.get("rest") or "").strip()
-    try:
-        if action == "new":
-            await turn.say(await new(turn, rest))
-            return
-        from handlers.refs import parse_ref
+async def status(turn: Turn, args: Mapping[str, Any]) -> str:
+    return await tally(turn.services, args["appeal"], turn.language)
 
-        first, _, rest = rest.partition(" ")
-        ref = parse_ref(first, RefKind.APPEAL) if first else None
-        if ref is None:
-            await turn.say(turn.t("Usage: {usage}", usage=f"/appeal {action} A-…"))
-            return
-        if action == "export":
-            for name, data, mime in await export_files(turn.services, ref):
-                await turn.messenger.send_file(turn.chat, name, data, mime, ref)
-            return
-        handlers = {
-            "text": lambda: set_text(turn, ref, rest),
-            "deadline": lambda: set_deadline(turn, ref, rest),
-            "target": lambda: set_target(turn, ref, rest),
-            "show": lambda: show(turn, ref),
-            "approve": lambda: approve(turn, ref),
-            "send": lambda: send(turn, ref),
-            "update": lambda: update(turn, ref, rest),
-            "status": lambda: tally(turn.services, ref, turn.language),
-        }
-        await turn.say(await handlers[action]())
+
+async def export(turn: Turn, args: Mapping[str, Any]) -> None:
+    ref = args["appeal"]
+    for name, data, mime in await export_files(turn.services, ref):
+        await turn.services.post.send_file(turn.chat, name, data, mime, ref)
+
+
+async def run(turn: Turn, action: Action, args: Mapping[str, Any]) -> None:
+    """One ``/appeal`` subcommand (the router lets only advisors in)."""
+    try:
+        answer = await action(turn, args)
     except NotFound:
-        await turn.say(turn.t("No such appeal or case."))
+        answer = turn.t("No such appeal or case.")
     except Conflict:
-        await turn.say(turn.t("That appeal cannot be changed now (it was already sent or closed)."))
+        answer = turn.t("That appeal cannot be changed now (it was already sent or closed).")
+    if answer:
+        await turn.say(answer)

@@ -25,19 +25,20 @@ from handlers.messages import Address
 from handlers.messenger import DestinationGone, TransientSendError
 from handlers.services import Services
 from storage.errors import NotFound
-from storage.records import BroadcastInfo, MemberGroup, OutboxProblem
+from storage.records import BroadcastInfo, BroadcastKind, Language, MemberGroup, OutboxProblem
 from storage.repos.outbox import FAILED, INACTIVE, SENT, UNCERTAIN, Delivery
 
 log = logging.getLogger(__name__)
+QUEUED = "q:"  # a progress message still in the outbox: "q:<row id>"
 
-LABELS = {
-    "appeal": N_("Appeal {ref}"),
-    "appeal-update": N_("Update to appeal {ref}"),
-    "reminder": N_("Reminder for appeal {ref}"),
+LABELS: dict[str, str] = {
+    BroadcastKind.APPEAL: N_("Appeal {ref}"),
+    BroadcastKind.APPEAL_UPDATE: N_("Update to appeal {ref}"),
+    BroadcastKind.REMINDER: N_("Reminder for appeal {ref}"),
 }
 DEFAULT_LABEL = N_("Broadcast {ref}")
 LISTED_PROBLEMS = 30
-FALLBACK_LANGUAGE = "en"
+FALLBACK_LANGUAGE: str = Language.EN
 
 
 def deliveries_for(
@@ -174,15 +175,28 @@ class ProgressReporter:
         for room_text in info.report_to:
             room = Address.parse(room_text)
             try:
-                message_id = progress.get(room_text)
-                if message_id is not None and await hub.edit_text(room, message_id, text):
-                    continue
-                if post:
-                    progress[room_text] = (await hub.send_text(room, text)).message_id
+                message_id = await self._message_id(progress.get(room_text))
+                if message_id is not None:
+                    progress[room_text] = message_id
+                    if await hub.edit_text(room, message_id, text):
+                        continue
+                if post and not str(progress.get(room_text, "")).startswith(QUEUED):
+                    ref = f"{info.kind}:{info.ref}"
+                    queued = await self.services.post.send_text(
+                        room, text, kind="progress", ref=ref
+                    )
+                    progress[room_text] = f"{QUEUED}{queued.row_id}"
             except (DestinationGone, TransientSendError) as exc:
                 log.warning("broadcast progress not shown: %s", type(exc).__name__)
         if progress != info.progress:
             await self.services.db.outbox.set_progress(info.kind, info.ref, progress)
+
+    async def _message_id(self, shown: str | None) -> str | None:
+        """The platform's id of a progress message; None while it is still queued."""
+        if shown is None or not shown.startswith(QUEUED):
+            return shown
+        row_id = int(shown.removeprefix(QUEUED))
+        return (await self.services.db.outbox.remote_ids([row_id])).get(row_id)
 
     async def _finish(self, info: BroadcastInfo, counts: Mapping[str, int]) -> None:
         problems = await self.services.db.outbox.problems(info.kind, info.ref)

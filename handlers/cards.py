@@ -1,4 +1,4 @@
-"""Case cards: what the advisory rooms see of a new case (SPEC §4).
+"""Case cards: what the advisory rooms see of a new case (docs/spec.md §4).
 
 In a room that is not end-to-end encrypted the card holds metadata only
 (reference, urgency, consent, channel, time), unless the configuration
@@ -8,45 +8,25 @@ they can name people.
 
 from __future__ import annotations
 
-import base64
-import logging
 from typing import Any
 
+from handlers import rooms
 from handlers.i18n import N_, render
-from handlers.messages import Address, Attachment
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.messages import Address
+from handlers.outgoing import Kind
 from handlers.services import Services
-from storage import CaseDetail
+from storage import CaseDetail, Consent, Urgency
 
-log = logging.getLogger(__name__)
-
-URGENCY_LABELS = {
-    "immediate": N_("IMMEDIATE (hours)"),
-    "days": N_("days"),
-    "weeks": N_("weeks"),
+# How a card names an urgency or a consent (their values never collide).
+LABELS: dict[str, str] = {
+    Urgency.IMMEDIATE: N_("IMMEDIATE (hours)"),
+    Urgency.DAYS: N_("days"),
+    Urgency.WEEKS: N_("weeks"),
+    Consent.ADVISORY_ONLY: N_("advisory group only"),
+    Consent.TRUSTED_PARTNERS: N_("may be shared with trusted partners"),
+    Consent.PUBLIC_NAMED: N_("public appeal with names"),
+    Consent.PUBLIC_ANONYMISED: N_("public appeal, anonymised"),
 }
-CONSENT_LABELS = {
-    "advisory_only": N_("advisory group only"),
-    "trusted_partners": N_("may be shared with trusted partners"),
-    "public_named": N_("public appeal with names"),
-    "public_anonymised": N_("public appeal, anonymised"),
-}
-
-
-def draft_attachment(attachment: Attachment) -> dict[str, Any]:
-    """An attachment as it sits in the (encrypted) draft."""
-    return {
-        "filename": attachment.filename,
-        "mime_type": attachment.mime_type,
-        "data": base64.b64encode(attachment.data).decode("ascii"),
-    }
-
-
-def attachments_from_draft(data: dict[str, Any]) -> list[tuple[str, str, bytes]]:
-    return [
-        (a["filename"], a["mime_type"], base64.b64decode(a["data"]))
-        for a in data.get("attachments", [])
-    ]
 
 
 def card_text(case: CaseDetail, language: str, with_content: bool, *, sos: bool = False) -> str:
@@ -56,8 +36,8 @@ def card_text(case: CaseDetail, language: str, with_content: bool, *, sos: bool 
     head = t("🆘 SOS — new case {ref}", ref=case.ref) if sos else t("New case {ref}", ref=case.ref)
     lines = [
         head,
-        t("Urgency: {value}", value=t(URGENCY_LABELS[case.urgency])),
-        t("Consent: {value}", value=t(CONSENT_LABELS[case.consent])),
+        t("Urgency: {value}", value=t(LABELS[case.urgency])),
+        t("Consent: {value}", value=t(LABELS[case.consent])),
         t("Channel: {value}", value=case.channel),
         t("Received: {value}", value=case.created_at.strftime("%Y-%m-%d %H:%M UTC")),
     ]
@@ -92,37 +72,22 @@ async def content_allowed(services: Services, room: Address) -> bool:
 
 
 async def post_case_card(services: Services, ref: str, *, sos: bool = False) -> int:
-    """Post the card of ``ref`` to every advisory room; how many rooms got it."""
+    """Queue the card of ``ref`` (and, where content may be shown, its files) for
+    every advisory room; how many rooms it was queued for. The outbox delivers
+    it (retrying until a room takes it); its delivery releases the defender's
+    confirmation (``Kind.CONFIRM``)."""
     case = await services.db.cases.get(ref)
     language = services.settings.default_language
-    delivered = 0
-    for room in services.settings.advisory_rooms:
-        if not services.hub.serves(room.platform):
-            continue
-        try:
-            with_content = await content_allowed(services, room)
-            sent = await services.hub.send_text(
-                room, card_text(case, language, with_content, sos=sos)
-            )
-            await services.db.cases.record_card(ref, str(room), sent.message_id)
-            if with_content:
-                for attachment in case.attachments:
-                    data = await services.db.cases.attachment_data(attachment.id)
-                    await services.hub.send_file(
-                        room, attachment.filename, data, attachment.mime_type, case.ref
-                    )
-            delivered += 1
-        except (DestinationGone, TransientSendError) as exc:
-            log.error("case card not delivered to an advisory room: %s", type(exc).__name__)
-    return delivered
 
+    async def post(room: Address) -> None:
+        with_content = await content_allowed(services, room)
+        text = card_text(case, language, with_content, sos=sos)
+        await services.post.send_text(room, text, kind=Kind.CARD, ref=case.ref, language=language)
+        if with_content:
+            for attachment in case.attachments:
+                data = await services.db.cases.attachment_data(attachment.id)
+                await services.post.send_file(
+                    room, attachment.filename, data, attachment.mime_type, case.ref
+                )
 
-async def tell_rooms(services: Services, message: str, **params: Any) -> None:
-    """A short notice (no content) to every advisory room."""
-    text = render(services.settings.default_language, message, **params)
-    for room in services.settings.advisory_rooms:
-        if services.hub.serves(room.platform):
-            try:
-                await services.hub.send_text(room, text)
-            except (DestinationGone, TransientSendError) as exc:
-                log.error("notice not delivered to an advisory room: %s", type(exc).__name__)
+    return await rooms.each_room(services, post)

@@ -4,29 +4,31 @@
     /close C-… outcome=resolved [reason]
     /followup C-… risk=high [note]
 
-and the table of every casework command (with /refer, /referral, /cases,
-/agenda and /stats from ``referrals``, ``agenda`` and ``stats``). Like the
-other advisors' commands they are refused to anyone else before any
-reference is read, and every change is in the case history and the audit
-log (storage writes both in the change's transaction).
+with their declarations (``handlers.command_table`` lists them, with /refer,
+/referral, /cases, /agenda and /stats from ``referrals``, ``agenda`` and
+``stats``). Like the other advisors' commands they are refused to anyone
+else before any reference is read, and every change is in the case history
+and the audit log (storage writes both in the turn's transaction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from handlers import agenda, referrals, stats, triage, vocab
+from handlers import vocab
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.turn import Turn
-from storage.errors import Conflict, NotFound
+from storage.errors import Conflict
+from storage.records import DeadlineKind
 
-CASE = triage.CASE
+CASE = Arg("case", ArgKind.CASE_REF, optional=True)  # a reply to a card may omit it
 OUTCOME_CHOICES = tuple(f"outcome={o}" for o in vocab.OUTCOMES)
 RISK_CHOICES = tuple(f"risk={r}" for r in vocab.RISKS)
 
 CASE_SPECS = {
+    # /close and /followup replace triage's: with an outcome, with a risk.
     "tag": CommandSpec(
         "tag",
         (CASE, Arg("country=… threat=… perpetrator=… profile=… relation=… group=…", ArgKind.REST)),
@@ -47,16 +49,7 @@ CASE_SPECS = {
             Arg("note", ArgKind.REST, optional=True),
         ),
     ),
-    "refer": referrals.REFER_SPEC,
 }
-SPECS: dict[str, CommandSpec] = {
-    **CASE_SPECS,
-    "referral": referrals.REFERRAL_SPEC,
-    "cases": agenda.CASES_SPEC,
-    "agenda": agenda.AGENDA_SPEC,
-    "stats": stats.STATS_SPEC,
-}
-"""Every casework command; /close, /followup, /refer and /cases replace triage's."""
 
 TAG_ARG = CASE_SPECS["tag"].args[1].name
 
@@ -100,7 +93,7 @@ async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str:
         )
     except Conflict:
         return turn.t("{ref} is already closed.", ref=ref)
-    await services.db.deadlines.cancel("escalation", ref)
+    await services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
     answer = turn.t(
         "{ref} closed. Outcome: {outcome}.",
         ref=ref,
@@ -117,7 +110,7 @@ async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str:
                 date=_stamp(case.followup_at),
             )
         )
-    await services.db.deadlines.cancel("followup", ref)
+    await services.db.deadlines.cancel(DeadlineKind.FOLLOWUP, ref)
     return answer
 
 
@@ -126,48 +119,10 @@ async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str:
     risk = str(args["risk"]).split("=", 1)[1]
     due = services.clock.now() + services.settings.casework.followup_after[risk]
     await services.db.casefile.reassess(ref, str(turn.msg.sender), risk, args.get("note"), due)
-    await services.db.deadlines.schedule("followup", ref, due)
+    await services.db.deadlines.schedule(DeadlineKind.FOLLOWUP, ref, due)
     return turn.t(
         "Follow-up of {ref} recorded (risk: {risk}). Next reassessment: {date}.",
         ref=ref,
         risk=vocab.label("risk", risk, turn.language),
         date=due.strftime("%Y-%m-%d %H:%M UTC"),
     )
-
-
-CaseAction = Callable[[Turn, str, Mapping[str, Any]], Awaitable[str]]
-CASE_ACTIONS: dict[str, CaseAction] = {
-    "tag": tag,
-    "close": close,
-    "followup": followup,
-    "refer": referrals.refer,
-}
-OTHER_ACTIONS: dict[str, Callable[[Turn, Mapping[str, Any]], Awaitable[None]]] = {
-    "referral": referrals.referral,
-    "cases": agenda.cases,
-    "agenda": agenda.agenda,
-    "stats": stats.post_stats,
-}
-
-
-async def run(turn: Turn, name: str, args: Mapping[str, Any]) -> None:
-    if not triage.allowed(turn):  # the router checked too; a second lock costs nothing
-        await triage.refuse(turn)
-        return
-    if name in OTHER_ACTIONS:
-        await OTHER_ACTIONS[name](turn, args)
-        return
-    ref = await triage.case_ref(turn, args)
-    if ref is None:
-        await turn.say(
-            turn.t(
-                "Which case? Give the reference or reply to its card: {usage}",
-                usage=SPECS[name].usage(),
-            )
-        )
-        return
-    try:
-        answer = await CASE_ACTIONS[name](turn, ref, args)
-    except NotFound:
-        answer = turn.t("There is no case {ref}.", ref=ref)
-    await turn.say(answer)

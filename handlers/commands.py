@@ -2,7 +2,9 @@
 
 A command declares its arguments once; the parser checks them and the usage
 line shown on a mistake is generated from the same declaration, so the two
-never drift apart. ``/cmd``, ``!cmd`` (Matrix clients swallow ``/``) and
+never drift apart. A command with subcommands (``/appeal text A-… en …``)
+declares each of them the same way, and its usage is one line per
+subcommand. ``/cmd``, ``!cmd`` (Matrix clients swallow ``/``) and
 ``/cmd@BotName`` (Telegram groups) are the same command, in any case.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import Enum, auto
 from typing import Any
@@ -46,9 +48,14 @@ class Arg:
     kind: ArgKind = ArgKind.WORD
     optional: bool = False
     choices: tuple[str, ...] = ()
+    shown: str = ""
+    """How the usage line shows the argument, where its name would not say
+    enough (``region=… language=…``)."""
 
     def usage(self) -> str:
-        if self.kind is ArgKind.CHOICE:
+        if self.shown:
+            shown = self.shown
+        elif self.kind is ArgKind.CHOICE:
             shown = "|".join(self.choices)
         elif self.kind is ArgKind.CASE_REF:
             shown = "C-…"
@@ -63,13 +70,35 @@ class Arg:
         return f"[{shown}]" if self.optional else shown
 
 
+SUBCOMMAND = "subcommand"
+"""The key under which ``parse_args`` gives the subcommand word."""
+
+
 @dataclass(frozen=True)
 class CommandSpec:
-    name: str
+    name: str  # "appeal", or "appeal text" for a subcommand
     args: tuple[Arg, ...] = ()
     aliases: tuple[str, ...] = ()
+    subcommands: tuple[CommandSpec, ...] = ()
+
+    @classmethod
+    def group(cls, name: str, *subcommands: CommandSpec) -> CommandSpec:
+        """``/name`` whose first word picks one of ``subcommands`` (named by that word)."""
+        named = tuple(replace(s, name=f"{name} {s.name}") for s in subcommands)
+        return cls(name, subcommands=named)
+
+    @property
+    def word(self) -> str:
+        """The word that calls it: a subcommand's own word, without its command."""
+        return self.name.rsplit(" ", 1)[-1]
+
+    def subcommand(self, word: str) -> CommandSpec | None:
+        return next((s for s in self.subcommands if s.word == word.casefold()), None)
 
     def usage(self) -> str:
+        """The usage line; one line per subcommand for a command that has them."""
+        if self.subcommands:
+            return "\n".join(s.usage() for s in self.subcommands)
         return " ".join([f"/{self.name}", *(a.usage() for a in self.args)])
 
 
@@ -94,6 +123,11 @@ class UsageError(ValueError):
 
 class InputTooLong(ValueError):
     pass
+
+
+class BadArgument(ValueError):
+    """An argument has the declared shape but a value the command cannot take
+    (``region`` without ``=``): answered with the command's usage line."""
 
 
 def normalize(text: str) -> str:
@@ -148,7 +182,15 @@ def parse_args(spec: CommandSpec, rest: str) -> Mapping[str, Any]:
 
     An optional argument whose word does not fit is left out rather than
     failing, so ``/ask hello`` in reply to a card can omit the reference.
+    For a command with subcommands the first word picks the subcommand
+    (given under ``SUBCOMMAND``) and the rest is matched against its args.
     """
+    if spec.subcommands:
+        word, _, after = rest.strip().partition(" ")
+        chosen = spec.subcommand(word) if word else None
+        if chosen is None:
+            raise UsageError(spec, "bad_choice" if word else "missing")
+        return {SUBCOMMAND: chosen.word, **parse_args(chosen, after)}
     values: dict[str, Any] = {}
     remaining = rest.strip()
     for arg in spec.args:

@@ -1,11 +1,11 @@
-"""What happens when a deadline comes due (SPEC §4, §8).
+"""What happens when a deadline comes due (docs/spec.md §4, §8).
 
 Deadlines live in the database. ``run_due`` takes every deadline whose
 time has come and acts on it; each action re-reads the database first and
 does nothing when the deadline has gone stale (the case was acknowledged or
 closed meanwhile). A deadline is moved on (or completed) in storage BEFORE
-its alert is sent: a crash between the two loses that one alert rather than
-sending it twice, and the next step of the escalation still comes.
+its alert is queued, and both commit in one unit of work with the alert's
+outbox rows: the alert is sent exactly when the step is taken.
 
 Escalation of an unacknowledged case:
     step 0, after the urgency's time  → re-alert the rooms, mentioning the advisors
@@ -17,26 +17,19 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import appeals, broadcast, referrals
+from handlers import appeals, broadcast, referrals, rooms
+from handlers.errors import where
 from handlers.i18n import render
 from handlers.messages import Address
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.outgoing import Kind
 from handlers.services import Services
+from storage import AppealState, BroadcastKind, CaseFilter, CaseState, DeadlineKind, Language
 from storage.errors import NotFound
-from storage.repos.outbox import Delivery
+from storage.records import AppealDetail
 
 log = logging.getLogger(__name__)
 
 DAILY = timedelta(days=1)
-
-
-async def _send(services: Services, to: Address, text: str) -> None:
-    if not services.hub.serves(to.platform):
-        return
-    try:
-        await services.hub.send_text(to, text)
-    except (DestinationGone, TransientSendError) as exc:
-        log.error("deadline notice not delivered: %s", type(exc).__name__)
 
 
 async def escalate(services: Services, ref: str, step: int, now: datetime) -> None:
@@ -44,13 +37,13 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.acknowledged_at is not None or case.state == "closed" or case.withdrawn:
+    if case.acknowledged_at is not None or case.state == CaseState.CLOSED or case.withdrawn:
         return
     settings = services.settings
     language = settings.default_language
     if step == 0:
         await services.db.deadlines.schedule(
-            "escalation", ref, now + settings.escalation_after[case.urgency], step=1
+            DeadlineKind.ESCALATION, ref, now + settings.escalation_after[case.urgency], step=1
         )
         mentions = " ".join(services.hub.mention(a) for a in settings.advisors)
         text = render(
@@ -60,10 +53,9 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
             urgency=case.urgency,
             advisors=mentions,
         )
-        for room in settings.advisory_rooms:
-            await _send(services, room, text)
+        await rooms.tell_rooms(services, text)
     else:
-        await services.db.deadlines.cancel("escalation", ref)
+        await services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
         text = render(
             language,
             "⚠ Case {ref} ({urgency}) has gone unacknowledged twice in the advisory room. "
@@ -71,32 +63,30 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
             ref=ref,
             urgency=case.urgency,
         )
-        for person in settings.escalation_list:
-            await _send(services, person, text)
+        await rooms.tell_rooms(services, text, to=settings.escalation_list)
     await services.db.audit.append("system", f"case.escalation.{step}", ref)
 
 
 async def followup(services: Services, ref: str) -> None:
-    await services.db.deadlines.cancel("followup", ref)
+    await services.db.deadlines.cancel(DeadlineKind.FOLLOWUP, ref)
     try:
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.withdrawn and case.state == "closed":
+    if case.withdrawn and case.state == CaseState.CLOSED:
         return  # a closed case keeps its follow-up (/close leaves it only while it runs)
     text = render(
         services.settings.default_language, "⏰ Follow-up due for {ref}. /case {ref}", ref=ref
     )
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, text)
+    await rooms.tell_rooms(services, text)
 
 
 async def digest(services: Services, now: datetime) -> None:
-    await services.db.deadlines.schedule("digest", "daily", now + DAILY)
+    await services.db.deadlines.schedule(DeadlineKind.DIGEST, "daily", now + DAILY)
     language = services.settings.default_language
-    open_cases = await services.db.cases.list_cases("open")
+    open_cases = await services.db.cases.list_cases(CaseFilter.OPEN)
     unacked = [c for c in open_cases if c.acknowledged_at is None]
-    overdue = await services.db.cases.list_cases("overdue")
+    overdue = await services.db.cases.list_cases(CaseFilter.OVERDUE)
     lines = [
         render(language, "Daily digest"),
         render(
@@ -115,35 +105,34 @@ async def digest(services: Services, now: datetime) -> None:
         )
     for case in overdue:
         lines.append(render(language, "Follow-up overdue: {ref}", ref=case.ref))
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, "\n".join(lines))
+    await rooms.tell_rooms(services, "\n".join(lines))
 
 
 async def purge(services: Services, now: datetime) -> None:
-    await services.db.deadlines.schedule("purge", "daily", now + DAILY)
+    await services.db.deadlines.schedule(DeadlineKind.PURGE, "daily", now + DAILY)
     settings = services.settings
     await services.db.cases.purge_closed_older_than(now - settings.closed_case_retention)
     await services.db.conversations.purge_older_than(now - settings.draft_lifetime)
 
 
-async def appeal_reminder(services: Services, ref: str) -> None:
-    """Before the deadline: remind the groups whose organisation has not signed."""
-    await services.db.deadlines.cancel("appeal-reminder", ref)
+async def _open_appeal(services: Services, kind: DeadlineKind, ref: str) -> AppealDetail | None:
+    """Complete the deadline; the appeal if it is still open for signatures."""
+    await services.db.deadlines.cancel(kind, ref)
     try:
         appeal = await services.db.appeals.get(ref)
     except NotFound:
-        return
-    if appeal.state != "sent" or appeal.deadline_at is None:
+        return None
+    return appeal if appeal.state == AppealState.SENT else None
+
+
+async def appeal_reminder(services: Services, ref: str) -> None:
+    """Before the deadline: remind the groups whose organisation has not signed."""
+    appeal = await _open_appeal(services, DeadlineKind.APPEAL_REMINDER, ref)
+    if appeal is None or appeal.deadline_at is None:
         return
     signed = await services.db.appeals.signed_organisation_ids(ref)
     groups = [
-        g
-        for g in await services.db.members.audience(
-            region=appeal.target_region,
-            language=appeal.target_language,
-            working_group=appeal.target_group,
-        )
-        if g.organisation_id not in signed
+        g for g in await appeals.audience(services, appeal) if g.organisation_id not in signed
     ]
     deadline = appeal.deadline_at.strftime("%Y-%m-%d %H:%M UTC")
     texts = {
@@ -154,25 +143,15 @@ async def appeal_reminder(services: Services, ref: str) -> None:
             ref=ref,
             date=deadline,
         )
-        for lang in {*appeal.texts, "en"}
+        for lang in {*appeal.texts, Language.EN}
     }
-    deliveries = [
-        Delivery(
-            d.address, d.language, d.text, ((f"sign:{ref}", render(d.language or "en", "Sign")),)
-        )
-        for d in broadcast.deliveries_for(groups, texts)
-    ]
-    await broadcast.queue_broadcast(services, "reminder", ref, deliveries)
+    deliveries = appeals.with_sign_button(ref, groups, texts)
+    await broadcast.queue_broadcast(services, BroadcastKind.REMINDER, ref, deliveries)
 
 
 async def appeal_close(services: Services, ref: str) -> None:
     """At the deadline: signing closes; the rooms get the tally and the export."""
-    await services.db.deadlines.cancel("appeal-close", ref)
-    try:
-        appeal = await services.db.appeals.get(ref)
-    except NotFound:
-        return
-    if appeal.state != "sent":
+    if await _open_appeal(services, DeadlineKind.APPEAL_CLOSE, ref) is None:
         return
     await services.db.appeals.close(ref, "system")
     language = services.settings.default_language
@@ -181,38 +160,86 @@ async def appeal_close(services: Services, ref: str) -> None:
         + "\n"
         + await appeals.tally(services, ref, language)
     )
-    files = await appeals.export_files(services, ref)
-    for room in services.settings.advisory_rooms:
-        await _send(services, room, text)
-        if services.hub.serves(room.platform):
-            for name, data, mime in files:
-                try:
-                    await services.hub.send_file(room, name, data, mime, ref)
-                except (DestinationGone, TransientSendError) as exc:
-                    log.error("export not delivered: %s", type(exc).__name__)
+    files = [
+        (name, data, mime, ref) for name, data, mime in await appeals.export_files(services, ref)
+    ]
+    await rooms.tell_rooms(services, text, files=files)
+
+
+async def card_check(services: Services, ref: str) -> None:
+    """Two minutes after a case was created: has any advisory room got its card?
+
+    If not, the defender is told the truth in their language (the report is
+    saved, the group has not received it yet, the bot keeps trying) with the
+    network's emergency contact; their "alerted" confirmation still waits in
+    the outbox and goes out when a room takes the card.
+    """
+    await services.db.deadlines.cancel(DeadlineKind.CARD_CHECK, ref)
+    if await services.db.outbox.delivered(Kind.CARD, ref):
+        return
+    log.error("a case card has not reached any advisory room after 2 minutes")
+    try:
+        case = await services.db.cases.get(ref)
+    except NotFound:
+        return
+    if case.reporter_account_id is None or case.withdrawn:
+        return
+    try:
+        address = Address.parse(await services.db.accounts.address_of(case.reporter_account_id))
+        account = await services.db.accounts.get(case.reporter_account_id)
+    except NotFound:
+        return
+    language = account.language or services.settings.default_language
+    lines = [
+        render(
+            language,
+            "Your report is saved under the reference {ref}, but the advisory group has not "
+            "received it yet. The bot keeps trying and will tell you when they have it.",
+            ref=ref,
+        )
+    ]
+    contact = services.settings.emergency_contact.strip()
+    if contact:
+        lines.append(
+            render(language, "If you are in danger now, contact: {contact}", contact=contact)
+        )
+    if services.hub.serves(address.platform):
+        await services.post.send_text(
+            address, "\n\n".join(lines), kind=Kind.REPLY, language=language
+        )
+    await services.db.audit.append("system", "case.card_overdue", ref)
+
+
+ACTIONS = {
+    DeadlineKind.ESCALATION: lambda services, d, now: escalate(services, d.object_ref, d.step, now),
+    DeadlineKind.FOLLOWUP: lambda services, d, now: followup(services, d.object_ref),
+    DeadlineKind.DIGEST: lambda services, d, now: digest(services, now),
+    DeadlineKind.PURGE: lambda services, d, now: purge(services, now),
+    DeadlineKind.APPEAL_REMINDER: lambda services, d, now: appeal_reminder(services, d.object_ref),
+    DeadlineKind.APPEAL_CLOSE: lambda services, d, now: appeal_close(services, d.object_ref),
+    DeadlineKind.CARD_CHECK: lambda services, d, now: card_check(services, d.object_ref),
+    DeadlineKind.REFERRAL_REMINDER: lambda services, d, now: referrals.remind(
+        services, d.object_ref
+    ),
+}
 
 
 async def run_due(services: Services) -> int:
-    """Act on every deadline that is due; how many were acted on."""
+    """Act on every deadline that is due, each in a unit of work of its own (its
+    next step, its messages and its audit entry commit together or not at
+    all); how many were acted on. One that fails is rolled back, logged
+    without content and tried again at the next run."""
     now = services.clock.now()
     count = 0
     for deadline in await services.db.deadlines.due(now):
         count += 1
-        if deadline.kind == "escalation":
-            await escalate(services, deadline.object_ref, deadline.step, now)
-        elif deadline.kind == "followup":
-            await followup(services, deadline.object_ref)
-        elif deadline.kind == "digest":
-            await digest(services, now)
-        elif deadline.kind == "purge":
-            await purge(services, now)
-        elif deadline.kind == "appeal-reminder":
-            await appeal_reminder(services, deadline.object_ref)
-        elif deadline.kind == "appeal-close":
-            await appeal_close(services, deadline.object_ref)
-        elif deadline.kind == referrals.REMINDER:
-            await referrals.remind(services, deadline.object_ref)
-        else:
+        action = ACTIONS.get(deadline.kind)  # type: ignore[call-overload]
+        if action is None:
             log.error("unknown deadline kind %s", deadline.kind)
             await services.db.deadlines.cancel(deadline.kind, deadline.object_ref)
+            continue
+        try:
+            await services.db.run(lambda a=action, d=deadline: a(services, d, now))  # type: ignore[misc]
+        except Exception as exc:
+            log.error("deadline %s failed: %s at %s", deadline.kind, type(exc).__name__, where(exc))
     return count

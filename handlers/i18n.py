@@ -22,12 +22,14 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-LANGUAGES = ("en", "es", "fr", "ar")
-RTL_LANGUAGES = frozenset({"ar"})
+from storage.records import LANGUAGES as LANGUAGES  # re-exported: defined once, in storage
+from storage.records import Language
+
+RTL_LANGUAGES = frozenset({Language.AR})
 DOMAIN = "sosbot"
 FSI, PDI = "\u2068", "\u2069"
 
-current_language: ContextVar[str] = ContextVar("current_language", default="en")
+current_language: ContextVar[str] = ContextVar("current_language", default=Language.EN)
 
 
 def N_(message: str) -> str:
@@ -45,7 +47,7 @@ def supported(language: str | None) -> str | None:
 
 @cache
 def catalog(language: str) -> gettext.NullTranslations:
-    if language == "en":
+    if language == Language.EN:  # the message ids are English
         return gettext.NullTranslations()
     po_file = resources.files("locales") / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     with po_file.open("rb") as handle:

@@ -1,5 +1,5 @@
 """Members: the registry in the triage room, group registration, muting and
-signing (SPEC §5, §6).
+signing (docs/spec.md §5, §6).
 
 A signature is valid when the signer is a registered contact of a member
 organisation, or signs inside a registered member group (the group signs
@@ -13,29 +13,16 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers import keys
+from handlers.commands import BadArgument
 from handlers.i18n import LANGUAGES
+from handlers.keys import Kind
 from handlers.refs import RefKind, parse_ref
 from handlers.turn import Turn
-from storage import Organisation
+from storage import MemberKind, Organisation
 from storage.errors import Conflict, NotFound
 
 INVITE_LIFETIME = timedelta(days=7)
-MEMBER_ACTIONS = ("add", "show", "list", "remove", "invite")
-MEMBER_SPEC = CommandSpec(
-    "member",
-    (
-        Arg("action", ArgKind.CHOICE, choices=MEMBER_ACTIONS),
-        Arg("rest", ArgKind.REST, optional=True),
-    ),
-)
-SIGN_SPEC = CommandSpec(
-    "sign", (Arg("appeal", ArgKind.APPEAL_REF), Arg("organisation", ArgKind.REST, optional=True))
-)
-UNSIGN_SPEC = CommandSpec(
-    "unsign", (Arg("appeal", ArgKind.APPEAL_REF), Arg("organisation", ArgKind.REST, optional=True))
-)
-REGISTER_SPEC = CommandSpec("register", (Arg("code"),))
 FIELDS = ("country", "region", "languages", "groups", "kind")
 
 
@@ -56,80 +43,97 @@ def _split_fields(rest: str) -> tuple[str, dict[str, str]]:
     return " ".join(name_words), fields
 
 
-async def member(turn: Turn, args: Mapping[str, Any]) -> None:
+# -- /member, in the advisory group (declared in handlers/command_table.py) ----
+
+
+async def list_(turn: Turn, args: Mapping[str, Any]) -> None:
+    orgs = await turn.services.db.members.list_organisations()
+    lines = [turn.t("Members: {count}", count=len(orgs))]
+    lines += [f"{o.name} · {o.country} · {o.region} · {','.join(o.languages)}" for o in orgs]
+    await turn.say("\n".join(lines))
+
+
+async def add(turn: Turn, args: Mapping[str, Any]) -> None:
     db = turn.services.db
-    action, rest = args["action"], (args.get("rest") or "").strip()
-    if action == "list":
-        orgs = await db.members.list_organisations()
-        lines = [turn.t("Members: {count}", count=len(orgs))]
-        lines += [f"{o.name} · {o.country} · {o.region} · {','.join(o.languages)}" for o in orgs]
-        await turn.say("\n".join(lines))
-        return
-    name, fields = _split_fields(rest)
+    name, fields = _split_fields(args["name"])
+    languages = tuple(lang for lang in fields.get("languages", "").split(";") if lang)
+    kind = fields.get("kind", MemberKind.ORGANISATION)
+    if (
+        not name
+        or any(lang not in LANGUAGES for lang in languages)
+        or kind not in tuple(MemberKind)
+    ):
+        raise BadArgument(name)
+    org = await db.members.upsert_organisation(
+        name,
+        kind=kind,
+        country=fields.get("country", ""),
+        region=fields.get("region", ""),
+        languages=languages,
+    )
+    await db.audit.append(str(turn.msg.sender), "member.add", None)
+    await turn.say(turn.t("{name} is in the registry.", name=org.name))
+
+
+async def _named(turn: Turn, args: Mapping[str, Any]) -> Organisation | None:
+    """The organisation named in the command, or None after saying there is none."""
+    name, _ = _split_fields(args["name"])
     if not name:
-        await turn.say(turn.t("Usage: {usage}", usage=f"/member {action} NAME"))
-        return
-    if action == "add":
-        languages = tuple(lang for lang in fields.get("languages", "").split(";") if lang)
-        if any(lang not in LANGUAGES for lang in languages) or fields.get(
-            "kind", "organisation"
-        ) not in ("organisation", "individual"):
-            await turn.say(
-                turn.t(
-                    "Usage: {usage}",
-                    usage=(
-                        "/member add NAME country=… region=… languages=es;en "
-                        "kind=organisation|individual"
-                    ),
-                )
-            )
-            return
-        org = await db.members.upsert_organisation(
-            name,
-            kind=fields.get("kind", "organisation"),
-            country=fields.get("country", ""),
-            region=fields.get("region", ""),
-            languages=languages,
-        )
-        await db.audit.append(str(turn.msg.sender), "member.add", None)
-        await turn.say(turn.t("{name} is in the registry.", name=org.name))
-        return
-    found = await db.members.organisation(name)
+        raise BadArgument(args["name"])
+    found = await turn.services.db.members.organisation(name)
     if found is None:
         await turn.say(turn.t("No member called {name}.", name=name))
+    return found
+
+
+async def show(turn: Turn, args: Mapping[str, Any]) -> None:
+    org = await _named(turn, args)
+    if org is None:
         return
-    org = found
-    if action == "show":
-        groups = await db.members.groups_of(org.id)
-        contacts = await db.members.contacts_of(org.id)
-        await turn.say(
-            turn.t(
-                "{name} ({kind}) · {country} · {region} · languages {languages} · "
-                "{groups} groups · {contacts} contacts",
-                name=org.name,
-                kind=org.kind,
-                country=org.country or "-",
-                region=org.region or "-",
-                languages=",".join(org.languages) or "-",
-                groups=len([g for g in groups if g.active]),
-                contacts=len(contacts),
-            )
+    groups = await turn.services.db.members.groups_of(org.id)
+    contacts = await turn.services.db.members.contacts_of(org.id)
+    await turn.say(
+        turn.t(
+            "{name} ({kind}) · {country} · {region} · languages {languages} · "
+            "{groups} groups · {contacts} contacts",
+            name=org.name,
+            kind=org.kind,
+            country=org.country or "-",
+            region=org.region or "-",
+            languages=",".join(org.languages) or "-",
+            groups=len([g for g in groups if g.active]),
+            contacts=len(contacts),
         )
-    elif action == "remove":
-        await db.members.remove_organisation(name)
-        await db.audit.append(str(turn.msg.sender), "member.remove", None)
-        await turn.say(turn.t("{name} was removed from the registry.", name=org.name))
-    elif action == "invite":
-        code = await db.members.invite(org.id, INVITE_LIFETIME)
-        await db.audit.append(str(turn.msg.sender), "member.invite", None)
-        await turn.say(
-            turn.t(
-                "One-time code for {name}, valid 7 days: {code}\nIn the organisation's group, "
-                "send /register {code}",
-                name=org.name,
-                code=code,
-            )
+    )
+
+
+async def remove(turn: Turn, args: Mapping[str, Any]) -> None:
+    org = await _named(turn, args)
+    if org is None:
+        return
+    # By the name as typed, the same key the lookup used.
+    await turn.services.db.members.remove_organisation(_split_fields(args["name"])[0])
+    await turn.services.db.audit.append(str(turn.msg.sender), "member.remove", None)
+    await turn.say(turn.t("{name} was removed from the registry.", name=org.name))
+
+
+async def invite(turn: Turn, args: Mapping[str, Any]) -> None:
+    org = await _named(turn, args)
+    if org is None:
+        return
+    code = await turn.services.db.members.invite(org.id, INVITE_LIFETIME)
+    await turn.services.db.audit.append(str(turn.msg.sender), "member.invite", None)
+    await turn.say(
+        turn.t(
+            "One-time code for {name}, valid 7 days: {code}\nIn the organisation's group, "
+            "send /register {code}",
+            name=org.name,
+            code=code,
         )
+    )
+
+
+# -- member groups ------------------------------------------------------------
 
 
 async def register(turn: Turn, args: Mapping[str, Any]) -> None:
@@ -234,10 +238,10 @@ async def sign(turn: Turn, ref: str, wanted: str | None, *, undo: bool = False) 
 
 async def on_choice(turn: Turn) -> bool:
     """A Sign button pressed under an appeal."""
-    choice = turn.msg.choice or ""
-    if not choice.startswith("sign:"):
+    value = keys.value_of(turn.msg.choice, Kind.SIGN)
+    if value is None:
         return False
-    ref = parse_ref(choice.split(":", 1)[1], RefKind.APPEAL)
+    ref = parse_ref(value, RefKind.APPEAL)
     if ref:
         await sign(turn, ref, None)
     return True

@@ -75,6 +75,9 @@ class IncomingMessage:
     attachments: tuple[Attachment, ...] = ()
     choice: str | None = None
     room_encrypted: bool = False
+    edited: bool = False
+    """The person edited an earlier message (Telegram ``edited_message``, Matrix
+    ``m.replace``): never handled as a new message (see ``Router.deliver``)."""
 
 
 @dataclass(frozen=True)

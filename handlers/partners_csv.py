@@ -21,8 +21,9 @@ import io
 import re
 from collections.abc import Sequence
 
-from handlers.registry import LANGUAGES, MAX_CELL, MAX_ROWS, RegistryFileError, RowError
+from handlers.registry import MAX_CELL, MAX_ROWS, RegistryFileError, RowError
 from handlers.vocab import REFERRAL_KINDS
+from storage.records import LANGUAGES
 from storage.records_casework import PartnerEntry
 
 REQUIRED = ("name", "kinds", "regions", "languages")

@@ -16,28 +16,26 @@ recalled in the triage rooms.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-from handlers import cards, vocab
+from handlers import cards, rooms, vocab
 from handlers.appeals import named_in_text, names_in
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.i18n import N_, render
 from handlers.messages import Address
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.outgoing import Kind
 from handlers.refs import RefKind, new_ref, parse_ref
 from handlers.services import Services
 from handlers.turn import Turn
 from storage import CaseDetail
 from storage.errors import Conflict, NotFound
-from storage.records_casework import Referral
-
-log = logging.getLogger(__name__)
+from storage.records import DeadlineKind
+from storage.records_casework import ReferralRecord
 
 MOVES = ("accepted", "declined", "delivered", "closed")
 SHARING = ("trusted_partners", "public_named", "public_anonymised")
-REMINDER = "referral-reminder"
+REMINDER = DeadlineKind.REFERRAL_REMINDER
 PARTNER_KIND_NOTE = "partner kind [note]"
 
 REFER_SPEC = CommandSpec(
@@ -101,7 +99,7 @@ async def refer(turn: Turn, ref: str, args: Mapping[str, Any]) -> str:
     )
 
 
-async def _remind_later(services: Services, referral: Referral) -> None:
+async def _remind_later(services: Services, referral: ReferralRecord) -> None:
     if referral.open:
         due = referral.updated_at + services.settings.casework.referral_reminder_after
         await services.db.deadlines.schedule(REMINDER, referral.ref, due)
@@ -161,13 +159,13 @@ async def send(turn: Turn, ref: str) -> str:
             )
     file = await services.db.casefile.get(found.case_ref)
     text = summary(services, found, case, file.tags, with_report=not anonymised)
-    try:
-        await services.hub.send_text(address, text)
-    except (DestinationGone, TransientSendError) as exc:
-        log.warning("referral summary not delivered: %s", type(exc).__name__)
-        return turn.t("The summary could not be delivered to the partner; try again later.")
+    # Queued in this turn's transaction: the outbox delivers it after the
+    # commit and retries a partner chat that cannot be reached for now.
+    await services.post.send_text(address, text, kind=Kind.REFERRAL, ref=ref)
     await _remind_later(services, await services.db.partners.mark_sent(ref, str(turn.msg.sender)))
-    return turn.t("Summary of {referral} sent to {partner}.", referral=ref, partner=found.partner)
+    return turn.t(
+        "Summary of {referral} is on its way to {partner}.", referral=ref, partner=found.partner
+    )
 
 
 def _chat(contact: str) -> Address | None:
@@ -180,7 +178,7 @@ def _chat(contact: str) -> Address | None:
 
 def summary(
     services: Services,
-    found: Referral,
+    found: ReferralRecord,
     case: CaseDetail,
     tags: Mapping[str, tuple[str, ...]],
     *,
@@ -196,9 +194,7 @@ def summary(
             referral=found.ref,
             kind=vocab.label("kind", found.kind, language),
         ),
-        render(
-            language, "Urgency: {value}", value=render(language, cards.URGENCY_LABELS[case.urgency])
-        ),
+        render(language, "Urgency: {value}", value=render(language, cards.LABELS[case.urgency])),
         *vocab.tag_lines({k: v for k, v in tags.items() if k in ("country", "threat")}, language),
     ]
     if with_report:
@@ -232,7 +228,7 @@ async def remind(services: Services, ref: str) -> None:
         return
     # Moved on before the notice: a crash loses one reminder, never repeats it.
     await services.db.deadlines.schedule(REMINDER, ref, now + after)
-    await cards.tell_rooms(
+    await rooms.notice(
         services,
         N_(
             "⏰ Referral {referral} ({case}, {partner}) has had no news since {date}. "

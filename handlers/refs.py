@@ -1,4 +1,4 @@
-"""Case and appeal references (SPEC §2).
+"""Case and appeal references (docs/spec.md §2).
 
 A reference is a letter, a dash and six random Crockford base32 characters:
 ``C-7K4QM2`` for a case, ``A-9TXW3B`` for an appeal. Random, so a reference

@@ -1,4 +1,4 @@
-"""The member registry's CSV format (SPEC §6), read and written.
+"""The member registry's CSV format (docs/spec.md §6), read and written.
 
     name,country,region,languages,working_groups,contacts,groups[,kind]
 
@@ -20,12 +20,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from storage import MemberEntry
+from storage import LANGUAGES, MemberEntry, MemberKind
 
 REQUIRED = ("name", "country", "region", "languages", "working_groups", "contacts", "groups")
 OPTIONAL = ("kind",)
-LANGUAGES = ("en", "es", "fr", "ar")
-KINDS = ("organisation", "individual")
+KINDS: tuple[str, ...] = tuple(MemberKind)
 MAX_CELL = 500
 MAX_ROWS = 20_000
 
@@ -109,7 +108,7 @@ def parse_csv(text: str) -> list[MemberEntry]:
             row_errors.append(RowError(number, "name", f"also on row {seen[name.casefold()]}"))
         else:
             seen[name.casefold()] = number
-        kind = cells.get("kind", "").lower() or "organisation"
+        kind = cells.get("kind", "").lower() or MemberKind.ORGANISATION
         if kind not in KINDS:
             row_errors.append(
                 RowError(number, "kind", f"{kind!r} is not organisation or individual")

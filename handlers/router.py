@@ -4,7 +4,8 @@ A transport calls ``Router.deliver`` with a neutral message and the
 messenger of its platform. The router finds the account and its language,
 applies the per-account rate limit, parses commands against their
 declarations (a mistake is answered with the generated usage line) and
-hands the turn to the module that owns it.
+hands the turn to the module that owns it. The commands themselves are
+declared in handlers/command_table.py.
 """
 
 from __future__ import annotations
@@ -12,23 +13,21 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from handlers import appeals, casework, defender, members, triage
+from handlers import members, triage
+from handlers.command_table import COMMANDS, Command
 from handlers.commands import (
-    Arg,
-    ArgKind,
-    CommandSpec,
     CommandTable,
     InputTooLong,
     UsageError,
     parse_args,
     split_command,
 )
-from handlers.i18n import current_language, supported
+from handlers.conversation import flow
+from handlers.errors import where
+from handlers.i18n import current_language, render, supported
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
 from handlers.services import Services
@@ -39,110 +38,9 @@ log = logging.getLogger(__name__)
 
 WINDOW = 60.0  # seconds of the per-sender rate limit
 
-Run = Callable[[Turn, Mapping[str, Any]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Command:
-    spec: CommandSpec
-    run: Run
-    private_only: bool = True
-    advisory: bool = False  # advisors only, checked before the arguments are read
-    needs_account: bool = True
-    """False for advisors' and members' commands: no account record is created
-    for a person who only signs or triages (data minimisation, and one write
-    less per signature)."""
-
-
-def _defender_commands() -> list[Command]:
-    case = Arg("case", ArgKind.CASE_REF)
-    text = Arg("text", ArgKind.REST, optional=True)
-    return [
-        Command(CommandSpec("start"), lambda turn, a: defender.start(turn)),
-        Command(CommandSpec("help"), lambda turn, a: turn_help(turn), private_only=False),
-        Command(
-            CommandSpec("language", aliases=("lang",)), lambda turn, a: defender.language(turn)
-        ),
-        Command(CommandSpec("report"), lambda turn, a: defender.report(turn)),
-        Command(CommandSpec("sos", (text,)), lambda turn, a: defender.sos(turn, a["text"])),
-        Command(CommandSpec("status"), lambda turn, a: defender.status(turn)),
-        Command(
-            CommandSpec("update", (case, text)),
-            lambda turn, a: defender.update(turn, a["case"], a["text"]),
-        ),
-        Command(CommandSpec("cancel"), lambda turn, a: defender.cancel(turn)),
-        Command(CommandSpec("forget"), lambda turn, a: defender.forget(turn)),
-    ]
-
-
-# Casework replaces triage's /close, /followup, /refer and /cases with richer ones.
-TRIAGE_SPECS = {n: s for n, s in triage.SPECS.items() if n not in casework.SPECS}
-ADVISOR_SPECS = (
-    *TRIAGE_SPECS.values(),
-    *casework.SPECS.values(),
-    appeals.SPEC,
-    members.MEMBER_SPEC,
-)
-MEMBER_SPECS = (
-    members.SIGN_SPEC,
-    members.UNSIGN_SPEC,
-    members.REGISTER_SPEC,
-    CommandSpec("mute"),
-    CommandSpec("unmute"),
-)
-
-
-async def turn_help(turn: Turn) -> None:
-    """What this person can do here: usage lines generated from the declarations."""
-    if triage.allowed(turn):
-        lines = [turn.t("Commands of the advisory group:"), *(s.usage() for s in ADVISOR_SPECS)]
-        await turn.say("\n".join(lines))
-    elif turn.msg.is_private:
-        await defender.help_(turn)
-    else:
-        lines = [turn.t("Commands for member groups:"), *(s.usage() for s in MEMBER_SPECS)]
-        await turn.say("\n".join(lines))
-
-
-def _triage_commands() -> list[Command]:
-    def runner(name: str) -> Run:
-        return lambda turn, args: triage.run(turn, name, args)
-
-    return [
-        Command(spec, runner(name), private_only=False, advisory=True, needs_account=False)
-        for name, spec in TRIAGE_SPECS.items()
-    ] + [
-        Command(spec, casework_runner(name), private_only=False, advisory=True, needs_account=False)
-        for name, spec in casework.SPECS.items()
-    ]
-
-
-def casework_runner(name: str) -> Run:
-    return lambda turn, args: casework.run(turn, name, args)
-
-
-def _member_commands() -> list[Command]:
-    def member_command(spec: CommandSpec, run: Run, advisory: bool = False) -> Command:
-        return Command(spec, run, private_only=False, advisory=advisory, needs_account=False)
-
-    return [
-        member_command(appeals.SPEC, appeals.run, advisory=True),
-        member_command(members.MEMBER_SPEC, members.member, advisory=True),
-        member_command(members.REGISTER_SPEC, members.register),
-        member_command(CommandSpec("mute"), lambda turn, a: members.mute(turn, True)),
-        member_command(CommandSpec("unmute"), lambda turn, a: members.mute(turn, False)),
-        member_command(
-            members.SIGN_SPEC, lambda turn, a: members.sign(turn, a["appeal"], a["organisation"])
-        ),
-        member_command(
-            members.UNSIGN_SPEC,
-            lambda turn, a: members.sign(turn, a["appeal"], a["organisation"], undo=True),
-        ),
-    ]
-
 
 class RateLimiter:
-    """A sliding window per sender, against floods (SPEC §7).
+    """A sliding window per sender, against floods (docs/spec.md §7).
 
     Floods happen in real time, so this reads a monotonic clock of its own,
     not the injected clock of deadlines (which the demo and tests move by
@@ -174,26 +72,37 @@ class RateLimiter:
 
 
 class Router:
-    def __init__(self, services: Services, bot_names: frozenset[str] = frozenset()) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.bot_names = bot_names
         self.table = CommandTable()
         self.commands: dict[str, Command] = {}
-        for command in (*_defender_commands(), *_triage_commands(), *_member_commands()):
+        for command in COMMANDS:
             self.add(command)
         self.limiter = RateLimiter(services.settings.messages_per_minute)
+        self.failed_turns = 0
+        """Turns rolled back by an error (for monitoring)."""
 
     def add(self, command: Command) -> None:
         self.table.add(command.spec)
         self.commands[command.spec.name] = command
 
-    async def start(self) -> None:
-        """Background work that belongs to the handlers (none yet)."""
-
-    async def stop(self) -> None:
-        """Nothing to release yet."""
-
     async def deliver(self, msg: IncomingMessage, messenger: Messenger) -> None:
+        """Handle one incoming message as ONE unit of work.
+
+        Everything the turn decides (account, conversation, case, deadlines,
+        audit entries and every message it answers with, queued in the
+        outbox) commits together, group-committed with concurrent turns, or
+        not at all. An exception anywhere rolls the turn back and the person
+        is told the truth (``_failed``); the log gets its type and place only.
+        """
+        try:
+            await self.services.db.run(lambda: self._turn(msg, messenger))
+        except Exception as exc:
+            self.failed_turns += 1
+            log.error("turn failed: %s at %s", type(exc).__name__, where(exc))
+            await self._failed(msg, messenger)
+
+    async def _turn(self, msg: IncomingMessage, messenger: Messenger) -> None:
         settings = self.services.settings
         now = self.services.clock.now()
         account = await self._account(msg, now)
@@ -201,6 +110,9 @@ class Router:
         token = current_language.set(language)
         turn = Turn(self.services, msg, messenger, account, language)
         try:
+            if msg.edited:
+                await self._edited(turn)
+                return
             if not self.limiter.allow(str(msg.sender)):
                 if msg.is_private:
                     await turn.say(
@@ -210,6 +122,63 @@ class Router:
             await self._dispatch(turn)
         finally:
             current_language.reset(token)
+
+    async def _edited(self, turn: Turn) -> None:
+        """An edit is never a second message. In rooms (commands, signatures) it is
+        ignored; in a private chat the person is told once to send the correction
+        as a new message (an answer already taken stays as it was)."""
+        if turn.msg.is_private:
+            await turn.say(
+                turn.t(
+                    "I do not read edited messages. If you want to correct something, "
+                    "send the correction as a new message."
+                )
+            )
+
+    async def _failed(self, msg: IncomingMessage, messenger: Messenger) -> None:
+        """After a turn failed and was rolled back: tell the person what is true."""
+        if not msg.is_private and not (msg.text.startswith(("/", "!")) or msg.choice):
+            return  # ordinary talk in a group: nothing was asked of the bot
+        settings = self.services.settings
+        language = supported(msg.language_hint) or settings.default_language
+        try:
+            account = await self.services.db.accounts.find(str(msg.sender))
+            if account is not None and account.language:
+                language = account.language
+            saved = await self._saved_case(account.id) if account and msg.is_private else None
+            if saved:
+                text = render(
+                    language,
+                    "Something went wrong and your last message was not saved. Your report is "
+                    "saved as {ref}. Please send that message again.",
+                    ref=saved,
+                )
+            else:
+                text = render(
+                    language,
+                    "Something went wrong and nothing was saved. Please send it again.",
+                )
+            await self.services.db.run(
+                lambda: self.services.post.send_text(msg.chat, text, language=language)
+            )
+        except Exception as exc:  # storage itself is failing: say so directly, once
+            log.error("turn failure notice not queued: %s", type(exc).__name__)
+            text = render(
+                language, "Something went wrong and nothing was saved. Please send it again."
+            )
+            try:
+                await messenger.send_text(msg.chat, text)  # the one send outside the outbox
+            except Exception as again:
+                log.error("turn failure notice not sent: %s", type(again).__name__)
+
+    async def _saved_case(self, account_id: int) -> str | None:
+        """The reference of the report this person is completing, if it is saved."""
+        conversation = await self.services.db.conversations.load(account_id)
+        if conversation is None:
+            return None
+        draft = conversation.data.get("draft") or {}
+        ref = draft.get("sos_ref") if isinstance(draft, dict) else None
+        return str(ref) if ref else None
 
     def _command(self, msg: IncomingMessage) -> Command | None:
         try:
@@ -237,8 +206,6 @@ class Router:
             await turn.say(turn.t("That message is too long. Nothing was saved."))
             return
         if call is not None:
-            if call.addressed_to and self.bot_names and call.addressed_to not in self.bot_names:
-                return  # a command for another bot in the same group
             spec = self.table.get(call.name)
             command = self.commands.get(spec.name) if spec else None
             if command is None:
@@ -261,7 +228,7 @@ class Router:
             return
         if msg.choice and await members.on_choice(turn):
             return
-        if msg.is_private and not await defender.on_message(turn):
+        if msg.is_private and not await flow.on_message(turn):
             await turn.say(
                 turn.t(
                     "To report a threat, send /report. If you are in danger now, send /sos. "

@@ -10,20 +10,21 @@ from datetime import timedelta
 
 from handlers.messages import Address
 from handlers.vocab import Casework
+from storage.records import Language, Urgency
 
 
 @dataclass(frozen=True)
 class Settings:
-    default_language: str = "en"
+    default_language: str = Language.EN
     advisory_rooms: tuple[Address, ...] = ()
     advisors: tuple[Address, ...] = ()
     escalation_list: tuple[Address, ...] = ()
     allow_content_in_unencrypted_rooms: bool = False
     escalation_after: dict[str, timedelta] = field(
         default_factory=lambda: {
-            "immediate": timedelta(minutes=15),
-            "days": timedelta(minutes=120),
-            "weeks": timedelta(minutes=1440),
+            Urgency.IMMEDIATE: timedelta(minutes=15),
+            Urgency.DAYS: timedelta(minutes=120),
+            Urgency.WEEKS: timedelta(minutes=1440),
         }
     )
     draft_lifetime: timedelta = timedelta(hours=24)
@@ -37,6 +38,8 @@ class Settings:
     max_attachments_per_report: int = 10
     digest_time: str = "08:00"
     casework: Casework = field(default_factory=Casework)
+    emergency_contact: str = ""
+    """The network's emergency line, shown as written when a report cannot reach a room."""
 
     def is_advisor(self, account: Address) -> bool:
         return account in self.advisors

@@ -1,4 +1,4 @@
-"""The advisory group's commands (SPEC §4).
+"""The advisory group's commands (docs/spec.md §4).
 
 Only configured advisors may use them, and only in an advisory room or a
 private chat with the bot. Anyone else gets the same short refusal, given
@@ -14,42 +14,15 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from handlers import relay, views
-from handlers.commands import Arg, ArgKind, CommandSpec
+from handlers.commands import CommandSpec
 from handlers.i18n import N_
 from handlers.messages import Address
 from handlers.turn import Turn
 from storage.errors import Conflict, NotFound
+from storage.records import CaseState, DeadlineKind, Verification
 
-PRIORITIES = ("critical", "high", "normal", "low")
-STATES = ("new", "triage", "verifying", "action", "monitoring", "closed")
-VERDICTS = ("confirmed", "unconfirmed", "false")
-REFERRALS = ("legal", "medical", "relocation", "digital", "material", "other")
-FILTERS = ("open", "mine", "overdue", "all")
-
-CASE = Arg("case", ArgKind.CASE_REF, optional=True)
-
-
-def spec(name: str, *args: Arg) -> CommandSpec:
-    return CommandSpec(name, (CASE, *args))
-
-
-SPECS = {
-    "ack": spec("ack"),
-    "claim": spec("claim"),
-    "assign": spec("assign", Arg("person")),
-    "priority": spec("priority", Arg("level", ArgKind.CHOICE, choices=PRIORITIES)),
-    "state": spec("state", Arg("state", ArgKind.CHOICE, choices=STATES)),
-    "verify": spec("verify", Arg("verdict", ArgKind.CHOICE, choices=VERDICTS)),
-    "note": spec("note", Arg("text", ArgKind.REST)),
-    "ask": spec("ask", Arg("text", ArgKind.REST)),
-    "refer": spec(
-        "refer", Arg("kind", ArgKind.CHOICE, choices=REFERRALS), Arg("partner", ArgKind.REST)
-    ),
-    "followup": spec("followup", Arg("after", ArgKind.DURATION)),
-    "close": spec("close", Arg("reason", ArgKind.REST)),
-    "case": spec("case"),
-    "cases": CommandSpec("cases", (Arg("filter", ArgKind.CHOICE, optional=True, choices=FILTERS),)),
-}
+# An advisor's verdict: every verification but the initial "unverified".
+VERDICTS = tuple(v for v in Verification if v is not Verification.UNVERIFIED)
 
 
 def allowed(turn: Turn) -> bool:
@@ -87,13 +60,13 @@ Action = Callable[[Turn, str, Mapping[str, Any]], Awaitable[str | None]]
 
 async def ack(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.acknowledge(ref, str(turn.msg.sender))
-    await turn.services.db.deadlines.cancel("escalation", ref)
+    await turn.services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
     return turn.t("{ref} acknowledged. Escalation stopped.", ref=ref)
 
 
 async def claim(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.services.db.cases.claim(ref, str(turn.msg.sender))
-    await turn.services.db.deadlines.cancel("escalation", ref)
+    await turn.services.db.deadlines.cancel(DeadlineKind.ESCALATION, ref)
     return turn.t("You took {ref}.", ref=ref)
 
 
@@ -111,7 +84,7 @@ async def priority(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
 
 
 async def state(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    if args["state"] == "closed":
+    if args["state"] == CaseState.CLOSED:
         return turn.t("Use /close {ref} with a reason to close a case.", ref=ref)
     await turn.services.db.cases.set_state(ref, str(turn.msg.sender), args["state"])
     return turn.t("{ref}: state {value}.", ref=ref, value=args["state"])
@@ -134,68 +107,29 @@ async def ask(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
         return turn.t(
             "The defender of {ref} cannot be reached (withdrawn or unreachable).", ref=ref
         )
-    return turn.t("Sent to the defender of {ref}.", ref=ref)
-
-
-async def refer(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    await turn.services.db.cases.refer(ref, str(turn.msg.sender), args["kind"], args["partner"])
-    return turn.t("{ref} referred ({kind}).", ref=ref, kind=args["kind"])
-
-
-async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    due: datetime = turn.services.clock.now() + args["after"]
-    await turn.services.db.cases.followup(ref, str(turn.msg.sender), due)
-    await turn.services.db.deadlines.schedule("followup", ref, due)
-    return turn.t(
-        "Follow-up of {ref} due {date}.", ref=ref, date=due.strftime("%Y-%m-%d %H:%M UTC")
-    )
-
-
-async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    await turn.services.db.cases.close(ref, str(turn.msg.sender), args["reason"])
-    for kind in ("escalation", "followup"):
-        await turn.services.db.deadlines.cancel(kind, ref)
-    return turn.t("{ref} closed.", ref=ref)
+    return turn.t("On its way to the defender of {ref}.", ref=ref)
 
 
 async def show(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     return await views.case_view(turn, ref)
 
 
-ACTIONS: dict[str, Action] = {
-    "ack": ack,
-    "claim": claim,
-    "assign": assign,
-    "priority": priority,
-    "state": state,
-    "verify": verify,
-    "note": note,
-    "ask": ask,
-    "refer": refer,
-    "followup": followup,
-    "close": close,
-    "case": show,
-}
-
-
-async def run(turn: Turn, name: str, args: Mapping[str, Any]) -> None:
+async def run(turn: Turn, spec: CommandSpec, action: Action, args: Mapping[str, Any]) -> None:
+    """A command on one case: find the case (given, or the card replied to), act."""
     if not allowed(turn):
         await refuse(turn)
-        return
-    if name == "cases":
-        await turn.say(await views.case_list(turn, args.get("filter") or "open"))
         return
     ref = await case_ref(turn, args)
     if ref is None:
         await turn.say(
             turn.t(
                 "Which case? Give the reference or reply to its card: {usage}",
-                usage=SPECS[name].usage(),
+                usage=spec.usage(),
             )
         )
         return
     try:
-        answer = await ACTIONS[name](turn, ref, args)
+        answer = await action(turn, ref, args)
     except NotFound:
         answer = turn.t("There is no case {ref}.", ref=ref)
     except Conflict:
@@ -210,4 +144,4 @@ def next_digest(now: datetime, at: str) -> datetime:
     return candidate if candidate > now else candidate + timedelta(days=1)
 
 
-__all__ = ["N_", "SPECS", "run"]
+__all__ = ["N_", "run"]

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.i18n import render, render_plural
-from handlers.messages import Address, IncomingMessage, Option, Sent
+from handlers.messages import Address, IncomingMessage, Option
 from handlers.messenger import Messenger
+from handlers.outgoing import Queued
 from handlers.services import Services
 from storage import Account
 
@@ -32,11 +33,12 @@ class Turn:
     def tn(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
         return render_plural(self.language, singular, plural, n, **params)
 
-    async def say(self, text: str) -> Sent:
-        return await self.messenger.send_text(self.chat, text)
+    async def say(self, text: str) -> Queued:
+        """Answer in this chat (queued in the turn's transaction, sent after it commits)."""
+        return await self.services.post.send_text(self.chat, text, language=self.language)
 
-    async def ask(self, text: str, options: Sequence[Option]) -> Sent:
-        return await self.messenger.ask(self.chat, text, options)
+    async def ask(self, text: str, options: Sequence[Option]) -> Queued:
+        return await self.services.post.ask(self.chat, text, options, language=self.language)
 
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")

@@ -1,4 +1,4 @@
-"""What advisors read: the full case view and the case lists."""
+"""What advisors read: the full case view (the lists are ``handlers.agenda``)."""
 
 from __future__ import annotations
 
@@ -29,17 +29,6 @@ async def case_view(turn: Turn, ref: str) -> str:
             stamp = event.at.strftime("%Y-%m-%d %H:%M")
             shown = " ".join(part for part in (event.value, event.text) if part)
             lines.append(f"{stamp} {event.kind}{': ' + shown if shown else ''}")
-    return "\n".join(lines)
-
-
-async def case_list(turn: Turn, which: str) -> str:
-    cases = await turn.services.db.cases.list_cases(which, str(turn.msg.sender))
-    if not cases:
-        return turn.t("No cases.")
-    lines = [turn.t("Cases ({which}):", which=which)]
-    for case in cases:
-        ack = turn.t("acknowledged") if case.acknowledged_at else turn.t("NOT acknowledged")
-        lines.append(f"{case.ref} · {case.urgency} · {case.priority} · {case.state} · {ack}")
     return "\n".join(lines)
 
 

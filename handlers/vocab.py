@@ -19,6 +19,7 @@ from functools import cache
 from babel import Locale
 
 from handlers.i18n import N_, render
+from storage.records import Referral
 
 THREATS = {
     "killing": N_("killing"),
@@ -80,19 +81,20 @@ RISKS = {
     "high": N_("high"),
     "critical": N_("critical"),
 }
-REFERRAL_KINDS = {
-    "legal": N_("legal"),
-    "medical": N_("medical"),
-    "psychosocial": N_("psychosocial"),
-    "relocation": N_("relocation"),
-    "emergency_funds": N_("emergency funds"),
-    "digital_security": N_("digital security"),
-    "physical_security": N_("physical security"),
-    "advocacy": N_("advocacy"),
-    "un_mechanisms": N_("UN mechanisms"),
-    "material": N_("material"),
-    "other": N_("other"),
+REFERRAL_KINDS: dict[str, str] = {
+    Referral.LEGAL: N_("legal"),
+    Referral.MEDICAL: N_("medical"),
+    Referral.PSYCHOSOCIAL: N_("psychosocial"),
+    Referral.RELOCATION: N_("relocation"),
+    Referral.EMERGENCY_FUNDS: N_("emergency funds"),
+    Referral.DIGITAL_SECURITY: N_("digital security"),
+    Referral.PHYSICAL_SECURITY: N_("physical security"),
+    Referral.ADVOCACY: N_("advocacy"),
+    Referral.UN_MECHANISMS: N_("UN mechanisms"),
+    Referral.MATERIAL: N_("material"),
+    Referral.OTHER: N_("other"),
 }
+"""The labels of ``storage.records.Referral``, the one vocabulary of referral kinds."""
 
 TAG_KEYS = ("country", "threat", "perpetrator", "profile", "relation", "group")
 SINGLE_VALUED = frozenset({"country", "relation"})

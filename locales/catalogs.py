@@ -18,10 +18,13 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
+from storage.records import LANGUAGES
+
 ROOT = Path(__file__).resolve().parent
 PROJECT = ROOT.parent
 DOMAIN = "sosbot"
-LANGUAGES = ("es", "fr", "ar")
+TRANSLATED = tuple(lang for lang in LANGUAGES if lang != "en")
+"""English is the message id itself; the others have a catalog each."""
 KEYWORDS = {"t": None, "N_": None, "tn": (1, 2), "render": (2,), "render_plural": (2, 3)}
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -55,7 +58,7 @@ def _dump(catalog: Catalog) -> bytes:
 def update() -> None:
     template = extract()
     (ROOT / f"{DOMAIN}.pot").write_bytes(_dump(template))
-    for language in LANGUAGES:
+    for language in TRANSLATED:
         path = _po_path(language)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
@@ -81,7 +84,7 @@ def problems() -> list[str]:
         stored = {m.id for m in read_po(handle) if m.id}
     if stored != expected:
         found.append(f"{pot.name} is stale: run 'python -m locales.catalogs update'")
-    for language in LANGUAGES:
+    for language in TRANSLATED:
         with _po_path(language).open("rb") as handle:
             catalog = read_po(handle, locale=language)
         ids = {m.id for m in catalog if m.id}

@@ -13,11 +13,14 @@ repository the same plumbing. Nothing is created at import time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from storage.batch import GroupCommit
 from storage.crypto import Keyring, master_key_id
 from storage.engine import READ_ONLY, is_sqlite, is_sqlite_memory, make_engine
 from storage.errors import UnknownMasterKey, WrongMasterKey
@@ -25,7 +28,7 @@ from storage.migrate import require_head, upgrade_engine
 from storage.repos.accounts import Accounts
 from storage.repos.appeals import Appeals
 from storage.repos.audit import Audit
-from storage.repos.base import Now, Store
+from storage.repos.base import Now, Store, Unit
 from storage.repos.casefile import Casefile
 from storage.repos.cases import Cases
 from storage.repos.conversations import Conversations
@@ -37,6 +40,8 @@ from storage.repos.secrets import BotSecrets
 from storage.repos.stats import Stats
 from storage.repos.tokens import CallbackTokens
 from storage.vault import KeyLoader, Vault
+
+T = TypeVar("T")
 
 
 class Database:
@@ -70,6 +75,27 @@ class Database:
         self.casefile = Casefile(store)
         self.partners = Partners(store)
         self.stats = Stats(store)
+        self.group_commit = GroupCommit(store)
+
+    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` (one turn) as one unit of work, group-committed with
+        concurrent turns; returns once what it did is durable. Every
+        repository call inside takes part in the same transaction."""
+        return await self.group_commit.run(work)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Unit]:
+        """One unit of work of its own (not group-committed): CLI and maintenance."""
+        async with self._store.unit() as unit:
+            yield unit
+
+    def on_posted(self, callback: Callable[[str], None] | None) -> None:
+        """``callback(platform)`` after each commit that queued messages for ``platform``."""
+        self._store.posted = callback
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current unit of work is durable (at once if none)."""
+        self._store.after_commit(callback)
 
     @classmethod
     async def open(

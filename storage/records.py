@@ -11,6 +11,19 @@ from enum import StrEnum
 from typing import Any
 
 
+class Language(StrEnum):
+    """The languages of the network: every message is translated into each."""
+
+    EN = "en"
+    ES = "es"
+    FR = "fr"
+    AR = "ar"
+
+
+LANGUAGES: tuple[str, ...] = tuple(Language)
+"""The supported language codes, English (the fallback) first."""
+
+
 class Urgency(StrEnum):
     IMMEDIATE = "immediate"  # hours
     DAYS = "days"
@@ -47,6 +60,22 @@ class Verification(StrEnum):
     FALSE = "false"
 
 
+class Referral(StrEnum):
+    """What a case is referred to a partner for (``/refer``, the partner directory)."""
+
+    LEGAL = "legal"
+    MEDICAL = "medical"
+    PSYCHOSOCIAL = "psychosocial"
+    RELOCATION = "relocation"
+    EMERGENCY_FUNDS = "emergency_funds"
+    DIGITAL_SECURITY = "digital_security"
+    PHYSICAL_SECURITY = "physical_security"
+    ADVOCACY = "advocacy"
+    UN_MECHANISMS = "un_mechanisms"
+    MATERIAL = "material"
+    OTHER = "other"
+
+
 class CaseFilter(StrEnum):
     OPEN = "open"
     MINE = "mine"
@@ -72,6 +101,39 @@ class EventKind(StrEnum):
     WITHDRAWN = "withdrawn"
     TAGGED = "tagged"  # structured fields set (/tag)
     REFERRAL = "referral"  # a referral moved on (/referral)
+
+
+class MemberKind(StrEnum):
+    ORGANISATION = "organisation"
+    INDIVIDUAL = "individual"
+
+
+class AppealState(StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"  # open for signatures
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class DeadlineKind(StrEnum):
+    """What a row of the deadlines table asks the scheduler to do."""
+
+    ESCALATION = "escalation"  # an unacknowledged case
+    FOLLOWUP = "followup"
+    DIGEST = "digest"  # daily, object_ref "daily"
+    PURGE = "purge"  # daily, object_ref "daily"
+    APPEAL_REMINDER = "appeal-reminder"
+    APPEAL_CLOSE = "appeal-close"
+    CARD_CHECK = "card-check"  # two minutes after a case: has a room got its card?
+    REFERRAL_REMINDER = "referral-reminder"  # an open referral without news (casework)
+
+
+class BroadcastKind(StrEnum):
+    """What an outbox broadcast carries (its rows' ``kind``)."""
+
+    APPEAL = "appeal"
+    APPEAL_UPDATE = "appeal-update"
+    REMINDER = "reminder"
 
 
 class Role(StrEnum):
@@ -215,7 +277,7 @@ class MemberEntry:
     """One row of the member registry as imported and exported (CSV)."""
 
     name: str
-    kind: str = "organisation"
+    kind: str = MemberKind.ORGANISATION
     country: str = ""
     region: str = ""
     languages: tuple[str, ...] = ()
@@ -280,6 +342,11 @@ class OutboxItem:
     options: tuple[tuple[str, str], ...] = ()
     """Buttons (key, label) to send with the text; empty for plain text."""
     platform: str = ""
+    op: str = "text"
+    """text, ask, file (``payload`` and ``params`` name/mime), delete (``params`` message_id)."""
+    params: tuple[tuple[str, str], ...] = ()
+    payload: bytes | None = None
+    priority: int = 1
 
 
 @dataclass(frozen=True, slots=True)

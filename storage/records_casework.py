@@ -55,7 +55,7 @@ class PartnerEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Referral:
+class ReferralRecord:
     ref: str
     case_ref: str
     partner: str | None  # None once the partner left the directory

@@ -116,29 +116,3 @@ class TokenBucket:
             self._updated = max(self._updated, now)
         self._cut = max(self.min_factor, self._factor(now) * self.decrease)
         self._penalised_at = now
-
-
-class KeyedBuckets:
-    """One bucket per key (a chat), made on first use and forgotten when idle."""
-
-    def __init__(self, make: Callable[[int], TokenBucket], prune_every: int = 1000) -> None:
-        self._make = make
-        self._buckets: dict[int, TokenBucket] = {}
-        self._prune_every = prune_every
-        self._made = 0
-
-    def get(self, key: int) -> TokenBucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            self._made += 1
-            if self._made % self._prune_every == 0:
-                self.prune()
-            bucket = self._buckets[key] = self._make(key)
-        return bucket
-
-    def prune(self) -> None:
-        for key in [k for k, b in self._buckets.items() if b.idle()]:
-            del self._buckets[key]
-
-    def __len__(self) -> int:
-        return len(self._buckets)

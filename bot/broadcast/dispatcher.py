@@ -4,7 +4,9 @@ At start, before any send, it settles what the last run left: claims are
 released, and rows still marked ``sending`` (in flight at a crash) become
 ``uncertain`` — or pending again on a platform that deduplicates resends
 by transaction id (Matrix), if the mark is recent enough for the server to
-still remember the transaction. Then each lane drains its platform at that
+still remember the transaction. The lanes' flood windows are loaded with
+what the outbox records as sent in the last minute, so that a restart does
+not start with a full allowance (``limits``). Then each lane drains its platform at that
 platform's limits, the journal commits marks and outcomes, and the progress
 reporter keeps the triage rooms told.
 
@@ -30,11 +32,13 @@ from bot.config import Config
 from bot.tasks import BackgroundTasks
 from bot.transports.base import Transport
 from handlers.broadcast import ProgressReporter
-from handlers.messages import Platform
+from handlers.messages import Address, Platform
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
 
+HISTORY = timedelta(seconds=65)
+"""How far back the flood windows are loaded at start (the longest is a minute)."""
 RESEND_WINDOW = timedelta(hours=12)
 """Synapse remembers a transaction id for a day; resend only well within that."""
 STOP_GRACE = 10.0
@@ -112,11 +116,33 @@ class Dispatcher:
                 self.settled.get("pending", 0),
                 self.settled.get("uncertain", 0),
             )
+        await self._remember_recent_sends()
         self._journal_task = self._tasks.spawn(self.journal.run(), "outbox-journal")
         for lane in self.lanes:
             self._tasks.spawn(lane.feed(), f"outbox-feed-{lane.platform.value}")
             self._tasks.spawn(lane.schedule(), f"outbox-lanes-{lane.platform.value}")
         self._tasks.spawn(self._report(), "outbox-progress")
+
+    async def _remember_recent_sends(self) -> None:
+        """Load each lane's flood windows with what was sent in the last minute.
+
+        Runs after ``settle_in_flight``, which stamps the rows that were in
+        flight at a crash with the present moment: a request that may still
+        have arrived counts as sent just now, the safe side of every window.
+        The time a row was last written (its outcome) is never earlier than
+        the moment its request arrived.
+        """
+        now_wall, now = self.services.clock.now(), self.clock()
+        lanes = {lane.platform.value: lane for lane in self.lanes}
+        recent = await self.services.db.outbox.recent_sends(list(lanes), now_wall - HISTORY)
+        for platform, address, at in recent:
+            try:
+                chat = Address.parse(address) if address else None
+            except ValueError:
+                chat = None  # still counts against the overall window
+            lanes[platform].gate.remember(chat, now - (now_wall - at).total_seconds())
+        if recent:
+            log.info("outbox: flood windows loaded with %d recent sends", len(recent))
 
     async def _report(self) -> None:
         while True:
@@ -151,6 +177,12 @@ class Dispatcher:
         self.journal.discard()
         for lane in self.lanes:
             await lane.drain(0)
+
+    def wake(self, platform: str) -> None:
+        """Messages for ``platform`` were just committed: its lane claims them now."""
+        for lane in self.lanes:
+            if lane.platform.value == platform:
+                lane.wake()
 
     def lane(self, platform: Platform) -> Lane:
         return next(lane for lane in self.lanes if lane.platform is platform)

@@ -8,8 +8,9 @@ Each lane runs three loops of its own:
   ordered by when each chat may next receive), waits for the overall
   limit, and hands the chat's oldest message to a sender;
 - senders (one per chat at a time, so a chat gets its messages in order)
-  mark the row sending, send (at most ``concurrency`` requests at once),
-  and queue the outcome.
+  mark the row sending, wait until the gate's strict windows let the
+  request leave (counted there until its answer comes), send (at most
+  ``concurrency`` requests at once), and queue the outcome.
 
 Outcomes: sent; the destination is gone → inactive (and a member group is
 marked inactive); a refusal that certainly delivered nothing (429,
@@ -26,14 +27,16 @@ import itertools
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bot.broadcast.buckets import Monotonic, Sleep
+from bot.broadcast.delivery import send_item, txn_id
 from bot.broadcast.journal import Journal, JournalUnavailable
 from bot.broadcast.limits import Gate
+from handlers import relay
 from handlers.i18n import current_language
-from handlers.messages import Address, Option, Platform
+from handlers.messages import Address, Platform
 from handlers.messenger import (
     DeliveryUncertain,
     DestinationGone,
@@ -42,8 +45,9 @@ from handlers.messenger import (
 )
 from handlers.services import Services
 from storage.records import OutboxItem
-from storage.repos.outbox import FAILED, INACTIVE, PENDING, SENT, UNCERTAIN, Outcome
+from storage.repos.outbox import AT_LEAST_ONCE, FAILED, INACTIVE, PENDING, SENT, UNCERTAIN, Outcome
 
+__all__ = ["AT_LEAST_ONCE", "Lane", "LanePolicy", "txn_id"]
 log = logging.getLogger(__name__)
 PREPARED = 4
 """Senders waiting for their "sending" mark, per request slot: the commit's wait
@@ -66,9 +70,12 @@ class LanePolicy:
     """Claims last until the message is sent; a restart releases them."""
 
 
-def txn_id(item_id: int) -> str:
-    """The idempotency key of one outbox message: the same on every attempt."""
-    return f"sosbot.outbox.{item_id}"
+URGENT_HEAD_START = 3600.0
+"""Seconds a chat with a message for a person or a room jumps ahead in the heap."""
+# AT_LEAST_ONCE (storage.repos.outbox): kinds sent again when their delivery is
+# uncertain, even on Telegram: a case card that never reaches the triage room is
+# a missed alert; a second copy of it is not a harm. Everything else (broadcasts
+# first) is never repeated on Telegram.
 
 
 class Lane:
@@ -98,6 +105,7 @@ class Lane:
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._hungry = asyncio.Event()
+        self._posted = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
         self.sent = 0
@@ -111,26 +119,39 @@ class Lane:
         return len(self._held)
 
     # ----------------------------------------------------------------- feeder
+    def wake(self) -> None:
+        """Something was just committed to this platform's outbox: claim it now."""
+        self._posted.set()
+        self._hungry.set()
+
     async def feed(self) -> None:
         outbox = self.services.db.outbox
         while not self._stopping:
             self._hungry.clear()
-            if len(self._held) > self.policy.batch // 2:
+            urgent_only = len(self._held) > self.policy.batch // 2
+            if urgent_only and not self._posted.is_set():
                 # Enough in hand: claim again when senders have used half of it.
                 await self._wait(self._hungry, self.policy.poll_interval)
                 continue
+            self._posted.clear()
             try:
+                # A full buffer still takes messages to people and rooms: a reply
+                # never waits behind a broadcast.
                 items = await outbox.claim(
-                    self.policy.batch, self.policy.lease, platform=self.platform.value
+                    self.policy.batch,
+                    None,
+                    platform=self.platform.value,
+                    urgent_only=urgent_only,
+                    exclude=self._held,
                 )
             except Exception as exc:
                 log.error("outbox claim failed: %s", type(exc).__name__)
                 items = []
             for item in items:
                 self._add(item)
-            if len(items) < self.policy.batch:
+            if len(items) < self.policy.batch and not self._posted.is_set():
                 # Nothing more is due now: look again after the poll interval.
-                await self._wait(self._stopped, self.policy.poll_interval)
+                await self._wait(self._posted, self.policy.poll_interval)
 
     def _add(self, item: OutboxItem) -> None:
         if item.id in self._held:
@@ -142,7 +163,7 @@ class Lane:
             return
         self._held.add(item.id)
         self._queues.setdefault(chat, deque()).append(item)
-        self._schedule(chat, self.clock())
+        self._schedule(chat, self.clock() - (URGENT_HEAD_START if item.priority == 0 else 0.0))
 
     def _schedule(self, chat: Address, at: float) -> None:
         if chat in self._scheduled or chat in self._busy or not self._queues.get(chat):
@@ -178,12 +199,16 @@ class Lane:
             if not self._heap:
                 await self._wait(self._wake, None)
                 continue
-            ready_at = self._heap[0][0]
+            ready_at, _, head = self._heap[0]
             now = self.clock()
             if ready_at > now:
                 await self._wait(self._wake, ready_at - now)
                 continue
-            overall = self.gate.overall_wait()
+            # A person or a room waiting on a turn jumps the pacing buckets (a
+            # broadcast yields to people, never the reverse); the platform's strict
+            # windows still hold for it at the moment it leaves (``_cleared``).
+            urgent = self._urgent(head)
+            overall = 0.0 if urgent else self.gate.overall_wait()
             if overall > 0:
                 await self._wait(self._wake, overall)
                 continue
@@ -191,13 +216,17 @@ class Lane:
             self._scheduled.discard(chat)
             if chat in self._busy or not self._queues.get(chat):
                 continue
-            wait = self.gate.chat_wait(chat)
+            wait = 0.0 if urgent else self.gate.chat_wait(chat)
             if wait > 0:
                 self._scheduled.add(chat)
                 heapq.heappush(self._heap, (now + wait, next(self._seq), chat))
                 continue
             return chat
         return None
+
+    def _urgent(self, chat: Address) -> bool:
+        queue = self._queues.get(chat)
+        return queue is not None and len(queue) > 0 and queue[0].priority == 0
 
     async def _wait(self, event: asyncio.Event, seconds: float | None) -> None:
         """Until ``event`` is set or ``seconds`` pass (on the injected clock)."""
@@ -214,24 +243,44 @@ class Lane:
 
     # ---------------------------------------------------------------- senders
     async def _run_sender(self, chat: Address, item: OutboxItem) -> None:
-        requeue = False
+        requeue, delay = False, 1.0
         try:
-            try:
-                marked = await self.journal.start(item.id)
-            except JournalUnavailable:
-                marked, requeue = False, True
-            if marked:
-                async with self._slots:
-                    outcome = await self._deliver(chat, item)
+            # The request slot first, then the mark: a row is "sending" only while a
+            # request can actually leave, so a crash leaves at most ``concurrency``
+            # rows in flight (uncertain), never ones that were still waiting. The
+            # platform's windows are checked before the mark (so a mark is not left
+            # waiting) and again after it (the commit took time; strict windows).
+            async with self._slots:
+                await self._cleared(chat)
+                try:
+                    marked = await self.journal.start(item.id)
+                except JournalUnavailable:
+                    marked, requeue = False, True
+                outcome = None
+                if marked:
+                    await self._cleared(chat)
+                    flight = self.gate.leave(chat)
+                    try:
+                        outcome = await self._deliver(chat, item)
+                    finally:
+                        self.gate.answered(flight)
+            if outcome is not None:
                 self.journal.finish(outcome)
                 if outcome.status == SENT:
                     self.sent += 1
+                elif outcome.status in (FAILED, INACTIVE) and item.kind == "question":
+                    await self._undeliverable(item)
+                elif outcome.status == PENDING and outcome.retry_at is not None:
+                    # Tried again from here, before the chat's later messages: order kept.
+                    retry_in = (outcome.retry_at - self.services.clock.now()).total_seconds()
+                    item = replace(item, attempts=item.attempts + 1)
+                    requeue, delay = True, max(0.0, retry_in)
         finally:
             self._busy.discard(chat)
             self._queued.release()
-            if requeue:  # storage trouble: the row is still pending and ours
+            if requeue:  # storage trouble, or a retry: the row is still pending and ours
                 self._queues.setdefault(chat, deque()).appendleft(item)
-                self._schedule(chat, self.clock() + 1.0)
+                self._schedule(chat, self.clock() + delay)
             else:
                 self._held.discard(item.id)
                 self._schedule(chat, self.clock())
@@ -239,17 +288,22 @@ class Lane:
                     self._hungry.set()
             self._wake.set()
 
+    async def _cleared(self, chat: Address) -> None:
+        """Until the platform's windows let a request to ``chat`` leave now.
+
+        Checked with a request slot held, before the mark and again after it:
+        the platform counts when requests arrive, so a check made only before a
+        slow commit would let requests bunch up behind it.
+        """
+        while (wait := self.gate.send_wait(chat)) > 0:
+            await self.sleep(wait)
+
     async def _deliver(self, chat: Address, item: OutboxItem) -> Outcome:
-        text = item.body or ""
         # What the transport adds itself (Matrix's "answer with the number") in the
         # destination's language; each sender is a task of its own, so this stays here.
         current_language.set(item.language or self.services.settings.default_language)
         try:
-            if item.options:
-                options = [Option(key, label) for key, label in item.options]
-                sent = await self.services.hub.ask(chat, text, options, txn_id=txn_id(item.id))
-            else:
-                sent = await self.services.hub.send_text(chat, text, txn_id=txn_id(item.id))
+            sent = await send_item(self.services.hub, chat, item)
         except DestinationGone:
             await self._gone(item)
             return Outcome(item.id, INACTIVE, error="destination_gone")
@@ -257,7 +311,7 @@ class Lane:
             self.gate.penalise(chat, exc.retry_after)
             return self._retry(item, exc.retry_after, "rate_limited", limited=True)
         except DeliveryUncertain:
-            if self.policy.idempotent:
+            if self.policy.idempotent or item.kind in AT_LEAST_ONCE:
                 return self._retry(item, self._backoff(item), "no_answer")
             return Outcome(item.id, UNCERTAIN, error="no_answer")
         except TransientSendError:
@@ -265,7 +319,24 @@ class Lane:
         except Exception as exc:  # a refusal we do not know: give up on this one
             log.warning("outbox send refused: %s", type(exc).__name__)
             return Outcome(item.id, FAILED, error=type(exc).__name__)
-        return Outcome(item.id, SENT, remote_id=sent.message_id)
+        if item.kind == "card" and sent is not None:
+            await self._remember_card(item, sent.message_id)
+        return Outcome(item.id, SENT, remote_id=sent.message_id if sent else None)
+
+    async def _undeliverable(self, item: OutboxItem) -> None:
+        """A message from the advisory group did not reach the defender: the rooms hear it."""
+        services = self.services
+        try:
+            await services.db.run(lambda: relay.undeliverable(services, item.ref))
+        except Exception as exc:
+            log.error("undeliverable notice not queued: %s", type(exc).__name__)
+
+    async def _remember_card(self, item: OutboxItem, message_id: str) -> None:
+        """So that an advisor's reply to the card finds its case."""
+        try:
+            await self.services.db.cases.record_card(item.ref, item.address, message_id)
+        except Exception as exc:
+            log.error("case card not remembered: %s", type(exc).__name__)
 
     async def _gone(self, item: OutboxItem) -> None:
         try:
@@ -280,7 +351,7 @@ class Lane:
 
     def _retry(self, item: OutboxItem, delay: float, error: str, limited: bool = False) -> Outcome:
         limit = self.policy.rate_limited_attempts if limited else self.policy.max_attempts
-        if item.attempts >= limit:
+        if item.attempts >= limit and item.kind not in AT_LEAST_ONCE:
             return Outcome(item.id, FAILED, error=f"{error}_gave_up")
         seconds = max(0.0, delay) if math.isfinite(delay) else self.policy.backoff_cap
         at = self.services.clock.now() + timedelta(seconds=seconds)

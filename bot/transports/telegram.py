@@ -36,6 +36,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.transports.base import Deliver
 from handlers.commands import InputTooLong, split_command
+from handlers.errors import where
 from handlers.messages import (
     Address,
     Attachment,
@@ -53,6 +54,7 @@ from handlers.messenger import (
 )
 
 if TYPE_CHECKING:
+    from bot.broadcast.windows import Flight
     from bot.config import Config
     from handlers.services import Services
 
@@ -79,8 +81,13 @@ NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class FloodGate(Protocol):
     """Flood control shared with the broadcast dispatcher (bot/broadcast/limits.py)."""
 
-    def spend(self, chat_id: int) -> None:
-        """A request to ``chat_id`` is leaving outside the dispatcher: count it, never wait."""
+    async def wait_to_send(self, chat_id: int) -> Flight:
+        """Until a request to ``chat_id`` may leave within the platform's windows; it is
+        counted from then on, and its answer's moment given to ``answered``."""
+        ...
+
+    def answered(self, flight: Flight) -> None:
+        """The request's answer came, or it failed."""
         ...
 
     def refused(self, chat_id: int, retry_after: float) -> None:
@@ -126,16 +133,19 @@ class TelegramMessenger:
         self.services = services
         self.gate: FloodGate | None = None  # set by the dispatcher (bot/broadcast)
 
-    async def _call(self, chat: Address, send: Any, mode: SendMode = "retry") -> Any:
-        """Run one Bot API call with Telegram's errors turned into ours."""
+    async def _call(
+        self, chat: Address, send: Any, mode: SendMode = "retry", *, limited: bool = True
+    ) -> Any:
+        """Run one Bot API call with Telegram's errors turned into ours.
+
+        ``limited``: a message or an edit, within the flood windows (a deletion is not).
+        """
         chat_id = int(chat.id)
-        counted = mode == "once"  # the dispatcher took this request's token already
-        for _attempt in range(SEND_ATTEMPTS):
-            if self.gate is not None and not counted:
-                self.gate.spend(chat_id)
-            counted = False
+        for attempt in range(SEND_ATTEMPTS):
+            # The dispatcher's lane cleared an outbox send's first request already.
+            cleared = not limited or (mode == "once" and attempt == 0)
             try:
-                return await send(chat_id)
+                return await self._request(chat_id, send, cleared)
             except RetryAfter as exc:
                 seconds = retry_seconds(exc)
                 if mode == "once":  # the dispatcher slows its gate down itself
@@ -164,6 +174,16 @@ class TelegramMessenger:
                 await asyncio.sleep(0)
                 continue
         raise TransientSendError("telegram: gave up after retries") from (locals().get("last"))
+
+    async def _request(self, chat_id: int, send: Any, cleared: bool) -> Any:
+        """One request, within the flood windows (unless ``cleared`` already)."""
+        if self.gate is None or cleared:
+            return await send(chat_id)
+        flight = await self.gate.wait_to_send(chat_id)
+        try:
+            return await send(chat_id)
+        finally:
+            self.gate.answered(flight)
 
     async def send_text(
         self, chat: Address, text: str, *, reply_to: str | None = None, txn_id: str | None = None
@@ -233,7 +253,9 @@ class TelegramMessenger:
         try:
             return bool(
                 await self._call(
-                    chat, lambda cid: self.app.bot.delete_message(cid, int(message_id))
+                    chat,
+                    lambda cid: self.app.bot.delete_message(cid, int(message_id)),
+                    limited=False,
                 )
             )
         except BadRequest:
@@ -303,6 +325,7 @@ class TelegramTransport:
         self._locks: dict[int, asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.app.add_error_handler(self._on_error)
 
     @classmethod
     def from_config(cls, config: Config, token: str, services: Services) -> TelegramTransport:
@@ -353,6 +376,13 @@ class TelegramTransport:
             await self.app.stop()
         await self.app.shutdown()
 
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Whatever escaped a handler: its type and where, never the update or a traceback
+        (python-telegram-bot's default logs both, with the person's input)."""
+        error = context.error
+        if error is not None:
+            log.error("telegram update failed: %s at %s", type(error).__name__, where(error))
+
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self._deliver is None or update.effective_chat is None:
             return
@@ -374,7 +404,8 @@ class TelegramTransport:
             if update.callback_query is not None:
                 msg = await self._from_callback(update.callback_query)
             elif update.effective_message is not None and update.effective_user is not None:
-                msg = await self._from_message(update.effective_message)
+                edited = update.edited_message is not None or update.edited_channel_post is not None
+                msg = await self._from_message(update.effective_message, edited)
             else:
                 return
             if msg is not None:
@@ -398,7 +429,7 @@ class TelegramTransport:
             choice=key,
         )
 
-    async def _from_message(self, message: Message) -> IncomingMessage | None:
+    async def _from_message(self, message: Message, edited: bool) -> IncomingMessage | None:
         if message.migrate_to_chat_id is not None:
             await self.services.db.members.migrate_chat(
                 f"telegram:{message.chat.id}", f"telegram:{message.migrate_to_chat_id}"
@@ -425,7 +456,9 @@ class TelegramTransport:
             message_id=str(message.message_id),
             reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None,
             language_hint=user.language_code,
-            attachments=await self._attachments(message),
+            # An edit is never a second message: its files are not fetched again.
+            attachments=() if edited else await self._attachments(message),
+            edited=edited,
         )
 
     async def _attachments(self, message: Message) -> tuple[Attachment, ...]:

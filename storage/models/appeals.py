@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
@@ -89,6 +91,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("kind", "ref", "destination_hash"),
         Index("ix_outbox_platform_status", "platform", "status"),
+        Index("ix_outbox_claim", "platform", "status", "priority", "seq"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
@@ -112,6 +115,14 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    """Queue order within one chat (a hybrid clock: ids are random)."""
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    """0: a person or a room waiting on this turn; 1: a broadcast."""
+    op: Mapped[str] = mapped_column(String(8), server_default="text")
+    """text, ask (options_enc holds the buttons), file, delete (options_enc: parameters)."""
+    payload_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """A file's sealed bytes, dropped once the row is finished."""
 
 
 class Broadcast(Base):

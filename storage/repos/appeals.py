@@ -17,13 +17,20 @@ from storage.models import Appeal as AppealRow
 from storage.models import AppealText, Approval, Signature
 from storage.models import Case as CaseRow
 from storage.models import Organisation as OrgRow
-from storage.records import Appeal, AppealDetail, SignatureRecord
+from storage.records import (
+    Appeal,
+    AppealDetail,
+    AppealState,
+    BroadcastKind,
+    MemberKind,
+    SignatureRecord,
+)
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.repos.outbox_rows import Delivery, add_broadcast
 from storage.types import new_id
 
-DRAFT, SENT, CLOSED = "draft", "sent", "closed"
+DRAFT, SENT, CLOSED = AppealState.DRAFT, AppealState.SENT, AppealState.CLOSED
 
 
 class Appeals(Repository):
@@ -150,15 +157,6 @@ class Appeals(Repository):
                 await session.flush()
             return await self._approvals(session, row.id)
 
-    async def mark_sent(self, ref: str, actor: str) -> Appeal:
-        """The broadcast is queued: the appeal is open for signatures."""
-        now = self._store.now()
-        async with self._store.write() as session:
-            row = await self._draft(session, ref)
-            row.state, row.sent_at, row.updated_at = SENT, now, now
-            await self._audit(session, actor, "appeal.send", ref, None, now)
-            return await self._appeal(session, row)
-
     async def send(
         self, ref: str, actor: str, deliveries: Sequence[Delivery], report_to: Sequence[str]
     ) -> Appeal:
@@ -168,7 +166,9 @@ class Appeals(Repository):
         async with self._store.write() as session:
             row = await self._draft(session, ref)
             row.state, row.sent_at, row.updated_at = SENT, now, now
-            await add_broadcast(session, self._store, "appeal", ref, deliveries, report_to)
+            await add_broadcast(
+                session, self._store, BroadcastKind.APPEAL, ref, deliveries, report_to
+            )
             await self._audit(session, actor, "appeal.send", ref, str(len(deliveries)), now)
             return await self._appeal(session, row)
 
@@ -195,7 +195,7 @@ class Appeals(Repository):
             org = await session.get(OrgRow, organisation_id)
             if org is None or not org.active:
                 raise NotFound("no such organisation")
-            if org.kind == "individual" and not row.allow_individuals:
+            if org.kind == MemberKind.INDIVIDUAL and not row.allow_individuals:
                 raise Conflict("this appeal takes signatures from organisations only")
             exists = await session.scalar(
                 select(Signature.id).where(

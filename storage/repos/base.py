@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +22,40 @@ from storage.errors import Conflict, StorageError
 from storage.vault import Vault
 
 Now = Callable[[], datetime]
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Unit:
+    """One unit of work: the session every repository call of a turn shares.
+
+    Repositories do not open transactions of their own while a unit is open
+    in their task (``Store.write`` and ``Store.read`` join it); what the turn
+    decides commits together or not at all. ``after_commit`` callbacks run
+    once the transaction is durable (waking the outbox dispatcher).
+    """
+
+    session: AsyncSession
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    open: bool = True
+
+
+_UNIT: ContextVar[Unit | None] = ContextVar("sosbot_unit", default=None)
+
+
+def current_unit() -> Unit | None:
+    """The unit of work open in this task, if any (a closed one does not count:
+    a task spawned inside a unit inherits the variable after the unit ended)."""
+    unit = _UNIT.get()
+    return unit if unit is not None and unit.open else None
+
+
+def run_callbacks(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception as exc:  # a wake-up must never undo a committed turn
+            log.error("after-commit callback failed: %s", type(exc).__name__)
 
 
 @dataclass
@@ -34,18 +71,95 @@ class Store:
     """SQLite only: one writer at a time in this process, so no one spins on the file lock."""
     lock_reads: bool = False
     """In-memory SQLite shares one connection: reads must queue too."""
+    write_waiting: int = 0
+    """Writers waiting for ``write_lock`` (SQLite)."""
+    posted: Callable[[str], None] | None = None
+    """Called with a platform after a commit that queued messages for it (wakes the dispatcher)."""
+    _seq: int = 0
+
+    def next_seq(self) -> int:
+        """An increasing number for queue order: microseconds of the wall clock, never
+        repeating or going back within the process (random ids say nothing of order)."""
+        self._seq = max(self._seq + 1, time.time_ns() // 1000)
+        return self._seq
+
+    def notify_posted(self, platform: str) -> None:
+        """After the current unit commits, wake whoever drains ``platform``'s outbox."""
+        hook = self.posted
+        if hook is not None:
+            self.after_commit(lambda: hook(platform))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A read-write transaction, committed on success, rolled back on error."""
-        lock = self.write_lock or contextlib.nullcontext()
-        with _storage_errors():
-            async with lock, self.sessions.begin() as session:
-                yield session
+        """A read-write transaction, committed on success, rolled back on error.
+
+        Inside an open unit of work this is a SAVEPOINT of the unit's
+        transaction instead: the call stays all-or-nothing (a taken
+        reference can be retried) and commits with the rest of the turn.
+        """
+        unit = current_unit()
+        if unit is not None:
+            with _storage_errors():
+                async with unit.session.begin_nested():
+                    yield unit.session
+            return
+        async with self.unit() as fresh:
+            yield fresh.session
+
+    @contextlib.asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """A unit of work of its own: one transaction that nested calls join."""
+        unit: Unit | None = None
+        await self.lock_writes()
+        try:
+            with _storage_errors():
+                async with self.sessions.begin() as session:
+                    unit = Unit(session)
+                    token = _UNIT.set(unit)
+                    try:
+                        yield unit
+                    finally:
+                        unit.open = False
+                        _UNIT.reset(token)
+        finally:
+            self.unlock_writes()
+        assert unit is not None
+        run_callbacks(unit.after_commit)
+
+    async def lock_writes(self) -> None:
+        """SQLite: wait for this process's one writer slot (counted while waiting, so a
+        group commit can tell that someone else wants to write and close its batch)."""
+        if self.write_lock is None:
+            return
+        self.write_waiting += 1
+        try:
+            await self.write_lock.acquire()
+        finally:
+            self.write_waiting -= 1
+
+    def unlock_writes(self) -> None:
+        if self.write_lock is not None:
+            self.write_lock.release()
+
+    def unit_open(self) -> bool:
+        return current_unit() is not None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current unit of work has committed (now if none)."""
+        unit = current_unit()
+        if unit is None:
+            run_callbacks([callback])
+        else:
+            unit.after_commit.append(callback)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only transaction."""
+        """A read-only transaction (inside a unit of work: the unit's own session)."""
+        unit = current_unit()
+        if unit is not None:
+            with _storage_errors():
+                yield unit.session
+            return
         lock = self.write_lock if self.lock_reads and self.write_lock else contextlib.nullcontext()
         with _storage_errors():
             async with lock, self.read_sessions.begin() as session:

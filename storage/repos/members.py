@@ -19,11 +19,11 @@ from storage.errors import NotFound
 from storage.models import CallbackToken, Contact, Invite, OutboxMessage
 from storage.models import MemberGroup as GroupRow
 from storage.models import Organisation as OrgRow
-from storage.records import MemberEntry, MemberGroup, Organisation
+from storage.records import MemberEntry, MemberGroup, MemberKind, Organisation
 from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.types import new_id
 
-KINDS = ("organisation", "individual")
+KINDS: tuple[str, ...] = tuple(MemberKind)
 INVITE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 INVITE_LENGTH = 10
 
@@ -46,7 +46,7 @@ class Members(Repository):
         self,
         name: str,
         *,
-        kind: str = "organisation",
+        kind: str = MemberKind.ORGANISATION,
         country: str = "",
         region: str = "",
         languages: Sequence[str] = (),

@@ -32,11 +32,12 @@ from storage.errors import NotFound
 from storage.models import Broadcast
 from storage.models import OutboxMessage as Row
 from storage.records import OutboxItem, OutboxProblem
-from storage.repos.base import open_json, open_text, rowcount
+from storage.repos.base import open_bytes, open_json, open_text, rowcount
 from storage.repos.broadcasts import BroadcastHeaders
 from storage.repos.outbox_rows import (
     FAILED,
     FINISHED,
+    HELD,
     INACTIVE,
     PENDING,
     PROBLEMS,
@@ -45,20 +46,24 @@ from storage.repos.outbox_rows import (
     UNCERTAIN,
     Delivery,
     Destination,
+    Message,
     Outcome,
     add_broadcast,
     add_deliveries,
+    add_message,
     platform_of,
 )
 
 __all__ = [
     "FAILED",
+    "HELD",
     "INACTIVE",
     "PENDING",
     "SENDING",
     "SENT",
     "UNCERTAIN",
     "Delivery",
+    "Message",
     "Outbox",
     "Outcome",
     "add_broadcast",
@@ -69,10 +74,20 @@ __all__ = [
 _TABLE = "outbox"
 _CHUNK = 500
 _OUTBOX: Table = Row.__table__  # type: ignore[assignment]
+AT_LEAST_ONCE = frozenset({"card"})
+"""Kinds resent after a crash on every platform (a lost case card is a missed alert)."""
+RELEASES = {"card": "confirm"}
+"""A row of the first kind, once sent, releases the held rows of the second kind
+with the same ref: the defender's "the group has been alerted" waits for the card."""
 
 
 class Outbox(BroadcastHeaders):
     # ------------------------------------------------------------- enqueueing
+    async def post(self, message: Message) -> int:
+        """Queue one message (in the current unit of work); returns its row id."""
+        async with self._store.write() as session:
+            return await add_message(session, self._store, message)
+
     async def enqueue(
         self, kind: str, ref: str, destinations: Sequence[Destination], body: str | None = None
     ) -> int:
@@ -96,11 +111,20 @@ class Outbox(BroadcastHeaders):
     async def claim(
         self,
         limit: int = 20,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta | None = timedelta(minutes=5),
         *,
         platform: str | None = None,
+        urgent_only: bool = False,
+        exclude: Collection[int] = (),
     ) -> list[OutboxItem]:
-        """Take up to ``limit`` due messages (of one platform), oldest first, for ``lease``."""
+        """Take up to ``limit`` due messages (of one platform): messages to people and
+        rooms first (priority 0), then broadcasts, each in queue order.
+
+        With a ``lease`` the rows are leased (a write). Without one it is a plain
+        read (the dispatcher: it holds what it took in memory, passes those ids as
+        ``exclude``, and the "sending" mark is what guards against a double send),
+        so draining costs no commit of its own.
+        """
         now = self._store.now()
         conditions = [
             Row.status == PENDING,
@@ -109,13 +133,18 @@ class Outbox(BroadcastHeaders):
         ]
         if platform is not None:
             conditions.append(Row.platform == platform)
-        async with self._store.write() as session:
+        if urgent_only:
+            conditions.append(Row.priority == 0)
+        if exclude:
+            conditions.append(Row.id.not_in(list(exclude)))
+        opened = self._store.write() if lease is not None else self._store.read()
+        async with opened as session:
             rows = (
                 (
                     await session.execute(
                         select(Row)
                         .where(*conditions)
-                        .order_by(Row.created_at, Row.id)
+                        .order_by(Row.priority, Row.seq, Row.created_at, Row.id)
                         .limit(limit)
                         .with_for_update(skip_locked=True)
                     )
@@ -125,14 +154,23 @@ class Outbox(BroadcastHeaders):
             )
             items = []
             for row in rows:
-                row.claimed_until, row.attempts, row.updated_at = now + lease, row.attempts + 1, now
+                attempts = row.attempts + 1  # this one: counted when it is marked sending
+                if lease is not None:
+                    row.claimed_until, row.updated_at = now + lease, now
                 key = await self._vault.key(session, row.data_key_id)
-                options = (
+                extra = (
                     open_json(key, _TABLE, "options", row.id, row.options_enc)
                     if row.options_enc is not None
                     else []
                 )
+                options = extra if isinstance(extra, list) else []
+                params = extra if isinstance(extra, dict) else {}
                 address = open_text(key, _TABLE, "destination", row.id, row.destination_enc) or ""
+                payload = (
+                    open_bytes(key, _TABLE, "payload", row.id, row.payload_enc)
+                    if row.payload_enc is not None
+                    else None
+                )
                 items.append(
                     OutboxItem(
                         id=row.id,
@@ -141,9 +179,13 @@ class Outbox(BroadcastHeaders):
                         address=address,
                         language=row.language,
                         body=open_text(key, _TABLE, "body", row.id, row.body_enc),
-                        attempts=row.attempts,
+                        attempts=attempts,
                         options=tuple((str(k), str(label)) for k, label in options),
                         platform=row.platform or platform_of(address),
+                        op=row.op or "text",
+                        params=tuple((str(k), str(v)) for k, v in sorted(params.items())),
+                        payload=payload,
+                        priority=row.priority,
                     )
                 )
             return items
@@ -166,7 +208,7 @@ class Outbox(BroadcastHeaders):
                         _OUTBOX.c.id.in_(starting[start : start + _CHUNK]),
                         _OUTBOX.c.status == PENDING,
                     )
-                    .values(status=SENDING, updated_at=now)
+                    .values(status=SENDING, attempts=_OUTBOX.c.attempts + 1, updated_at=now)
                     .returning(_OUTBOX.c.id)
                 )
                 marked.update(result.scalars())
@@ -202,10 +244,13 @@ class Outbox(BroadcastHeaders):
                     remote_id=bindparam("b_remote"),
                     sent_at=bindparam("b_sent"),
                     claimed_until=None,
+                    payload_enc=None,
                     updated_at=now,
                 ),
                 finished,
             )
+            sent = [o.item_id for o in outcomes if o.status == SENT]
+            await self._release_after(session, sent, now)
         if retried:
             await session.execute(
                 update(table)
@@ -219,6 +264,55 @@ class Outbox(BroadcastHeaders):
                 ),
                 retried,
             )
+
+    async def _release_after(
+        self, session: AsyncSession, sent: Sequence[int], now: datetime
+    ) -> None:
+        """Held rows waiting for one of ``sent`` (see ``RELEASES``) become pending."""
+        if not sent:
+            return
+        for first, then in RELEASES.items():
+            refs: set[str] = set()
+            for start in range(0, len(sent), _CHUNK):
+                refs.update(
+                    (
+                        await session.execute(
+                            select(Row.ref).where(
+                                Row.id.in_(sent[start : start + _CHUNK]), Row.kind == first
+                            )
+                        )
+                    ).scalars()
+                )
+            if not refs:
+                continue
+            released = await session.execute(
+                update(_OUTBOX)
+                .where(
+                    _OUTBOX.c.kind == then,
+                    _OUTBOX.c.ref.in_(sorted(refs)),
+                    _OUTBOX.c.status == HELD,
+                )
+                .values(status=PENDING, not_before=now, updated_at=now)
+                .returning(_OUTBOX.c.platform)
+            )
+            for platform in set(released.scalars()):
+                self._store.notify_posted(platform or "")
+
+    async def delivered(self, kind: str, ref: str) -> bool:
+        """Whether any message of (kind, ref) was sent (e.g. a case card to some room)."""
+        async with self._store.read() as session:
+            found = await session.execute(
+                select(Row.id).where(Row.kind == kind, Row.ref == ref, Row.status == SENT).limit(1)
+            )
+            return found.first() is not None
+
+    async def remote_ids(self, row_ids: Sequence[int]) -> dict[int, str | None]:
+        """The platform's message id of each sent row (None while unsent)."""
+        async with self._store.read() as session:
+            rows = await session.execute(
+                select(Row.id, Row.remote_id).where(Row.id.in_(list(row_ids)))
+            )
+            return {int(i): r for i, r in rows}
 
     async def release_claims(self) -> int:
         """At start: nothing is in flight any more, so leases of the last run can go."""
@@ -241,7 +335,9 @@ class Outbox(BroadcastHeaders):
         """
         now = self._store.now()
         sending = Row.status == SENDING
-        resendable = Row.platform.in_(list(resend_platforms)) & (Row.updated_at >= resend_since)
+        resendable = (
+            Row.platform.in_(list(resend_platforms)) | Row.kind.in_(sorted(AT_LEAST_ONCE))
+        ) & (Row.updated_at >= resend_since)
         async with self._store.write() as session:
             resent = await session.execute(
                 update(Row)
@@ -256,6 +352,39 @@ class Outbox(BroadcastHeaders):
                 )
             )
             return {PENDING: rowcount(resent), UNCERTAIN: rowcount(uncertain)}
+
+    async def recent_sends(
+        self, platforms: Collection[str], since: datetime
+    ) -> list[tuple[str, str | None, datetime]]:
+        """(platform, destination, when) of every send that may have reached a
+        platform since ``since``: rows finished (or settled as uncertain) since
+        then, each with the time its outcome was written; the destination is
+        None where ``/forget`` destroyed the row's key. For the dispatcher's
+        flood windows at start.
+        """
+        reached = (SENT, UNCERTAIN, FAILED, INACTIVE, SENDING)
+        async with self._store.read() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Row.id, Row.platform, Row.data_key_id, Row.destination_enc, Row.updated_at
+                    )
+                    .where(
+                        Row.platform.in_(list(platforms)),
+                        Row.status.in_(reached),
+                        Row.updated_at >= since,
+                    )
+                    .order_by(Row.updated_at)
+                )
+            ).all()
+            found: list[tuple[str, str | None, datetime]] = []
+            for row_id, platform, key_id, destination, at in rows:
+                address = None
+                if key_id is not None:
+                    key = await self._vault.key(session, key_id)
+                    address = open_text(key, _TABLE, "destination", row_id, destination)
+                found.append((str(platform), address, at))
+            return found
 
     async def fill_platforms(self) -> int:
         """Rows queued before the platform column existed: fill it from the sealed address."""

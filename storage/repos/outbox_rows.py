@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Broadcast
 from storage.models import OutboxMessage as Row
-from storage.repos.base import Store, seal_json, seal_text
+from storage.repos.base import Store, seal_bytes, seal_json, seal_text
 from storage.types import new_id
 
 PENDING, SENDING, SENT = "pending", "sending", "sent"
+HELD = "held"
+"""Waits for something before it may be sent (a defender's "alerted" waits for the card)."""
 FAILED, INACTIVE, UNCERTAIN = "failed", "inactive", "uncertain"
 FINISHED = (SENT, FAILED, INACTIVE, UNCERTAIN)
 PROBLEMS = (FAILED, INACTIVE, UNCERTAIN)
@@ -113,6 +115,9 @@ async def add_deliveries(
                 "not_before": now,
                 "created_at": now,
                 "updated_at": now,
+                "seq": store.next_seq(),
+                "priority": 1,
+                "op": "ask" if delivery.options else "text",
             }
         )
     # A concurrent enqueue of the same broadcast may win a row: skip it quietly.
@@ -122,7 +127,74 @@ async def add_deliveries(
     )
     for start in range(0, len(values), _CHUNK):
         await session.execute(stmt, values[start : start + _CHUNK])
+    for platform in {platform_of(d.address) for _, d in new}:
+        store.notify_posted(platform)
     return len(values)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message to one chat, queued by a turn (a reply, a card, a notice, a file)."""
+
+    address: str
+    text: str
+    kind: str = "reply"
+    ref: str | None = None
+    """Unique with kind and destination; a fresh one when None."""
+    language: str | None = None
+    op: str = "text"
+    options: tuple[tuple[str, str], ...] = ()
+    params: tuple[tuple[str, str], ...] = ()
+    payload: bytes | None = None
+    priority: int = 0
+    held: bool = False
+
+
+async def add_message(session: AsyncSession, store: Store, message: Message) -> int:
+    """Queue one message inside the caller's transaction; returns its row id."""
+    now = store.now()
+    key_id, key = await store.vault.new_key(session, now)
+    row_id = new_id()
+    seq = store.next_seq()
+    op = "ask" if message.options and message.op == "text" else message.op
+    if message.options:
+        extra = seal_json(key, _TABLE, "options", row_id, [list(o) for o in message.options])
+    elif message.params:
+        extra = seal_json(key, _TABLE, "options", row_id, dict(message.params))
+    else:
+        extra = None
+    platform = platform_of(message.address)
+    session.add(
+        Row(
+            id=row_id,
+            kind=message.kind,
+            ref=message.ref or f"m{seq}",
+            destination_hash=store.vault.index.address_hash(message.address),
+            destination_enc=seal_text(key, _TABLE, "destination", row_id, message.address),
+            body_enc=seal_text(key, _TABLE, "body", row_id, message.text),
+            options_enc=extra,
+            payload_enc=(
+                seal_bytes(key, _TABLE, "payload", row_id, message.payload)
+                if message.payload is not None
+                else None
+            ),
+            language=message.language,
+            platform=platform,
+            data_key_id=key_id,
+            status=HELD if message.held else PENDING,
+            attempts=0,
+            not_before=now,
+            created_at=now,
+            updated_at=now,
+            seq=seq,
+            priority=message.priority,
+            op=op,
+        )
+    )
+    await session.flush()
+    if not message.held:
+        store.notify_posted(platform)
+    return row_id
 
 
 async def add_broadcast(

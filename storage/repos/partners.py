@@ -18,8 +18,8 @@ from storage.errors import Conflict, NotFound
 from storage.models import Case as CaseRow
 from storage.models import Partner as PartnerRow
 from storage.models import Referral as ReferralRow
-from storage.records import EventKind, Role
-from storage.records_casework import PartnerEntry, Referral
+from storage.records import EventKind, Referral, Role
+from storage.records_casework import PartnerEntry, ReferralRecord
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository, open_text, seal_bytes, seal_text, unique_violation
 from storage.repos.casework import add_event, case_key, load_case
@@ -108,9 +108,11 @@ class Partners(Repository):
     # --------------------------------------------------------------- referrals
     async def refer(
         self, ref: str, case_ref: str, actor: str, partner: str, kind: str, note: str | None
-    ) -> Referral:
+    ) -> ReferralRecord:
         """Open referral ``ref`` (state ``requested``). ``NotFound`` for an unknown
         case or partner; ``Conflict`` if ``ref`` is taken (retry with another)."""
+        if kind not in tuple(Referral):
+            raise ValueError(f"referral kind must be one of {', '.join(Referral)}")
         now = self._store.now()
         index = self._vault.index
         try:
@@ -159,7 +161,7 @@ class Partners(Repository):
                 raise Conflict("referral reference already in use") from None
             raise
 
-    async def move(self, ref: str, actor: str, state: str, note: str | None) -> Referral:
+    async def move(self, ref: str, actor: str, state: str, note: str | None) -> ReferralRecord:
         """Move the referral on (``Conflict`` from a closed one). The note goes to the
         case's history, sealed."""
         if state not in STATES:
@@ -188,7 +190,7 @@ class Partners(Repository):
             await append_entry(session, index, actor, "referral.state", ref, state, now)
             return await self._record(session, row, case.ref)
 
-    async def mark_sent(self, ref: str, actor: str) -> Referral:
+    async def mark_sent(self, ref: str, actor: str) -> ReferralRecord:
         """Count a summary sent to the partner (news of a kind: the clock restarts)."""
         now = self._store.now()
         async with self._store.write() as session:
@@ -199,13 +201,13 @@ class Partners(Repository):
             case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
             return await self._record(session, row, str(case_ref))
 
-    async def get(self, ref: str) -> Referral:
+    async def get(self, ref: str) -> ReferralRecord:
         async with self._store.read() as session:
             row = await self._load(session, ref, lock=False)
             case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
             return await self._record(session, row, str(case_ref))
 
-    async def open_without_news(self, since: datetime) -> list[Referral]:
+    async def open_without_news(self, since: datetime) -> list[ReferralRecord]:
         """Open referrals whose last news is older than ``since``, oldest first."""
         stmt = (
             select(ReferralRow, CaseRow.ref)
@@ -217,7 +219,7 @@ class Partners(Repository):
             found = (await session.execute(stmt)).all()
             return [await self._record(session, row, case_ref) for row, case_ref in found]
 
-    async def of_case(self, case_ref: str) -> list[Referral]:
+    async def of_case(self, case_ref: str) -> list[ReferralRecord]:
         async with self._store.read() as session:
             case = await load_case(session, case_ref)
             rows = (
@@ -236,7 +238,9 @@ class Partners(Repository):
             raise NotFound("no such referral")
         return row
 
-    async def _record(self, session: AsyncSession, row: ReferralRow, case_ref: str) -> Referral:
+    async def _record(
+        self, session: AsyncSession, row: ReferralRow, case_ref: str
+    ) -> ReferralRecord:
         note = None
         if row.note_enc is not None and row.data_key_id is not None:
             key = await self._vault.key(session, row.data_key_id)
@@ -247,7 +251,7 @@ class Partners(Repository):
             if partner is not None:
                 entry = await self._entry(session, partner)
                 name, contact = entry.name, entry.contact or None
-        return Referral(
+        return ReferralRecord(
             ref=row.ref,
             case_ref=case_ref,
             partner=name,

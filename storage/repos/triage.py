@@ -16,6 +16,7 @@ from storage.records import (
     CaseState,
     EventKind,
     Priority,
+    Referral,
     Role,
     Verification,
 )
@@ -23,7 +24,7 @@ from storage.repos.audit import append_entry
 from storage.repos.base import Repository, seal_text
 from storage.repos.casework import CASES, add_event, case_key, event_record, load_case, summary
 
-REFERRAL_KINDS = ("legal", "medical", "relocation", "digital_security", "material", "other")
+REFERRAL_KINDS: tuple[str, ...] = tuple(Referral)
 
 Apply = Callable[[CaseRow, bytes, datetime], bool]
 """Changes the case row; returns False when nothing changed (no event is recorded)."""

@@ -1,7 +1,9 @@
 """Broadcast tests: the real App against the fake Telegram Bot API, with real time.
 
 The App runs with the system clock (retries are due when they say), the
-fake server's flood control on, and the dispatcher's poll, backoff and
+fake server's strict flood control on (sliding windows: 30 in any second,
+20 in any minute per group, 3 in any 3 seconds per chat; every test here
+expects no 429 it did not inject), and the dispatcher's poll, backoff and
 progress intervals shortened so that a test takes seconds.
 """
 
@@ -38,10 +40,12 @@ async def build_bot(
     *,
     tune: dict[str, object] | None = None,
     progress: float | None = None,
+    database_url: str | None = None,
 ) -> App:
     """The App as ``sosbot run`` builds it, with real time and quick intervals; not started."""
+    storage = f'[storage]\nurl = "{database_url}"\n' if database_url else ""
     text = f"""
-[bot]
+{storage}[bot]
 data_dir = "data"
 [telegram]
 enabled = true

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -79,6 +79,7 @@ class Row:
     not_before: datetime = EPOCH
     claimed_until: datetime | None = None
     error: str | None = None
+    updated_at: datetime = EPOCH
 
 
 @dataclass
@@ -107,7 +108,13 @@ class MemoryOutbox:
         return found
 
     async def claim(
-        self, limit: int, lease: timedelta, *, platform: str | None = None
+        self,
+        limit: int,
+        lease: timedelta | None,
+        *,
+        platform: str | None = None,
+        urgent_only: bool = False,
+        exclude: Collection[int] = (),
     ) -> list[OutboxItem]:
         now = self.time.wall()
         taken = []
@@ -120,7 +127,11 @@ class MemoryOutbox:
                 continue
             if platform is not None and not row.item.address.startswith(platform + ":"):
                 continue
-            row.claimed_until = now + lease
+            if urgent_only and row.item.priority != 0:
+                continue
+            if row.item.id in exclude:
+                continue
+            row.claimed_until = now + (lease or timedelta(0))
             row.item = OutboxItem(
                 **{**_fields(row.item), "attempts": row.item.attempts + 1}  # type: ignore[arg-type]
             )
@@ -136,13 +147,14 @@ class MemoryOutbox:
         for outcome in outcomes:
             row = self.rows[outcome.item_id]
             row.status, row.error, row.claimed_until = outcome.status, outcome.error, None
+            row.updated_at = self.time.wall()
             if outcome.retry_at is not None:
                 row.not_before = outcome.retry_at
         marked = set()
         for item_id in starting:
             row = self.rows[item_id]
             if row.status == PENDING:
-                row.status = SENDING
+                row.status, row.updated_at = SENDING, self.time.wall()
                 marked.add(item_id)
         return marked
 
@@ -159,7 +171,19 @@ class MemoryOutbox:
             if row.status == SENDING:
                 resendable = row.item.address.split(":")[0] in resend
                 row.status = PENDING if resendable else UNCERTAIN
+                row.updated_at = self.time.wall()
         return {}
+
+    async def recent_sends(
+        self, platforms: Sequence[str], since: datetime
+    ) -> list[tuple[str, str | None, datetime]]:
+        return [
+            (row.item.address.split(":")[0], row.item.address, row.updated_at)
+            for row in sorted(self.rows.values(), key=lambda row: row.updated_at)
+            if row.status not in (PENDING,)
+            and row.updated_at >= since
+            and row.item.address.split(":")[0] in platforms
+        ]
 
     async def running(self) -> list[object]:
         return []

@@ -30,7 +30,7 @@ async def test_a_killed_bot_process_resumes_without_a_duplicate(
     network: Network, tmp_path: Path
 ) -> None:
     await network.start()
-    await network.add_members(groups=40, people=20)
+    await network.add_members(groups=60, people=20)
     url = network.running.config.storage.url
     await network.stop()
     child = await asyncio.create_subprocess_exec(

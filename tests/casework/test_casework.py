@@ -157,7 +157,7 @@ async def test_ask_stays_open_on_a_closed_case_while_the_followup_runs(bot: Harn
     await say(bot, f"/followup {ref} risk=medium")  # 14 days
     answer = await say(bot, f"/close {ref} outcome=risk_reduced")
     assert "The follow-up stays due on 2026-01-19" in answer
-    assert "Sent to the defender" in await say(bot, f"/ask {ref} How are things?")
+    assert "On its way to the defender" in await say(bot, f"/ask {ref} How are things?")
     assert "How are things?" in bot.telegram.last(ANA).text
     await bot.advance(timedelta(days=14))
     reminders = [o for o in bot.matrix.to(TRIAGE) if f"Follow-up due for {ref}" in o.text]
@@ -165,7 +165,7 @@ async def test_ask_stays_open_on_a_closed_case_while_the_followup_runs(bot: Harn
     assert "cannot be reached" in await say(bot, f"/ask {ref} Still there?")
     # A new reassessment opens the relay again until the next one.
     await say(bot, f"/followup {ref} risk=low")
-    assert "Sent to the defender" in await say(bot, f"/ask {ref} Still there?")
+    assert "On its way to the defender" in await say(bot, f"/ask {ref} Still there?")
 
 
 async def test_close_without_a_followup_ends_the_relay(bot: Harness) -> None:

@@ -118,7 +118,7 @@ async def test_send_gives_the_partner_a_summary_when_consent_allows(bot: Harness
     rid = referral_ref(await say(bot, f"/refer {ref} Lawyers Collective legal urgent hearing"))
     await say(bot, f"/tag {ref} country=CO threat=criminalisation")
     answer = await say(bot, f"/referral {rid} send")
-    assert answer == f"Summary of {rid} sent to Lawyers Collective."
+    assert answer == f"Summary of {rid} is on its way to Lawyers Collective."
     summary = bot.matrix.last(PARTNER_CHAT).text
     assert rid in summary and "urgent hearing" in summary and "Colombia (CO)" in summary
     case = await bot.db.cases.get(ref)
@@ -149,7 +149,7 @@ async def test_anonymised_consent_sends_no_report_and_no_name(bot: Harness) -> N
     assert f"names {name}" in await say(bot, f"/referral {rid} send")
     assert bot.matrix.to(PARTNER_CHAT) == []
     rid = referral_ref(await say(bot, f"/refer {ref} Lawyers Collective legal a land defender"))
-    assert "sent to Lawyers Collective" in await say(bot, f"/referral {rid} send")
+    assert "on its way to Lawyers Collective" in await say(bot, f"/referral {rid} send")
     summary = bot.matrix.last(PARTNER_CHAT).text
     assert case.what and case.what not in summary and (case.who or "") not in summary
 
@@ -195,7 +195,7 @@ async def test_a_summary_sent_counts_as_news(bot: Harness) -> None:
     await say(bot, f"/ack {ref}")
     rid = referral_ref(await say(bot, f"/refer {ref} Lawyers Collective legal"))
     await bot.advance(timedelta(days=5))
-    assert "sent to Lawyers Collective" in await say(bot, f"/referral {rid} send")
+    assert "on its way to Lawyers Collective" in await say(bot, f"/referral {rid} send")
     await bot.advance(timedelta(days=6))
     assert not [o for o in bot.matrix.to(TRIAGE) if rid in o.text and "no news" in o.text]
     await bot.advance(timedelta(days=1))

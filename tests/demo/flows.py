@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.demo import ORGANISATIONS
+from handlers.conversation.record import State
+from handlers.conversation.steps import CONSENTS, STEPS, URGENCIES
 from handlers.i18n import render
-from handlers.intake import CONSENTS, STEPS, URGENCIES, State
 from tests.demo.browser import DemoPage
 from tests.demo.support import CASE_REF
 
@@ -88,7 +89,7 @@ async def ack_by_reply(page: DemoPage, ref: str, advisor: str = "advisor-1") -> 
 async def ask_defender(page: DemoPage, r: Report, ref: str, question: str, answer: str) -> None:
     """/ask relays a question to the defender, whose answer comes back under the reference."""
     await page.say("triage", f"/ask {ref} {question}")
-    await page.expect_bot("triage", f"Sent to the defender of {ref}.")
+    await page.expect_bot("triage", f"On its way to the defender of {ref}.")
     await page.be("private", r.persona)
     await page.expect_bot("private", question)
     await page.say("private", answer)

@@ -26,7 +26,7 @@ async def test_tag_refer_and_stats(page: DemoPage) -> None:
     assert found is not None
     referral = found.group()
     await page.say("triage", f"/referral {referral} send")
-    await page.expect_bot("triage", f"Summary of {referral} sent to Defenders Legal Aid.")
+    await page.expect_bot("triage", f"Summary of {referral} is on its way to Defenders Legal Aid.")
     await page.be("private", "partner-1")
     await page.expect_bot("private", "hearing on Monday")
     await page.be("triage", "advisor-1")

@@ -11,7 +11,8 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from handlers.intake import STEPS, State
+from handlers.conversation.record import State
+from handlers.conversation.steps import STEPS
 from tests.demo.browser import DemoPage
 from tests.demo.flows import Report, ack_by_reply, ask_defender, card, report
 

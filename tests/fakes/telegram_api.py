@@ -12,6 +12,9 @@
     reply = await server.wait_for_message(alice.id)
     await server.stop()
 
+Only what sosbot uses is there (see ``telegram_methods`` and ``telegram_messages``);
+any ``parse_mode`` is refused. ``rate_limits=True`` turns on strict flood control
+(``telegram_state.RateLimiter``: sliding windows, 429 with ``retry_after``).
 Answers are the real Bot API's JSON (``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": N, "description": ..., "parameters": ...}``) with the real
 HTTP status codes, error texts and limits. The state and the test-side API live in

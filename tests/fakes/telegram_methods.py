@@ -1,12 +1,14 @@
 """Bot API methods of the fake server other than sending and editing messages.
 
-Each method is ``async (world, bot, params) -> result`` and raises ``ApiError`` with the
-real Bot API's codes and descriptions. The message methods are in ``telegram_messages``.
+Only the methods sosbot (and python-telegram-bot on its behalf) calls: ``getMe``,
+``getUpdates``, ``setWebhook``, ``deleteWebhook``, ``answerCallbackQuery`` and
+``getFile``; any other method answers 404 like an unknown one. Each method is
+``async (world, bot, params) -> result`` and raises ``ApiError`` with the real Bot
+API's codes and descriptions. The message methods are in ``telegram_messages``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,11 +37,6 @@ class MethodTable(dict[str, tuple[str, Handler]]):
 
 BOT_METHODS = MethodTable()
 method = BOT_METHODS.register
-
-CHAT_ACTIONS = frozenset(
-    "typing upload_photo record_video upload_video record_voice upload_voice upload_document "
-    "choose_sticker find_location record_video_note upload_video_note".split()
-)
 
 
 def chat_id_param(p: Params, name: str = "chat_id") -> Any:
@@ -136,87 +133,6 @@ async def delete_webhook(world: WorldState, bot: BotState, p: Params) -> Any:
     return True
 
 
-@method("getWebhookInfo")
-async def get_webhook_info(world: WorldState, bot: BotState, p: Params) -> Any:
-    return {
-        "url": bot.webhook.get("url", ""),
-        "has_custom_certificate": False,
-        "pending_update_count": len(bot.updates),
-        **{k: v for k, v in bot.webhook.items() if k != "url"},
-    }
-
-
-@method("logOut")
-async def log_out(world: WorldState, bot: BotState, p: Params) -> Any:
-    return True
-
-
-@method("close")
-async def close(world: WorldState, bot: BotState, p: Params) -> Any:
-    return True
-
-
-def _commands_key(p: Params) -> tuple[str, str]:
-    scope = p.get_json("scope") or {"type": "default"}
-    return json.dumps(scope, sort_keys=True), p.get_str("language_code") or ""
-
-
-@method("setMyCommands")
-async def set_my_commands(world: WorldState, bot: BotState, p: Params) -> Any:
-    commands = p.get_json("commands")
-    if not isinstance(commands, list):
-        raise bad_request("can't parse commands JSON object")
-    if len(commands) > world.limits.commands:
-        raise bad_request("BOT_COMMANDS_TOO_MUCH")
-    for command in commands:
-        if not isinstance(command, dict) or not re.fullmatch(
-            r"[a-z0-9_]{1,32}", str(command.get("command", "")).removeprefix("/").lower()
-        ):
-            raise bad_request("BOT_COMMAND_INVALID")
-        if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
-            raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-    bot.commands[_commands_key(p)] = [
-        {"command": str(c["command"]).removeprefix("/").lower(), "description": c["description"]}
-        for c in commands
-    ]
-    return True
-
-
-@method("getMyCommands")
-async def get_my_commands(world: WorldState, bot: BotState, p: Params) -> Any:
-    return bot.commands.get(_commands_key(p), [])
-
-
-@method("deleteMyCommands")
-async def delete_my_commands(world: WorldState, bot: BotState, p: Params) -> Any:
-    bot.commands.pop(_commands_key(p), None)
-    return True
-
-
-def _bot_text(field: str, limit: int) -> tuple[Handler, Handler]:
-    async def setter(world: WorldState, bot: BotState, p: Params) -> Any:
-        value = p.get_str(field) or ""
-        if len(value) > limit:
-            raise bad_request(f"{field} is too long")
-        bot.texts[(field, p.get_str("language_code") or "")] = value
-        return True
-
-    async def getter(world: WorldState, bot: BotState, p: Params) -> Any:
-        return {field: bot.texts.get((field, p.get_str("language_code") or ""), "")}
-
-    return setter, getter
-
-
-for _field, _limit, _name in (
-    ("description", 512, "Description"),
-    ("short_description", 120, "ShortDescription"),
-    ("name", 64, "Name"),
-):
-    _setter, _getter = _bot_text(_field, _limit)
-    method(f"setMy{_name}")(_setter)
-    method(f"getMy{_name}")(_getter)
-
-
 @method("answerCallbackQuery")
 async def answer_callback_query(world: WorldState, bot: BotState, p: Params) -> Any:
     query_id = p.get_str("callback_query_id") or ""
@@ -232,45 +148,7 @@ async def answer_callback_query(world: WorldState, bot: BotState, p: Params) -> 
     return True
 
 
-@method("sendChatAction")
-async def send_chat_action(world: WorldState, bot: BotState, p: Params) -> Any:
-    world.resolve_chat(bot, chat_id_param(p))
-    if p.get_str("action") not in CHAT_ACTIONS:
-        raise bad_request("wrong parameter action in request")
-    return True
-
-
-# --- chats and files --------------------------------------------------------------------
-
-
-@method("getChat")
-async def get_chat(world: WorldState, bot: BotState, p: Params) -> Any:
-    chat = world.resolve_chat(bot, chat_id_param(p), for_sending=False)
-    data: JSON = {
-        **chat.to_api(),
-        "accent_color_id": 0,
-        "max_reaction_count": 11,
-        "accepted_gift_types": {
-            "unlimited_gifts": False,
-            "limited_gifts": False,
-            "unique_gifts": False,
-            "premium_subscription": False,
-            "gifts_from_channels": False,
-        },
-    }
-    user = world.users.get(chat.id)
-    if chat.type == "private" and user is not None:
-        data.update({k: v for k, v in user.to_api().items() if k in ("first_name", "last_name")})
-    return data
-
-
-@method("leaveChat")
-async def leave_chat(world: WorldState, bot: BotState, p: Params) -> Any:
-    chat = world.resolve_chat(bot, chat_id_param(p), for_sending=False)
-    if chat.type == "private":
-        raise bad_request("chat member status can't be changed in private chats")
-    world.change_membership(bot, chat, "left", bot.user)
-    return True
+# --- files ------------------------------------------------------------------------------
 
 
 @method("getFile")

@@ -13,6 +13,7 @@ import itertools
 import math
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -96,63 +97,53 @@ class Limits:
     caption_length: int = 1024
     callback_data_bytes: int = 64
     document_upload: int = 50 * MB
-    photo_upload: int = 10 * MB
     download: int = 20 * MB
-    commands: int = 100
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
 
 
 class RateLimiter:
-    """Telegram-like flood control, off unless ``enabled``.
+    """Telegram's published flood limits as strict sliding windows, off unless ``enabled``.
 
-    Token buckets per bot, per group chat and per private chat; the defaults follow
-    Telegram's published guidance (30 messages/s per bot, 20 messages/min per group,
-    about one message/s per private chat with short bursts allowed).
+    Telegram does not publish how it counts; this is the strictest reading of what
+    it does publish: a send (or edit) is refused with 429 and ``retry_after`` if it
+    would make more than ``bot_limit`` sends by the bot in any ``bot_span`` seconds
+    (30 in 1 s), ``group_limit`` to one group in any ``group_span`` (20 in 60 s), or
+    ``chat_limit`` to one chat in any ``chat_span`` (about one a second: 3 in 3 s).
+    Refused requests do not count. A window (t - span, t] holds at most ``limit``.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.enabled = False
-        self.bot_per_second = 30.0
-        self.bot_burst = 30
-        self.group_per_minute = 20.0
-        self.group_burst = 20
-        self.private_per_second = 1.0
-        self.private_burst = 3
-        self._buckets: dict[tuple[int, int | None], _Bucket] = {}
+        self.bot_limit, self.bot_span = 30, 1.0
+        self.group_limit, self.group_span = 20, 60.0
+        self.chat_limit, self.chat_span = 3, 3.0
+        self._sent: dict[tuple[str, int], deque[float]] = {}
 
     def reset(self) -> None:
-        self._buckets.clear()
+        self._sent.clear()
 
     def check(self, bot_id: int, chat: FakeChat) -> int | None:
-        """Takes one send; returns None if allowed, else the seconds to wait."""
+        """Counts one send; returns None if allowed, else the seconds to wait."""
         if not self.enabled:
             return None
         now = self.clock()
-        if chat.is_group or chat.type == "channel":
-            chat_rate, chat_burst = self.group_per_minute / 60.0, self.group_burst
-        else:
-            chat_rate, chat_burst = self.private_per_second, self.private_burst
-        limits = [
-            ((bot_id, None), self.bot_per_second, self.bot_burst),
-            ((bot_id, chat.id), chat_rate, chat_burst),
+        windows = [
+            (("bot", bot_id), self.bot_limit, self.bot_span),
+            (("chat", chat.id), self.chat_limit, self.chat_span),
         ]
+        if chat.is_group or chat.type == "channel":
+            windows.append((("group", chat.id), self.group_limit, self.group_span))
         wait = 0.0
-        for key, rate, burst in limits:
-            bucket = self._buckets.setdefault(key, _Bucket(float(burst), now))
-            bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
-            if bucket.tokens < 1.0:
-                wait = max(wait, (1.0 - bucket.tokens) / rate)
+        for key, limit, span in windows:
+            times = self._sent.setdefault(key, deque())
+            while times and times[0] <= now - span:
+                times.popleft()
+            if len(times) >= limit:
+                wait = max(wait, times[-limit] + span - now)
         if wait > 0:
             return max(1, math.ceil(wait))
-        for key, _, _ in limits:
-            self._buckets[key].tokens -= 1.0
+        for key, _, _ in windows:
+            self._sent[key].append(now)
         return None
 
 
@@ -180,8 +171,6 @@ class BotState:
     next_update_id: int = 100_000
     allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
     webhook: JSON = field(default_factory=dict)
-    commands: dict[tuple[str, str], list[JSON]] = field(default_factory=dict)
-    texts: dict[tuple[str, str], str] = field(default_factory=dict)
     membership: dict[int, Membership] = field(default_factory=dict)
     logs: dict[int, ChatLog] = field(default_factory=dict)
     callback_queries: dict[str, JSON] = field(default_factory=dict)
@@ -369,7 +358,6 @@ class WorldState:
         chat: FakeChat,
         sender: FakeUser,
         content: JSON,
-        **extra: Any,
     ) -> StoredMessage:
         """Stores a new message in the bot's view of a chat and wakes waiters."""
         log = bot.log(chat.id)
@@ -388,7 +376,6 @@ class WorldState:
             bot_id=bot.id,
             from_bot=sender.id == bot.id,
             data=data,
-            **extra,
         )
         log.messages[message_id] = stored
         self.message_notifier.notify()
@@ -418,9 +405,7 @@ class WorldState:
         bot.updates[:] = [u for u in bot.updates if _update_kind(u) in bot.allowed_updates]
         return list(bot.updates)
 
-    def resolve_chat(
-        self, bot: BotState, raw_chat_id: Any, *, for_sending: bool = True
-    ) -> FakeChat:
+    def resolve_chat(self, bot: BotState, raw_chat_id: Any) -> FakeChat:
         """The target chat of a method call, with the real API's errors."""
         if raw_chat_id is None or raw_chat_id == "":
             raise bad_request("chat_id is empty")
@@ -429,11 +414,6 @@ class WorldState:
             chat_id = raw_chat_id
         elif isinstance(raw_chat_id, str) and raw_chat_id.lstrip("-").isdigit():
             chat_id = int(raw_chat_id)
-        elif isinstance(raw_chat_id, str) and raw_chat_id.startswith("@"):
-            name = raw_chat_id[1:].lower()
-            for chat in self.chats.values():
-                if chat.type != "private" and (chat.username or "").lower() == name:
-                    chat_id = chat.id
         if chat_id is None:
             raise bad_request("chat not found")
         if chat_id in self.migrated:
@@ -452,7 +432,7 @@ class WorldState:
         if chat.type == "private":
             if state == "blocked":
                 raise forbidden("bot was blocked by the user")
-            if state is None and for_sending:
+            if state is None:
                 raise forbidden("bot can't initiate conversation with a user")
         elif state == "kicked":
             raise forbidden(f"bot was kicked from the {kind} chat")

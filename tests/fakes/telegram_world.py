@@ -5,7 +5,6 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Callable
 
-from tests.fakes.telegram_entities import find_auto_entities
 from tests.fakes.telegram_state import BotState, FaultRule, Membership, WorldState
 from tests.fakes.telegram_types import (
     JSON,
@@ -36,9 +35,7 @@ class TelegramWorld(WorldState):
         """``user`` writes ``text`` in ``chat`` (pass the user for their private chat)."""
         state = self.bot(bot)
         content: JSON = {"text": text}
-        entities = find_auto_entities(text)
-        if entities:
-            content["entities"] = entities
+        content.update(_command_entity(text))
         return self._user_message(state, user, as_chat(chat), content, reply_to, text)
 
     def user_edits(
@@ -58,9 +55,7 @@ class TelegramWorld(WorldState):
             raise LookupError(f"{user.id} has no text message {message_id} in chat {chat.id}")
         stored.data["text"] = text
         stored.data.pop("entities", None)
-        entities = find_auto_entities(text)
-        if entities:
-            stored.data["entities"] = entities
+        stored.data.update(_command_entity(text))
         stored.data["edit_date"] = self.now()
         stored.edits += 1
         if state.membership.get(chat.id) == "member" and chat.id not in self.deleted_chats:
@@ -182,10 +177,6 @@ class TelegramWorld(WorldState):
         new_state: Membership = "blocked" if chat.type == "private" else "kicked"
         self.change_membership(state, chat, new_state, by)
 
-    def unblock(self, chat_id: int, *, bot: str | int | None = None) -> None:
-        state = self.bot(bot)
-        self.change_membership(state, self.chats[chat_id], "member", None)
-
     def delete_chat(self, chat_id: int) -> None:
         """The chat (or the user's account) is gone: every call answers "chat not found"."""
         self.deleted_chats.add(chat_id)
@@ -193,9 +184,6 @@ class TelegramWorld(WorldState):
     def _add_caption(self, content: JSON, caption: str | None) -> None:
         if caption:
             content["caption"] = caption
-            entities = find_auto_entities(caption)
-            if entities:
-                content["caption_entities"] = entities
 
     def _user_message(
         self,
@@ -368,6 +356,15 @@ class TelegramWorld(WorldState):
             )
         except TimeoutError:
             raise TimeoutError(f"{len(state.updates)} updates still unconfirmed") from None
+
+
+def _command_entity(text: str) -> JSON:
+    """A leading /command is a ``bot_command`` entity, as Telegram's clients mark it
+    (python-telegram-bot's CommandHandler looks for it); sosbot reads the text only."""
+    word = text.split(maxsplit=1)[0] if text.startswith("/") else ""
+    if len(word) < 2:
+        return {}
+    return {"entities": [{"type": "bot_command", "offset": 0, "length": len(word)}]}
 
 
 def _without_reply(data: JSON) -> JSON:

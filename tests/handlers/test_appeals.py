@@ -11,7 +11,7 @@ import pytest
 from handlers.messages import Address, Platform
 from handlers.refs import parse_ref
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness, drain_outbox
+from tests.support.harness import ALICE, BOB, TRIAGE, Harness
 
 TIERRA_GROUP = Address(Platform.TELEGRAM, "-1001")  # es, Americas
 GOMA_ROOM = Address(Platform.MATRIX, "!goma:localhost")  # fr, Africa
@@ -82,20 +82,20 @@ async def test_drafted_approved_and_broadcast_in_each_groups_language(seeded: Ha
     assert "2 of 2" in await say(bot, BOB, f"/appeal approve {ref}", chat=BOB)
     assert "3 member groups" in await say(bot, ALICE, f"/appeal send {ref}")
     assert "already sent" in await say(bot, ALICE, f"/appeal send {ref}")
-    assert await drain_outbox(bot) == 3
+    assert bot.take_broadcasts() == 3
     tierra = bot.telegram.last(TIERRA_GROUP)
     assert tierra.text.startswith("Liberen a los defensores.") and f"/sign {ref}" in tierra.text
     assert [o.key for o in tierra.options] == [f"sign:{ref}"]
     assert bot.matrix.last(GOMA_ROOM).text.startswith("Libérez les défenseurs.")
     assert bot.telegram.last(TUNIS_GROUP).text.startswith("Free the defenders."), "English fallback"
-    assert await drain_outbox(bot) == 0, "nothing is queued twice"
+    assert bot.take_broadcasts() == 0, "nothing is queued twice"
 
 
 async def test_signing_rules(seeded: Harness) -> None:
     bot = seeded
     ref = await ready_appeal(bot)
     await say(bot, ALICE, f"/appeal send {ref}")
-    await drain_outbox(bot)
+    bot.take_broadcasts()
     signed = await bot.send(STRANGER, choice=f"sign:{ref}", chat=TIERRA_GROUP)
     assert "Colectivo Tierra signed" in signed[-1].text
     again = await say(bot, LUCIA, f"/sign {ref}", chat=LUCIA)
@@ -115,20 +115,20 @@ async def test_reminder_then_closing_with_tally_and_export(seeded: Harness) -> N
     bot = seeded
     ref = await ready_appeal(bot)
     await say(bot, ALICE, f"/appeal send {ref}")
-    await drain_outbox(bot)
+    bot.take_broadcasts()
     await say(bot, LUCIA, f"/sign {ref}", chat=LUCIA)
     # The deadline is 2026-01-20 23:59 UTC; the fake clock starts 2026-01-05 09:00.
     await bot.advance(timedelta(days=14, hours=14))  # 01-19 23:00: not yet
-    assert await drain_outbox(bot) == 0
+    assert bot.take_broadcasts() == 0
     await bot.advance(timedelta(hours=1, minutes=30))  # 01-20 00:30: past the reminder time
-    assert await drain_outbox(bot) == 2, "one reminder per group that has not signed"
+    assert bot.take_broadcasts() == 2, "one reminder per group that has not signed"
     assert len(bot.telegram.to(TIERRA_GROUP)) == 1, "the group that signed gets no reminder"
     assert (
         "Rappel" in bot.matrix.last(GOMA_ROOM).text or "Reminder" in bot.matrix.last(GOMA_ROOM).text
     )
     assert ref in bot.telegram.last(TUNIS_GROUP).text
     await bot.advance(timedelta(hours=12))
-    assert await drain_outbox(bot) == 0, "a reminder is sent once"
+    assert bot.take_broadcasts() == 0, "a reminder is sent once"
     await bot.advance(timedelta(days=1))
     closing = [o for o in bot.matrix.to(TRIAGE) if f"Signing for {ref} has closed." in o.text]
     assert len(closing) == 1 and f"{ref}: 1 signature." in closing[0].text
@@ -163,7 +163,7 @@ async def test_a_case_without_public_consent_cannot_be_appealed(seeded: Harness)
     ref = await ready_appeal(bot, case)
     answer = await say(bot, ALICE, f"/appeal send {ref}")
     assert "no consent to a public appeal" in answer
-    assert await drain_outbox(bot) == 0
+    assert bot.take_broadcasts() == 0
 
 
 async def test_anonymised_consent_refuses_the_names(seeded: Harness) -> None:
@@ -182,6 +182,32 @@ async def test_appeal_commands_are_advisors_only(seeded: Harness) -> None:
     bot = seeded
     assert "for the advisory group" in await say(bot, STRANGER, "/appeal new", chat=TIERRA_GROUP)
     assert "for the advisory group" in await say(bot, LUCIA, "/member list", chat=LUCIA)
+
+
+async def test_subcommand_mistakes_and_help_show_the_declared_usage(seeded: Harness) -> None:
+    bot = seeded
+    ref = await drafted(bot)
+    assert await say(bot, ALICE, f"/appeal text {ref} de Hallo") == (
+        "Usage: /appeal text A-… en|es|fr|ar text"
+    )
+    assert await say(bot, ALICE, f"/appeal target {ref} region") == (
+        "Usage: /appeal target A-… region=… language=… group=… individuals=yes|no"
+    )
+    assert await say(bot, ALICE, "/member add Voces kind=party") == (
+        "Usage: /member add NAME country=… region=… languages=es;en kind=organisation|individual"
+    )
+    assert await say(bot, ALICE, "/member show") == "Usage: /member show NAME"
+    unknown = await say(bot, ALICE, "/appeal launch")
+    assert unknown.startswith("Usage: /appeal new [C-…]\n/appeal text A-…")
+    help_lines = (await say(bot, ALICE, "/help")).split("\n")
+    for line in (
+        "/appeal deadline A-… YYYY-MM-DD",
+        "/member invite NAME",
+        "/cases [state=… country=… threat=… perpetrator=… profile=… relation=… group=… "
+        "assigned=me overdue]",
+    ):
+        assert line in help_lines
+    assert "/sign A-… [organisation]" in await say(bot, LUCIA, "/help", chat=TIERRA_GROUP)
 
 
 async def test_member_registry_and_registration_in_the_room(seeded: Harness) -> None:
@@ -217,7 +243,7 @@ async def test_signing_and_triage_store_no_account_for_the_person(seeded: Harnes
     bot = seeded
     ref = await ready_appeal(bot)
     await say(bot, ALICE, f"/appeal send {ref}")
-    await drain_outbox(bot)
+    bot.take_broadcasts()
     await say(bot, STRANGER, f"/sign {ref}", chat=GOMA_ROOM)
     await say(bot, LUCIA, f"/sign {ref}", chat=LUCIA)
     assert await bot.db.accounts.find(str(STRANGER)) is None

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from handlers.messages import Address, Platform
+from storage import Referral
 from storage.records_casework import PartnerEntry
 from tests.handlers.test_intake import full_report, ref_in
 from tests.support.harness import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
@@ -214,6 +215,21 @@ async def test_cases_lists_and_unknown_reference(bot: Harness) -> None:
     assert "no case" in missing.lower()
     usage = (await bot.send(ALICE, f"/priority {ref} urgent", chat=TRIAGE))[-1].text
     assert "/priority [C-…] critical|high|normal|low" in usage
+
+
+async def test_every_referral_kind_the_command_offers_is_stored(bot: Harness) -> None:
+    """The command, the partner directory and storage share one vocabulary
+    (storage.records.Referral): before, /refer offered "digital" and storage
+    refused it."""
+    ref = await sos_case(bot)
+    await bot.db.partners.import_partners([PartnerEntry("Partner", tuple(Referral))])
+    for kind in Referral:
+        replies = await bot.send(ALICE, f"/refer {ref} Partner {kind}", chat=TRIAGE)
+        assert (
+            replies[-1].text.startswith("Referral R-") and f"{ref} to Partner" in replies[-1].text
+        )
+    referred = [r.kind for r in await bot.db.partners.of_case(ref)]
+    assert sorted(referred) == sorted(Referral)
 
 
 async def test_daily_digest_lists_open_and_unacknowledged(bot: Harness) -> None:

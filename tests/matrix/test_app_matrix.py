@@ -135,13 +135,17 @@ async def test_triage_and_relay_both_ways_on_synapse(kit: BotKit, tmp_path: Path
         await advisor.wait_for_member(triage, bot)
         defender = await kit.person("defender", tmp_path)
         dm = await defender.open_dm(bot)
-        alert = await answer(defender, dm, bot, "!sos they are outside the house", "case reference")
+        alert = await answer(
+            defender, dm, bot, "!sos they are outside the house", "saved under the reference"
+        )
         ref_match = REF.search(alert)
         assert ref_match
         ref = ref_match.group(0)
         ack = await answer(advisor, triage, bot, f"!ack {ref.lower()}", "acknowledged")
         assert ref in ack
-        await answer(advisor, triage, bot, f"!ask {ref} Can you leave by the back door?", "Sent to")
+        await answer(
+            advisor, triage, bot, f"!ask {ref} Can you leave by the back door?", "On its way to"
+        )
         question = await answer(defender, dm, bot, "!status", "Your cases")  # any turn; then look
         assert ref in question
         asked = [b for b in defender.bodies(dm, bot.user_id) if "back door" in b]

@@ -130,7 +130,7 @@ async def test_an_appeal_goes_from_draft_to_signatures(db: Database, clock: Cloc
 
     with pytest.raises(Conflict):
         await db.appeals.sign("A-9TXW3B", es, BOB)  # not sent yet
-    sent = await db.appeals.mark_sent("A-9TXW3B", ALICE)
+    sent = await db.appeals.send("A-9TXW3B", ALICE, [], [])
     assert sent.state == "sent" and sent.sent_at == clock.now()
     with pytest.raises(Conflict):
         await db.appeals.set_text("A-9TXW3B", ALICE, "fr", "trop tard")
@@ -161,7 +161,7 @@ async def test_an_appeal_goes_from_draft_to_signatures(db: Database, clock: Cloc
 async def test_concurrent_signatures_for_one_organisation_count_once(db: Database) -> None:
     es, _ = await registry(db)
     await db.appeals.create("A-9TXW3B", ALICE)
-    await db.appeals.mark_sent("A-9TXW3B", ALICE)
+    await db.appeals.send("A-9TXW3B", ALICE, [], [])
     results = await asyncio.gather(
         *(db.appeals.sign("A-9TXW3B", es, f"telegram:{n}") for n in range(10)),
         return_exceptions=True,
@@ -175,7 +175,7 @@ async def test_individuals_sign_only_where_allowed(db: Database) -> None:
     person = await db.members.upsert_organisation("Ana Pérez", kind="individual")
     await db.appeals.create("A-9TXW3B", ALICE)
     await db.appeals.set_target("A-9TXW3B", ALICE, allow_individuals=False)
-    await db.appeals.mark_sent("A-9TXW3B", ALICE)
+    await db.appeals.send("A-9TXW3B", ALICE, [], [])
     with pytest.raises(Conflict):
         await db.appeals.sign("A-9TXW3B", person.id, "telegram:7")
 

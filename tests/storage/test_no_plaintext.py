@@ -74,7 +74,7 @@ async def write_everything(db: Database, clock: Clock) -> None:
     await db.members.add_contact(org.id, ACCOUNT)
     await db.appeals.create("A-9TXW3B", ADVISOR, "C-7K4QM2")
     await db.appeals.set_text("A-9TXW3B", ADVISOR, "es", "Exigimos protección para Quintero")
-    await db.appeals.mark_sent("A-9TXW3B", ADVISOR)
+    await db.appeals.send("A-9TXW3B", ADVISOR, [], [])
     await db.appeals.sign("A-9TXW3B", org.id, ACCOUNT)
     await db.bot_secrets.put("matrix.store_pickle_key", b"olm-pickle-key-MARKER")
 

@@ -9,20 +9,24 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from bot.broadcast.delivery import send_item
 from bot.scheduler import Scheduler
 from handlers.clock import FakeClock
 from handlers.hub import MessengerHub
 from handlers.messages import Address, Attachment, IncomingMessage, Platform
+from handlers.messenger import DestinationGone, TransientSendError
 from handlers.router import Router
 from handlers.services import Services
 from handlers.settings import Settings
 from storage import Database
 from storage.migrate import upgrade_to_head
+from storage.repos.outbox import INACTIVE, PENDING, SENT, Outcome
 from tests.support.messenger import MemoryMessenger, Outgoing
 
 TRIAGE = Address(Platform.MATRIX, "!triage:localhost")
 ALICE = Address(Platform.MATRIX, "@alice:localhost")
 BOB = Address(Platform.TELEGRAM, "2002")
+RETRY_AFTER = 30  # seconds of the fake clock before a failed send is tried again
 COORDINATOR = Address(Platform.MATRIX, "@coordinator:localhost")
 
 
@@ -45,6 +49,13 @@ class Harness:
     matrix: MemoryMessenger
     clock: FakeClock
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    broadcasts: int = 0
+    """Broadcast messages delivered since the last ``take_broadcasts``."""
+
+    def take_broadcasts(self) -> int:
+        """How many broadcast messages (appeals, reminders) were delivered since last asked."""
+        count, self.broadcasts = self.broadcasts, 0
+        return count
 
     @property
     def db(self) -> Database:
@@ -81,6 +92,7 @@ class Harness:
             room_encrypted=await messenger.is_encrypted(chat),
         )
         await self.router.deliver(msg, messenger)
+        await drain_outbox(self)
         return self.telegram.sent[before[0] :] + self.matrix.sent[before[1] :]
 
     async def press(self, sender: Address, label_or_key: str) -> list[Outgoing]:
@@ -93,7 +105,10 @@ class Harness:
         raise AssertionError(f"no option {label_or_key!r} in {last[-1].options}")
 
     async def advance(self, delta: timedelta) -> int:
-        return await self.scheduler.advance(delta)
+        """Move the clock on: due deadlines run, and what they queued is delivered."""
+        count = await self.scheduler.advance(delta)
+        await drain_outbox(self)
+        return count
 
 
 async def open_database(path: Path, clock: FakeClock, url: str | None = None) -> Database:
@@ -126,18 +141,28 @@ async def drain_outbox(harness: Harness) -> int:
 
     A synchronous stand-in for bot/broadcast's dispatcher (which runs on
     real time with its rate limits; tests/broadcast and the end-to-end tests
-    use the real one), so handler tests can see what a broadcast delivers.
+    use the real one): the same request per row (``send_item``) and the same
+    outcomes written back, so a held confirmation is released by its card.
     """
-    from handlers.messages import Option
-
     outbox = harness.db.outbox
-    items = await outbox.claim(10_000)
-    for item in items:
-        chat = Address.parse(item.address)
-        options = [Option(key, label) for key, label in item.options]
-        if options:
-            sent = await harness.services.hub.ask(chat, item.body or "", options)
-        else:
-            sent = await harness.services.hub.send_text(chat, item.body or "")
-        await outbox.mark_sent(item.id, sent.message_id)
-    return len(items)
+    total = 0
+    while items := await outbox.claim(10_000):
+        outcomes = []
+        for item in items:
+            chat = Address.parse(item.address)
+            try:
+                sent = await send_item(harness.services.hub, chat, item)
+            except DestinationGone:
+                outcomes.append(Outcome(item.id, INACTIVE, error="destination_gone"))
+                continue
+            except TransientSendError:  # tried again once the clock has moved on
+                retry_at = harness.clock.now() + timedelta(seconds=RETRY_AFTER)
+                outcomes.append(Outcome(item.id, PENDING, error="transient", retry_at=retry_at))
+                continue
+            if item.kind == "card" and sent is not None:
+                await harness.db.cases.record_card(item.ref, item.address, sent.message_id)
+            outcomes.append(Outcome(item.id, SENT, remote_id=sent.message_id if sent else None))
+            harness.broadcasts += item.priority
+        await outbox.record([], outcomes)
+        total += len(items)
+    return total

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from handlers.messages import Address, Option, Platform, Sent
-from handlers.messenger import DestinationGone
+from handlers.messenger import DestinationGone, TransientSendError
 
 
 @dataclass
@@ -27,6 +27,8 @@ class MemoryMessenger:
     platform: Platform = Platform.TELEGRAM
     encrypted_chats: set[Address] = field(default_factory=set)
     gone: set[Address] = field(default_factory=set)
+    failing: set[Address] = field(default_factory=set)
+    """Chats whose sends fail for now (the platform is down): ``TransientSendError``."""
     sent: list[Outgoing] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -37,6 +39,8 @@ class MemoryMessenger:
     def _record(self, chat: Address, text: str, **extra: object) -> Sent:
         if chat in self.gone:
             raise DestinationGone(str(chat.platform))
+        if chat in self.failing:
+            raise TransientSendError(str(chat.platform))
         out = Outgoing(chat, str(next(self._ids)), text, **extra)  # type: ignore[arg-type]
         self.sent.append(out)
         return Sent(chat, out.message_id)

@@ -29,6 +29,8 @@ async def report(world: TelegramWorld, user: FakeUser, what: str = "Threat by ph
     await world.server.wait_for_message(world.triage.id, lambda m: match.group(0) in (m.text or ""))
     # The last message of the confirming turn: the turn is over.
     await world.server.wait_for_message(user.id, lambda m: "Matrix" in (m.text or ""))
+    # Once a room has the card, the defender is told so.
+    await world.server.wait_for_message(user.id, lambda m: "has been alerted" in (m.text or ""))
     return match.group(0)
 
 

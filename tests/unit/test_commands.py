@@ -6,6 +6,7 @@ import pytest
 
 from handlers.commands import (
     MAX_COMMAND_LENGTH,
+    SUBCOMMAND,
     Arg,
     ArgKind,
     CommandSpec,
@@ -108,6 +109,54 @@ def test_generated_usage_lines() -> None:
     assert NOTE.usage() == "/note [C-…] text"
     assert FOLLOWUP.usage() == "/followup C-… after (14d, 2h…)"
     assert DEADLINE.usage() == "/deadline A-… YYYY-MM-DD"
+
+
+APPEAL = CommandSpec.group(
+    "appeal",
+    CommandSpec("new", (Arg("case", ArgKind.CASE_REF, optional=True),)),
+    CommandSpec(
+        "text",
+        (
+            Arg("appeal", ArgKind.APPEAL_REF),
+            Arg("language", ArgKind.CHOICE, choices=("en", "es")),
+            Arg("text", ArgKind.REST),
+        ),
+    ),
+    CommandSpec(
+        "target", (Arg("appeal", ArgKind.APPEAL_REF), Arg("to", ArgKind.REST, shown="k=…"))
+    ),
+)
+
+
+def test_subcommands_generate_one_usage_line_each() -> None:
+    assert APPEAL.usage().split("\n") == [
+        "/appeal new [C-…]",
+        "/appeal text A-… en|es text",
+        "/appeal target A-… k=…",
+    ]
+
+
+def test_the_first_word_picks_the_subcommand_and_its_arguments() -> None:
+    assert parse_args(APPEAL, "TEXT a-9txw3b ES Hola a todas") == {
+        SUBCOMMAND: "text",
+        "appeal": "A-9TXW3B",
+        "language": "es",
+        "text": "Hola a todas",
+    }
+    assert parse_args(APPEAL, "new") == {SUBCOMMAND: "new", "case": None}
+
+
+def test_a_subcommand_mistake_answers_with_the_closest_usage() -> None:
+    everything = APPEAL.usage()
+    for rest, problem, usage in [
+        ("", "missing", everything),
+        ("launch A-9TXW3B", "bad_choice", everything),
+        ("text A-9TXW3B de Hallo", "bad_choice", "/appeal text A-… en|es text"),
+        ("new C-7K4QM2 extra", "too_many", "/appeal new [C-…]"),
+    ]:
+        with pytest.raises(UsageError) as caught:
+            parse_args(APPEAL, rest)
+        assert (caught.value.problem, caught.value.spec.usage()) == (problem, usage), rest
 
 
 def test_unicode_and_right_to_left_arguments() -> None:

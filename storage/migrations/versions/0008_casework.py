@@ -15,7 +15,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UTC_TIME = sa.DateTime(timezone=True)
 
 revision: str = "0008"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -113,6 +113,37 @@ async def test_in_flight_rows_become_uncertain_or_are_resent_by_transaction(
     assert await db.outbox.counts("appeal", "A-9TXW3B") == {UNCERTAIN: 2}
 
 
+async def test_recent_sends_are_what_may_have_reached_a_platform(
+    db: Database, clock: Clock
+) -> None:
+    """At start the dispatcher loads its flood windows from these (with the outcome's time)."""
+    groups = [f"telegram:-100{n}" for n in range(5)]
+    await db.outbox.enqueue_broadcast("appeal", "A-9TXW3B", appeal(*groups, ROOM), [TRIAGE])
+    items = {i.address: i for i in await db.outbox.claim(10)}
+    await db.outbox.record([i.id for i in items.values()], [])
+    clock.advance(seconds=1)
+    outcomes = [
+        Outcome(items[groups[0]].id, SENT),
+        Outcome(items[groups[1]].id, UNCERTAIN),
+        Outcome(items[groups[2]].id, INACTIVE),
+        Outcome(items[groups[3]].id, PENDING, "rate_limited", clock.now()),  # refused: no send
+    ]
+    await db.outbox.record([], outcomes)
+    sent_at = clock.now()
+    clock.advance(seconds=2)
+    await db.outbox.settle_in_flight([], clock.now())  # groups[4] and the room were in flight
+    recent = await db.outbox.recent_sends(["telegram"], clock.now() - timedelta(minutes=1))
+    assert sorted(recent) == [
+        *[("telegram", groups[n], sent_at) for n in range(3)],
+        ("telegram", groups[4], clock.now()),  # in flight at a crash: counted as just now
+    ]
+    assert [at for *_, at in recent] == sorted(at for *_, at in recent)  # oldest first
+    assert await db.outbox.recent_sends(["telegram"], clock.now()) == [
+        ("telegram", groups[4], clock.now())
+    ]
+    assert [r[1] for r in await db.outbox.recent_sends(["matrix"], sent_at)] == [ROOM]
+
+
 async def test_a_broadcast_finishes_once_with_its_report(db: Database) -> None:
     await db.outbox.enqueue_broadcast("appeal", "A-9TXW3B", appeal(GROUP_ES, GROUP_FR), [TRIAGE])
     report = [Delivery(TRIAGE, "en", "Appeal A-9TXW3B: sending finished.")]

@@ -1,0 +1,31 @@
+"""One outbox row turned into one platform request (text, question, file, deletion)."""
+
+from __future__ import annotations
+
+from handlers.hub import MessengerHub
+from handlers.messages import Address, Option, Sent
+from storage.records import OutboxItem
+
+
+def txn_id(item_id: int) -> str:
+    """The idempotency key of one outbox message: the same on every attempt."""
+    return f"sosbot.outbox.{item_id}"
+
+
+async def send_item(hub: MessengerHub, chat: Address, item: OutboxItem) -> Sent | None:
+    """Send ``item``; the platform's message (None for a deletion)."""
+    text = item.body or ""
+    params = dict(item.params)
+    if item.op == "file":
+        data = item.payload or b""
+        name = params.get("name", "file")
+        mime = params.get("mime", "application/octet-stream")
+        return await hub.send_file(chat, name, data, mime, text)
+    if item.op == "delete":
+        for message_id in filter(None, params.get("message_ids", "").split(",")):
+            await hub.delete_message(chat, message_id)
+        return None
+    if item.options:
+        options = [Option(key, label) for key, label in item.options]
+        return await hub.ask(chat, text, options, txn_id=txn_id(item.id))
+    return await hub.send_text(chat, text, txn_id=txn_id(item.id))

@@ -1,0 +1,94 @@
+"""Every message the bot sends is queued here, in the turn's transaction.
+
+Handlers never call a transport or the hub to send: they call the
+``Postman``, which writes an outbox row inside the current unit of work.
+The row commits with everything else the turn decided (or not at all),
+and the dispatcher (``bot/broadcast``) is woken for the destination's
+platform right after the commit. The dispatcher applies the outbox's
+rules to every message: marked ``sending`` and committed before the
+request, an idempotency key per row (Matrix ``txn_id``), retries with
+backoff, one chat's messages in order.
+
+What a handler gets back is a ``Queued`` (the row id), not a platform
+message id: that exists only once the message is sent
+(``Outbox.remote_ids``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from handlers.messages import Address, Option
+from storage import Database
+from storage.repos.outbox import Message
+
+
+@dataclass(frozen=True)
+class Queued:
+    chat: Address
+    row_id: int
+
+
+class Kind:
+    """Outbox kinds of single messages (broadcasts name their own)."""
+
+    REPLY = "reply"
+    CARD = "card"  # a case card: its delivery releases the defender's confirmation
+    CONFIRM = "confirm"  # "the advisory group has been alerted": held until a card is sent
+    NOTICE = "notice"  # a short notice to an advisory room
+    RELAY = "relay"  # a defender's answer to the advisory rooms
+    QUESTION = "question"  # the advisory group's message to a defender; ref "C-…/n"
+    ALERT = "alert"  # escalation, digest, follow-up
+    REFERRAL = "referral"  # a referral's summary to a partner; ref "R-…"
+    FILE = "file"
+    DELETE = "delete"
+
+
+class Postman:
+    def __init__(self, db: Database, default_language: str = "en") -> None:
+        self.db = db
+        self.default_language = default_language
+
+    async def send_text(
+        self,
+        chat: Address,
+        text: str,
+        *,
+        kind: str = Kind.REPLY,
+        ref: str | None = None,
+        language: str | None = None,
+        held: bool = False,
+    ) -> Queued:
+        """Queue a text; ``held`` waits for a release (see ``storage.repos.outbox.RELEASES``)."""
+        message = Message(str(chat), text, kind, ref, language, held=held)
+        return Queued(chat, await self.db.outbox.post(message))
+
+    async def ask(
+        self,
+        chat: Address,
+        text: str,
+        options: Sequence[Option],
+        *,
+        kind: str = Kind.REPLY,
+        language: str | None = None,
+    ) -> Queued:
+        """Queue a question with choices (buttons, or a numbered list)."""
+        pairs = tuple((o.key, o.label) for o in options)
+        message = Message(str(chat), text, kind, None, language, op="ask", options=pairs)
+        return Queued(chat, await self.db.outbox.post(message))
+
+    async def send_file(
+        self, chat: Address, filename: str, data: bytes, mime_type: str, caption: str = ""
+    ) -> Queued:
+        """Queue a file; its bytes are sealed in the row until it is sent."""
+        params = (("mime", mime_type), ("name", filename))
+        message = Message(str(chat), caption, Kind.FILE, op="file", params=params, payload=data)
+        return Queued(chat, await self.db.outbox.post(message))
+
+    async def delete_messages(self, chat: Address, message_ids: Sequence[str]) -> Queued:
+        """Queue the deletion of messages the bot or the person sent in ``chat``
+        (one row: the chat's rate limit counts it once)."""
+        params = (("message_ids", ",".join(message_ids)),)
+        message = Message(str(chat), "", Kind.DELETE, op="delete", params=params)
+        return Queued(chat, await self.db.outbox.post(message))
