@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 
 from bot import config_casework
 from bot.config_casework import CaseworkSection
+from handlers.ids import is_address
 from storage.records import LANGUAGES
 
 MASTER_KEY_ENV = "SOSBOT_MASTER_KEY"
@@ -213,6 +214,12 @@ def _check_address_list(path: str, values: tuple[str, ...]) -> None:
         platform, sep, ident = value.partition(":")
         if not sep or platform not in ("telegram", "matrix", "web") or not ident:
             raise ConfigError(path, f"expected platform:id (telegram:… or matrix:…), got {value!r}")
+        if not is_address(platform, ident):
+            raise ConfigError(
+                path,
+                f"{value!r} is not a {platform} account or room (Matrix: @user:server, "
+                f"!room:server, !<43 characters> of room version 12, or #alias:server)",
+            )
 
 
 def _validate(config: Config) -> None:

@@ -59,3 +59,8 @@ class MessengerHub:
 
     async def is_encrypted(self, chat: Address) -> bool:
         return await self._for(chat).is_encrypted(chat)
+
+    async def forget_person(self, account: Address) -> None:
+        messenger = self._by_platform.get(account.platform)
+        if messenger is not None:
+            await messenger.forget_person(account)

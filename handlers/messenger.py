@@ -89,3 +89,8 @@ class Messenger(Protocol):
     async def is_encrypted(self, chat: Address) -> bool:
         """Whether the chat is end-to-end encrypted."""
         ...
+
+    async def forget_person(self, account: Address) -> None:
+        """After /forget: leave the private chat with ``account`` where the
+        platform allows, and drop what the transport keeps of the person."""
+        ...

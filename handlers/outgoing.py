@@ -43,6 +43,7 @@ class Kind:
     REFERRAL = "referral"  # a referral's summary to a partner; ref "R-…"
     FILE = "file"
     DELETE = "delete"
+    LEAVE = "leave"  # after /forget: leave the private chat, behind what was queued before it
 
 
 class Postman:
@@ -91,4 +92,14 @@ class Postman:
         (one row: the chat's rate limit counts it once)."""
         params = (("message_ids", ",".join(message_ids)),)
         message = Message(str(chat), "", Kind.DELETE, op="delete", params=params)
+        return Queued(chat, await self.db.outbox.post(message))
+
+    async def leave(self, chat: Address, person: Address) -> Queued:
+        """Queue leaving the private ``chat`` with ``person`` (after /forget).
+
+        Queued in ``chat`` behind the messages before it: a chat's rows go out
+        in order, so the person is told first and the room is left after
+        (Matrix leaves and forgets the direct room; elsewhere nothing)."""
+        params = (("person", str(person)),)
+        message = Message(str(chat), "", Kind.LEAVE, op="leave", params=params)
         return Queued(chat, await self.db.outbox.post(message))

@@ -5,7 +5,8 @@
 Cells with several values separate them with ``;``. Contacts and groups are
 ``platform:id``: ``telegram:123456789`` (a person), ``telegram:-1001234567890``
 (a group), ``matrix:@ana:example.org`` (a person), ``matrix:!room:example.org``
-(a room). Languages are ``en``, ``es``, ``fr``, ``ar``. ``kind`` is
+or, room version 12, ``matrix:!`` and 43 characters with no server part (a
+room; handlers/ids.py). Languages are ``en``, ``es``, ``fr``, ``ar``. ``kind`` is
 ``organisation`` (the default) or ``individual``.
 
 Every row is checked before anything is written: a file with one bad row
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from handlers.ids import is_group, is_person
 from storage import LANGUAGES, MemberEntry, MemberKind
 
 REQUIRED = ("name", "country", "region", "languages", "working_groups", "contacts", "groups")
@@ -28,14 +29,7 @@ KINDS: tuple[str, ...] = tuple(MemberKind)
 MAX_CELL = 500
 MAX_ROWS = 20_000
 
-_PERSON = {
-    "telegram": re.compile(r"^[1-9][0-9]{0,15}$"),
-    "matrix": re.compile(r"^@[^:\s]+:[^\s]+$"),
-}
-_CHAT = {
-    "telegram": re.compile(r"^-[1-9][0-9]{0,15}$"),
-    "matrix": re.compile(r"^![^:\s]+:[^\s]+$"),
-}
+_PLATFORMS = ("telegram", "matrix")
 
 
 @dataclass(frozen=True)
@@ -60,17 +54,16 @@ def _cells(value: str) -> tuple[str, ...]:
 
 
 def _addresses(
-    row: int, column: str, value: str, patterns: dict[str, re.Pattern[str]], what: str
+    row: int, column: str, value: str, valid: Callable[[str, str], bool], what: str
 ) -> tuple[tuple[str, ...], list[RowError]]:
     found, errors = [], []
     for item in _cells(value):
         platform, sep, ident = item.partition(":")
-        pattern = patterns.get(platform.lower())
-        if not sep or pattern is None:
+        if not sep or platform.lower() not in _PLATFORMS:
             errors.append(
                 RowError(row, column, f"{item!r} is not platform:id (telegram: or matrix:)")
             )
-        elif not pattern.match(ident):
+        elif not valid(platform.lower(), ident):
             errors.append(RowError(row, column, f"{item!r} is not a {platform.lower()} {what}"))
         else:
             found.append(f"{platform.lower()}:{ident}")
@@ -119,9 +112,9 @@ def parse_csv(text: str) -> list[MemberEntry]:
                 row_errors.append(
                     RowError(number, "languages", f"{lang!r} is not one of en, es, fr, ar")
                 )
-        contacts, problems = _addresses(number, "contacts", cells["contacts"], _PERSON, "account")
+        contacts, problems = _addresses(number, "contacts", cells["contacts"], is_person, "account")
         row_errors += problems
-        groups, problems = _addresses(number, "groups", cells["groups"], _CHAT, "group or room")
+        groups, problems = _addresses(number, "groups", cells["groups"], is_group, "group or room")
         row_errors += problems
         errors += row_errors
         if not row_errors:

@@ -343,10 +343,13 @@ class OutboxItem:
     """Buttons (key, label) to send with the text; empty for plain text."""
     platform: str = ""
     op: str = "text"
-    """text, ask, file (``payload`` and ``params`` name/mime), delete (``params`` message_id)."""
+    """text, ask, file (``payload`` and ``params`` name/mime), delete (``params`` message_id),
+    leave (``params`` person: leave the private chat after /forget)."""
     params: tuple[tuple[str, str], ...] = ()
     payload: bytes | None = None
     priority: int = 1
+    last_error: str | None = None
+    """Why the last attempt did not finish (``no_answer``: it may have arrived)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""One outbox row turned into one platform request (text, question, file, deletion)."""
+"""One outbox row turned into one platform request (text, question, file, deletion,
+leaving a private chat)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ async def send_item(hub: MessengerHub, chat: Address, item: OutboxItem) -> Sent 
     if item.op == "delete":
         for message_id in filter(None, params.get("message_ids", "").split(",")):
             await hub.delete_message(chat, message_id)
+        return None
+    if item.op == "leave":  # after /forget, once the messages queued before it went out
+        await hub.forget_person(Address.parse(params.get("person", str(chat))))
         return None
     if item.options:
         options = [Option(key, label) for key, label in item.options]

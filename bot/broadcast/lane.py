@@ -35,7 +35,7 @@ from bot.broadcast.delivery import send_item, txn_id
 from bot.broadcast.journal import Journal, JournalUnavailable
 from bot.broadcast.limits import Gate
 from handlers import relay
-from handlers.i18n import current_language
+from handlers.i18n import N_, current_language, render
 from handlers.messages import Address, Platform
 from handlers.messenger import (
     DeliveryUncertain,
@@ -45,7 +45,16 @@ from handlers.messenger import (
 )
 from handlers.services import Services
 from storage.records import OutboxItem
-from storage.repos.outbox import AT_LEAST_ONCE, FAILED, INACTIVE, PENDING, SENT, UNCERTAIN, Outcome
+from storage.repos.outbox import (
+    AT_LEAST_ONCE,
+    FAILED,
+    INACTIVE,
+    MAY_HAVE_ARRIVED,
+    PENDING,
+    SENT,
+    UNCERTAIN,
+    Outcome,
+)
 
 __all__ = ["AT_LEAST_ONCE", "Lane", "LanePolicy", "txn_id"]
 log = logging.getLogger(__name__)
@@ -72,10 +81,17 @@ class LanePolicy:
 
 URGENT_HEAD_START = 3600.0
 """Seconds a chat with a message for a person or a room jumps ahead in the heap."""
-# AT_LEAST_ONCE (storage.repos.outbox): kinds sent again when their delivery is
-# uncertain, even on Telegram: a case card that never reaches the triage room is
-# a missed alert; a second copy of it is not a harm. Everything else (broadcasts
-# first) is never repeated on Telegram.
+# Messages to one person or room (priority 0: a receipt, a card, a relayed
+# question) are sent again when their delivery is uncertain, even on Telegram:
+# a lost receipt or card is a person left without an answer or a missed alert;
+# a second copy of it is not a harm. Broadcasts (priority 1) are never repeated
+# on Telegram: a network's appeal twice in a member group is. Case cards
+# (AT_LEAST_ONCE) also never give up retrying.
+
+
+MAY_REPEAT = N_(
+    "(Sent again: the connection broke while this was being sent, so it may already be above.)"
+)
 
 
 class Lane:
@@ -273,7 +289,7 @@ class Lane:
                 elif outcome.status == PENDING and outcome.retry_at is not None:
                     # Tried again from here, before the chat's later messages: order kept.
                     retry_in = (outcome.retry_at - self.services.clock.now()).total_seconds()
-                    item = replace(item, attempts=item.attempts + 1)
+                    item = replace(item, attempts=item.attempts + 1, last_error=outcome.error)
                     requeue, delay = True, max(0.0, retry_in)
         finally:
             self._busy.discard(chat)
@@ -301,7 +317,10 @@ class Lane:
     async def _deliver(self, chat: Address, item: OutboxItem) -> Outcome:
         # What the transport adds itself (Matrix's "answer with the number") in the
         # destination's language; each sender is a task of its own, so this stays here.
-        current_language.set(item.language or self.services.settings.default_language)
+        language = item.language or self.services.settings.default_language
+        current_language.set(language)
+        if item.last_error == MAY_HAVE_ARRIVED and not self.policy.idempotent and item.body:
+            item = replace(item, body=render(language, MAY_REPEAT) + "\n" + item.body)
         try:
             sent = await send_item(self.services.hub, chat, item)
         except DestinationGone:
@@ -311,9 +330,9 @@ class Lane:
             self.gate.penalise(chat, exc.retry_after)
             return self._retry(item, exc.retry_after, "rate_limited", limited=True)
         except DeliveryUncertain:
-            if self.policy.idempotent or item.kind in AT_LEAST_ONCE:
-                return self._retry(item, self._backoff(item), "no_answer")
-            return Outcome(item.id, UNCERTAIN, error="no_answer")
+            if self.policy.idempotent or item.priority == 0:
+                return self._retry(item, self._backoff(item), MAY_HAVE_ARRIVED)
+            return Outcome(item.id, UNCERTAIN, error=MAY_HAVE_ARRIVED)
         except TransientSendError:
             return self._retry(item, self._backoff(item), "transient")
         except Exception as exc:  # a refusal we do not know: give up on this one

@@ -39,15 +39,16 @@ from nio import (
     LoginResponse,
     SyncResponse,
 )
-from nio.store import SqliteStore
 
 from bot.transports.base import Deliver
 from bot.transports.matrix_crosssign import CrossSigner, SecretStore
+from bot.transports.matrix_dms import DirectRooms
 from bot.transports.matrix_events import RoomEvents
 from bot.transports.matrix_http import api_request
 from bot.transports.matrix_incoming import IncomingBuilder
-from bot.transports.matrix_messenger import AccountBook, MatrixMessenger, SendPolicy, SyncSignal
+from bot.transports.matrix_messenger import AccountBook, MatrixMessenger, SendPolicy
 from bot.transports.matrix_queue import RoomQueues
+from bot.transports.matrix_signal import SyncSignal
 from bot.transports.matrix_state import (
     CREDENTIALS,
     STATE,
@@ -61,6 +62,7 @@ from bot.transports.matrix_state import (
     prepare_dir,
     save_credentials,
 )
+from bot.transports.matrix_store import CipherStore
 from handlers.messages import Platform
 from handlers.messenger import TransientSendError
 
@@ -115,7 +117,9 @@ class MatrixTransport:
         self.options = options or MatrixOptions()
         self.state = SyncState(store_dir / STATE)
         self.signal = SyncSignal()
-        self.messenger = MatrixMessenger(accounts, self.state, self.signal, self.options.send)
+        self.messenger = MatrixMessenger(
+            accounts, self.state, self.signal, DirectRooms(secrets), self.options.send
+        )
         self.events = RoomEvents(
             user_id,
             self.state,
@@ -166,9 +170,10 @@ class MatrixTransport:
                 return (
                     f"homeserver reachable (Matrix {newest}); the first run logs in as a new device"
                 )
-            check_crypto_store(self.store_dir, credentials)
-            if await self.secrets.get(PICKLE_SECRET) is None:
+            held = await self.secrets.get(PICKLE_SECRET)
+            if held is None:
                 raise MatrixStoreLost(self._missing_key_message())
+            check_crypto_store(self.store_dir, credentials, held.decode("ascii"))
             client.access_token = credentials.access_token
             await api_request(client, "GET", "/_matrix/client/v3/account/whoami")
             return f"logged in as device {credentials.device_id}; E2EE store present"
@@ -186,17 +191,23 @@ class MatrixTransport:
                     f"{self.store_dir / CREDENTIALS} belongs to another account or "
                     f"homeserver than the config names; delete it to log in as the configured one"
                 )
-            check_crypto_store(self.store_dir, credentials)
+        pickle_key = await self._pickle_key(credentials)
+        if credentials is not None:
+            check_crypto_store(self.store_dir, credentials, pickle_key)
         self.state.reload()
+        if self.state.legacy_dms:  # an earlier version's clear-text mapping: into the database
+            await self.messenger.dms.adopt(self.state.legacy_dms)
+            self.state.legacy_dms = {}
+            self.state.save()
         client = AsyncClient(
             self.homeserver,
             self.user_id,
             store_path=os.fspath(self.store_dir),
             config=AsyncClientConfig(
-                store=SqliteStore,  # one SQLite file per device, trust state included
+                store=CipherStore,  # one SQLCipher file per device, trust state included
                 encryption_enabled=True,
                 store_sync_tokens=False,  # saved by us, once handled (see _Batch)
-                pickle_key=await self._pickle_key(credentials),
+                pickle_key=pickle_key,
                 max_limit_exceeded=0,  # 429s are ours to handle (bounded)
                 max_timeouts=0,  # and so are network errors
                 request_timeout=60,

@@ -55,6 +55,8 @@ class SecretStore(Protocol):
 
     async def put(self, name: str, value: bytes) -> None: ...
 
+    async def delete(self, name: str) -> bool: ...
+
 
 def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

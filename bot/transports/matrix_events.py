@@ -31,7 +31,8 @@ from nio.exceptions import EncryptionError, LocalProtocolError
 
 from bot.transports.base import Deliver
 from bot.transports.matrix_incoming import IncomingBuilder
-from bot.transports.matrix_messenger import AccountBook, MatrixMessenger, SyncSignal
+from bot.transports.matrix_messenger import AccountBook, MatrixMessenger
+from bot.transports.matrix_signal import SyncSignal
 from bot.transports.matrix_state import SyncState
 from handlers.i18n import render
 from handlers.messages import Address, Platform
@@ -107,7 +108,7 @@ class RoomEvents:
             message = await self.incoming.build(client, room, event)
             if message is not None and self.deliver is not None:
                 if message.is_private:
-                    self.state.dms[event.sender] = room_id  # where to reach them later
+                    await self.messenger.dms.remember(event.sender, room_id)  # reach them here
                 log.debug("Matrix message delivered: %d attachments", len(message.attachments))
                 await self.deliver(message, self.messenger)
         finally:
@@ -227,8 +228,8 @@ class RoomEvents:
             log.warning("could not forget a room: %s", type(exc).__name__)
         self.state.direct.discard(room_id)
         # Removing the bot from a direct room is how a person blocks it on Matrix.
-        for user, dm in list(self.state.dms.items()):
-            if dm == room_id:
-                await self.accounts.mark_inactive(str(Address(Platform.MATRIX, user)))
+        user = await self.messenger.dms.user_of(room_id)
+        if user is not None:
+            await self.accounts.mark_inactive(str(Address(Platform.MATRIX, user)))
         await self.messenger.gone(Address(Platform.MATRIX, room_id))
         log.info("removed from a room; marked inactive")

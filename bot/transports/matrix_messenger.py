@@ -18,7 +18,6 @@ answers are retried, then raise ``TransientSendError``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from nio import (
     ErrorResponse,
     LocalProtocolError,
     MatrixRoom,
+    OlmUnverifiedDeviceError,
     RoomCreateResponse,
     RoomPreset,
     RoomResolveAliasResponse,
@@ -38,15 +38,19 @@ from nio import (
     UploadResponse,
 )
 
+from bot.transports.matrix_dms import DirectRooms
+from bot.transports.matrix_http import MatrixApiError
+from bot.transports.matrix_signal import SyncSignal, split_text
 from bot.transports.matrix_state import SyncState
+from bot.transports.matrix_store import forget_person as forget_in_store
+from bot.transports.matrix_trust import DeviceTrust
 from handlers.i18n import t
-from handlers.messages import Address, Option, Sent
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.messages import Address, Option, Platform, Sent
+from handlers.messenger import DestinationGone, RateLimited, TransientSendError
 
 log = logging.getLogger(__name__)
 
 MEGOLM = "m.megolm.v1.aes-sha2"
-MAX_BODY = 16_000  # JSON-escaped characters per event: encrypted, that stays far under 64 KiB
 GONE_CODES = frozenset({"M_FORBIDDEN"})
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -72,61 +76,6 @@ class SendPolicy:
     room_wait: float = 30.0  # for a newly created direct room to come down the sync
 
 
-class SyncSignal:
-    """Fired after every sync, so waiters can re-check what they wait for."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-        self.ready = asyncio.Event()
-
-    def fire(self) -> None:
-        event, self._event = self._event, asyncio.Event()
-        event.set()
-
-    async def next(self) -> None:
-        await self._event.wait()
-
-    async def wait_until(self, predicate: Callable[[], bool], within: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while not predicate():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._event.wait(), remaining)
-            except TimeoutError:
-                return predicate()
-        return True
-
-
-def _escaped_len(text: str) -> int:
-    return len(json.dumps(text))
-
-
-def split_text(text: str, limit: int = MAX_BODY) -> list[str]:
-    """Split at line breaks (or spaces) so that every part's JSON fits ``limit``."""
-    parts: list[str] = []
-    while _escaped_len(text) > limit:
-        low, high = 1, len(text)
-        while low < high:  # the longest prefix that fits
-            middle = (low + high + 1) // 2
-            if _escaped_len(text[:middle]) <= limit:
-                low = middle
-            else:
-                high = middle - 1
-        cut = low
-        for separator in ("\n", " "):
-            found = text.rfind(separator, 0, cut)
-            if found > cut // 2:
-                cut = found
-                break
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return [p for p in parts if p] or [""]
-
-
 def _status(response: ErrorResponse) -> int:
     transport = getattr(response, "transport_response", None)
     return int(getattr(transport, "status", 0) or 0)
@@ -138,17 +87,24 @@ class MatrixMessenger:
         accounts: AccountBook,
         state: SyncState,
         signal: SyncSignal,
+        dms: DirectRooms,
         policy: SendPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.accounts = accounts
         self.state = state
+        self.dms = dms
         self.signal = signal
         self.policy = policy or SendPolicy()
         self.sleep = sleep
         self.client: AsyncClient | None = None  # set by the transport once logged in
         self._dm_locks: dict[str, asyncio.Lock] = {}
         self.keys_lock = asyncio.Lock()
+        self.trust = DeviceTrust()
+
+    async def _language_of(self, user_id: str) -> str | None:
+        account = await self.accounts.find(str(Address(Platform.MATRIX, user_id)))
+        return account.language if account is not None else None
 
     # ------------------------------------------------------------ the protocol
     async def send_text(
@@ -246,7 +202,7 @@ class MatrixMessenger:
     async def is_encrypted(self, chat: Address) -> bool:
         client = self._client()
         if chat.id.startswith("@"):
-            known = self.state.dms.get(chat.id)
+            known = await self.dms.room_of(chat.id)
             if known is None or not self._is_dm_with(known, chat.id):
                 return True  # the direct room the bot would create is encrypted
             room_id = known
@@ -254,6 +210,29 @@ class MatrixMessenger:
             room_id = await self._room_for(chat)
         room = client.rooms.get(room_id)
         return bool(room is not None and room.encrypted)
+
+    async def forget_person(self, account: Address) -> None:
+        """After /forget: leave and forget the person's direct rooms, drop the
+        mapping from the database and what nio's store keeps of them."""
+        client = self._client()
+        user_id = account.id
+        rooms = {r for r in client.rooms if self._is_dm_with(r, user_id)}
+        mapped = await self.dms.forget_user(user_id)
+        if mapped is not None:
+            rooms.add(mapped)
+        for room_id in rooms:
+            try:
+                await client.room_leave(room_id)
+                await client.room_forget(room_id)
+            except (ClientError, TimeoutError) as exc:  # erased anyway; the room stays joined
+                log.warning("Matrix: could not leave a direct room: %s", type(exc).__name__)
+            self.state.direct.discard(room_id)
+        forget_in_store(client, user_id, rooms)
+        for room_id in rooms:
+            client.rooms.pop(room_id, None)
+        self.state.save()
+        self.trust.forget([user_id])
+        log.info("Matrix: left %d direct rooms after /forget", len(rooms))
 
     # -------------------------------------------------------------- plumbing
     def _client(self) -> AsyncClient:
@@ -277,20 +256,38 @@ class MatrixMessenger:
         tx = txn_id or str(uuid4())  # the same on every retry: the server sends it once
 
         async def attempt() -> Any:
-            if room.encrypted:  # someone invited a moment ago must get the room key too
-                await self.refresh_keys(client)
-            return await client.room_send(
-                room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=True
-            )
+            for _ in range(2):
+                if room.encrypted:  # someone invited a moment ago must get the room key too
+                    await self.refresh_keys(client)
+                    direct = chat.id.startswith("@") or room_id in self.state.direct
+                    try:
+                        await self.trust.prepare(
+                            client, room_id, room, self._language_of, direct=direct
+                        )
+                    except MatrixApiError as exc:  # no verdict, no key: never send blind
+                        raise TransientSendError("matrix: device keys unavailable") from exc
+                try:  # only devices cross-signed by their owners get the key (matrix_trust.py)
+                    return await client.room_send(
+                        room_id,
+                        "m.room.message",
+                        content,
+                        tx_id=tx,
+                        ignore_unverified_devices=False,
+                    )
+                except OlmUnverifiedDeviceError as exc:  # appeared after the check: check again
+                    self.trust.forget([exc.device.user_id])
+            raise TransientSendError("matrix: device list still changing")
 
-        response = await self._retrying(chat, attempt, room_id)
+        response = await self._retrying(chat, attempt, room_id, outbox=txn_id is not None)
         return Sent(chat, str(response.event_id))
 
     async def refresh_keys(self, client: AsyncClient) -> None:
         """Fetch the device keys of newly tracked users (after every sync, and before sending)."""
         async with self.keys_lock:
             if client.should_query_keys:
+                changed = set(client.users_for_key_query)
                 await client.keys_query()
+                self.trust.forget(changed)  # their device lists changed: re-check the chains
 
     async def _retrying(
         self,
@@ -298,8 +295,12 @@ class MatrixMessenger:
         call: Callable[[], Awaitable[Any]],
         room_id: str | None = None,
         gone_codes: frozenset[str] = GONE_CODES,
+        *,
+        outbox: bool = False,
     ) -> Any:
-        """Run one API call with Matrix's errors turned into ours."""
+        """Run one API call with Matrix's errors turned into ours. ``outbox``: the
+        caller (the dispatcher's lane) owns rate limits, so a rate limit is raised
+        as ``RateLimited`` for its gate to learn, never waited out here."""
         last: BaseException | None = None
         for attempt in range(1, self.policy.attempts + 1):
             try:
@@ -318,8 +319,8 @@ class MatrixMessenger:
             code, status = response.status_code, _status(response)
             if code == "M_LIMIT_EXCEEDED" or status == 429:
                 wait = (response.retry_after_ms or 1000) / 1000
-                if wait > self.policy.max_wait:
-                    raise TransientSendError(f"matrix: rate limited for {wait:.0f} s")
+                if outbox or wait > self.policy.max_wait:
+                    raise RateLimited(wait, f"matrix: rate limited for {wait:.0f} s")
                 log.info("Matrix rate limit: waiting %.1f s", wait)
                 await self.sleep(wait)
                 continue
@@ -333,10 +334,10 @@ class MatrixMessenger:
 
     async def gone(self, chat: Address) -> DestinationGone:
         """Mark a destination inactive; the caller raises what this returns."""
-        for user, room_id in list(self.state.dms.items()):
-            if chat.id in (user, room_id):
-                del self.state.dms[user]
-                self.state.save()
+        if chat.id.startswith("@"):
+            await self.dms.forget_user(chat.id)
+        elif chat.id.startswith("!"):
+            await self.dms.forget_room(chat.id)
         await self.accounts.mark_inactive(str(chat))
         return DestinationGone("matrix: not in that room any more")
 
@@ -362,7 +363,7 @@ class MatrixMessenger:
 
     async def _direct_room(self, chat: Address) -> str:
         client, user_id = self._client(), chat.id
-        known = self.state.dms.get(user_id)
+        known = await self.dms.room_of(user_id)
         if known and self._is_dm_with(known, user_id):
             return known
         candidates = [r for r in client.rooms.values() if self._is_dm_with(r.room_id, user_id)]
@@ -401,6 +402,5 @@ class MatrixMessenger:
                 self.policy.room_wait,
             ):
                 raise TransientSendError("matrix: the new direct room did not arrive")
-        self.state.dms[user_id] = room_id
-        self.state.save()
+        await self.dms.remember(user_id, room_id)
         return room_id

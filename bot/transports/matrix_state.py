@@ -9,7 +9,8 @@
   again, so a missing store is refused with one explanatory line.
 * ``state.json`` — the sync token up to which every event was handled (not
   merely received), the ids of events handled since, and the rooms that are
-  direct chats. On start the bot syncs from that token, so what arrived
+  direct chats. No user id: which person a direct room serves is kept in
+  the encrypted database (matrix_dms.py). On start the bot syncs from that token, so what arrived
   while it was down is answered, and nothing handled is handled twice.
 
 Everything is written atomically with mode 0600 in a 0700 folder: these
@@ -20,11 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import sqlcipher3
+
+from bot.transports.matrix_store import connect, encrypt_plain_store, store_passphrase
 
 CREDENTIALS = "credentials.json"
 STATE = "state.json"
@@ -107,19 +111,28 @@ def lost_store_message(store_dir: Path, device_id: str) -> str:
     )
 
 
-def check_crypto_store(store_dir: Path, credentials: Credentials) -> None:
-    """Raise ``MatrixStoreLost`` unless the device's Olm account is in its store."""
+def check_crypto_store(store_dir: Path, credentials: Credentials, pickle_key: str) -> None:
+    """Raise ``MatrixStoreLost`` unless the device's Olm account is in its store.
+
+    The store is SQLCipher (matrix_store.py); a plain one of an earlier
+    version is converted first.
+    """
     path = crypto_store_path(store_dir, credentials.user_id, credentials.device_id)
     if not path.is_file():
         raise MatrixStoreLost(lost_store_message(store_dir, credentials.device_id))
+    passphrase = store_passphrase(pickle_key)
+    row = None
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        encrypt_plain_store(path, passphrase)
+        conn = connect(path, passphrase, read_only=True)
+        try:
             row = conn.execute(
                 "SELECT count(*) FROM accounts WHERE user_id = ? AND device_id = ?",
                 (credentials.user_id, credentials.device_id),
             ).fetchone()
-        conn.close()
-    except sqlite3.Error:
+        finally:
+            conn.close()
+    except sqlcipher3.Error:
         row = None
     if not row or not row[0]:
         raise MatrixStoreLost(lost_store_message(store_dir, credentials.device_id))
@@ -133,7 +146,9 @@ class SyncState:
         self.next_batch: str | None = None
         self.handled: OrderedDict[str, None] = OrderedDict()
         self.direct: set[str] = set()  # rooms their inviter marked as direct chats
-        self.dms: dict[str, str] = {}  # user id -> the direct room the bot uses for them
+        # user id -> direct room, as earlier versions kept it here in clear; the
+        # transport moves it into the database on start and it is never written again.
+        self.legacy_dms: dict[str, str] = {}
 
     def reload(self) -> None:
         """Read the file in place (the messenger shares this object)."""
@@ -147,14 +162,13 @@ class SyncState:
         self.next_batch = token if isinstance(token, str) and token else None
         self.handled = OrderedDict((str(e), None) for e in data.get("handled", []))
         self.direct = {str(r) for r in data.get("direct", [])}
-        self.dms = {str(k): str(v) for k, v in dict(data.get("dms", {})).items()}
+        self.legacy_dms = {str(k): str(v) for k, v in dict(data.get("dms", {})).items()}
 
     def save(self) -> None:
         body = {
             "next_batch": self.next_batch,
             "handled": list(self.handled),
             "direct": sorted(self.direct),
-            "dms": self.dms,
         }
         write_private(self.path, json.dumps(body).encode())
 

@@ -267,6 +267,9 @@ class TelegramMessenger:
     async def is_encrypted(self, chat: Address) -> bool:
         return False
 
+    async def forget_person(self, account: Address) -> None:
+        """A bot cannot leave or delete a private chat on Telegram; it keeps nothing of it."""
+
 
 def _mode(txn_id: str | None, part: int) -> SendMode:
     if txn_id is None:

@@ -224,6 +224,9 @@ class WebMessenger:
     async def is_encrypted(self, chat: Address) -> bool:
         return False  # a local page; the demo config allows content in its rooms
 
+    async def forget_person(self, account: Address) -> None:
+        """The playground keeps nothing of a person outside the database."""
+
 
 class WebTransport:
     platform = Platform.WEB

@@ -242,6 +242,8 @@ async def answer_forget(turn: Turn, conversation: Conversation) -> bool:
             ref=ref,
         )
     await turn.say(turn.t("Your data has been erased."))
+    # Queued behind the message above (a chat's rows go in order): told, then left.
+    await turn.services.post.leave(turn.chat, turn.msg.sender)
     return True
 
 

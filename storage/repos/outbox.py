@@ -25,7 +25,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound
@@ -74,8 +74,12 @@ __all__ = [
 _TABLE = "outbox"
 _CHUNK = 500
 _OUTBOX: Table = Row.__table__  # type: ignore[assignment]
+MAY_HAVE_ARRIVED = "no_answer"
+"""The error of a row whose last attempt may have been delivered (a timeout, a crash)."""
 AT_LEAST_ONCE = frozenset({"card"})
-"""Kinds resent after a crash on every platform (a lost case card is a missed alert)."""
+"""Kinds that never give up retrying (a lost case card is a missed alert). Every
+message to one person or room (priority 0) is also resent after a crash on every
+platform: at least once; broadcasts stay at most once on Telegram."""
 RELEASES = {"card": "confirm"}
 """A row of the first kind, once sent, releases the held rows of the second kind
 with the same ref: the defender's "the group has been alerted" waits for the card."""
@@ -186,6 +190,7 @@ class Outbox(BroadcastHeaders):
                         params=tuple((str(k), str(v)) for k, v in sorted(params.items())),
                         payload=payload,
                         priority=row.priority,
+                        last_error=row.error,
                     )
                 )
             return items
@@ -329,20 +334,32 @@ class Outbox(BroadcastHeaders):
     ) -> dict[str, int]:
         """At start, before any send: decide the rows that were in flight at a crash.
 
-        On ``resend_platforms`` (a resend is deduplicated by the platform) a
+        On ``resend_platforms`` (a resend is deduplicated by the platform), and
+        for every message to one person or room (priority 0: at least once), a
         row marked sending at or after ``resend_since`` goes back to pending;
-        every other one becomes ``uncertain`` — it is never sent again.
+        every other one (a broadcast row on Telegram) becomes ``uncertain`` —
+        it is never sent again.
         """
         now = self._store.now()
         sending = Row.status == SENDING
-        resendable = (
-            Row.platform.in_(list(resend_platforms)) | Row.kind.in_(sorted(AT_LEAST_ONCE))
-        ) & (Row.updated_at >= resend_since)
+        resendable = (Row.platform.in_(list(resend_platforms)) | (Row.priority == 0)) & (
+            Row.updated_at >= resend_since
+        )
         async with self._store.write() as session:
             resent = await session.execute(
                 update(Row)
                 .where(sending, resendable)
-                .values(status=PENDING, not_before=now, claimed_until=None, updated_at=now)
+                .values(
+                    status=PENDING,
+                    not_before=now,
+                    claimed_until=None,
+                    updated_at=now,
+                    # Where the platform cannot deduplicate, the resend says it may repeat.
+                    error=case(
+                        (Row.platform.in_(list(resend_platforms)), Row.error),
+                        else_=MAY_HAVE_ARRIVED,
+                    ),
+                )
             )
             uncertain = await session.execute(
                 update(Row)

@@ -230,6 +230,7 @@ class ScriptedMessenger:
     latency: float = 0.0
     script: Script = lambda _chat, _n: None
     delivered: list[tuple[float, Address, str, str | None]] = field(default_factory=list)
+    left: list[tuple[float, Address]] = field(default_factory=list)  # forget_person (op leave)
     calls: dict[Address, int] = field(default_factory=dict)
     in_flight: set[Address] = field(default_factory=set)
     overlapped: bool = False
@@ -264,6 +265,9 @@ class ScriptedMessenger:
 
     def to(self, chat: Address) -> list[str]:
         return [text for _, c, text, _ in self.delivered if c == chat]
+
+    async def forget_person(self, account: Address) -> None:
+        self.left.append((self.time.now, account))
 
 
 def services_for(outbox: MemoryOutbox, *messengers: ScriptedMessenger) -> Services:

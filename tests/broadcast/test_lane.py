@@ -186,6 +186,25 @@ async def test_a_lost_answer_on_matrix_is_resent_with_the_same_transaction() -> 
     assert [txn for *_, txn in rig.messenger.delivered] == [txn_id(item)]
 
 
+async def test_leaving_after_forget_waits_for_the_message_before_it() -> None:
+    # /forget queues "erased" then the leave in the same chat: a retried
+    # message holds the leave back, so the person is told before the room goes.
+    rig = Rig(platform=Platform.MATRIX, dedupe=True)
+    rig.messenger.script = lambda chat, n: TransientSendError("refused") if n < 2 else None
+    ana = Address(Platform.MATRIX, "@ana:example.org")
+    told = rig.outbox.add(str(room(1)), "Your data has been erased.")
+    leave = rig.outbox.add(str(room(1)), "", op="leave", params=(("person", str(ana)),))
+    await rig.start(MATRIX, MatrixGate(clock=rig.time))
+    await rig.run()
+    await rig.stop()
+    assert (rig.outbox.status(told), rig.outbox.status(leave)) == (SENT, SENT)
+    assert rig.messenger.calls[room(1)] == 3
+    [(told_at, _, text, _)] = rig.messenger.delivered
+    assert text == "Your data has been erased."
+    assert [who for _, who in rig.messenger.left] == [ana]
+    assert rig.messenger.left[0][0] >= told_at
+
+
 async def test_gone_destinations_are_inactive_and_their_group_too(rig: Rig) -> None:
     rig.messenger.script = lambda chat, n: DestinationGone("kicked") if chat == group(1) else None
     gone = rig.outbox.add(str(group(1)))

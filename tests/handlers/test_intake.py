@@ -149,6 +149,12 @@ async def test_forget_erases_report_and_tells_the_room(bot: Harness) -> None:
     case = await bot.db.cases.get(ref)
     assert not case.what and not case.where and not case.who and not case.contact and case.withdrawn
     assert "withdrawn" in bot.matrix.to(TRIAGE)[-1].text and ref in bot.matrix.to(TRIAGE)[-1].text
+    # The private chat is left last, after the person was told (Matrix leaves the room).
+    messenger = bot.messenger(ANA.platform)
+    assert messenger.forgotten == [ANA]
+    assert messenger.to(ANA)[-1].text == "Your data has been erased."
+    told = messenger.sent[: messenger.sent_before_forgetting[0]]
+    assert [o.text for o in told if o.chat == ANA][-1] == "Your data has been erased."
     assert (
         await bot.db.conversations.load((await bot.db.accounts.get_or_create(str(ANA), None)).id)
         is None

@@ -28,6 +28,7 @@ from nio import (
 )
 
 from bot.transports.matrix import MatrixOptions, MatrixTransport
+from bot.transports.matrix_crosssign import CrossSigner, Outcome
 from bot.transports.matrix_messenger import SendPolicy
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
@@ -53,6 +54,9 @@ class MemorySecrets:
 
     async def put(self, name: str, value: bytes) -> None:
         self.values[name] = value
+
+    async def delete(self, name: str) -> bool:
+        return self.values.pop(name, None) is not None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class Peer:
     def __init__(self, client: AsyncClient, password: str) -> None:
         self.client = client
         self.password = password
+        self.seeds = MemorySecrets()  # the cross-signing keys, as the user's Element keeps them
         self.events: list[tuple[str, Any]] = []  # (room id, event), decrypted where possible
         self._undecrypted: list[tuple[str, MegolmEvent]] = []
 
@@ -232,23 +237,42 @@ class Peer:
         await self.until(lambda: room_id in self.client.rooms, "the joined room")
 
 
-async def new_peer(server: SynapseServer, tmp: Path, name: str) -> Peer:
-    password = uuid.uuid4().hex
-    user_id, _token, _device = await asyncio.to_thread(
-        server.register_user, localpart(name), password
-    )
-    store = tmp / f"{name}-store"
-    store.mkdir()
+async def log_in(
+    server: SynapseServer, store: Path, user_id: str, password: str, device_name: str
+) -> Peer:
+    """A new device (session) of ``user_id``, not cross-signed yet."""
+    await asyncio.to_thread(store.mkdir)
     client = AsyncClient(
         server.base_url,
         user_id,
         store_path=os.fspath(store),
         config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True),
     )
-    login = await client.login(password, device_name=f"{name}-device")
+    login = await client.login(password, device_name=device_name)
     assert isinstance(login, LoginResponse), login
     peer = Peer(client, password)
-    await peer.sync(timeout_ms=0)
+    await peer.sync(timeout_ms=0)  # uploads the device keys
+    return peer
+
+
+async def cross_sign(peer: Peer, seeds: MemorySecrets) -> None:
+    """Cross-sign the peer's device as Element does at sign-up or on verifying a
+    new session: the first call creates the user's master and self-signing
+    keys (kept in ``seeds``), later ones sign another device with them."""
+    assert peer.client.olm is not None
+    signer = CrossSigner(peer.client, peer.password, seeds, peer.client.olm.sign_json)
+    outcome = await signer.ensure()
+    assert outcome in (Outcome.CREATED, Outcome.SIGNED, Outcome.ALREADY), outcome
+
+
+async def new_peer(server: SynapseServer, tmp: Path, name: str, *, signed: bool = True) -> Peer:
+    password = uuid.uuid4().hex
+    user_id, _token, _device = await asyncio.to_thread(
+        server.register_user, localpart(name), password
+    )
+    peer = await log_in(server, tmp / f"{name}-store", user_id, password, f"{name}-device")
+    if signed:  # Element cross-signs every new account's first session
+        await cross_sign(peer, peer.seeds)
     return peer
 
 
@@ -300,10 +324,16 @@ class BotKit:
         await bot.stop()
         self.started.remove(bot)
 
-    async def person(self, name: str, tmp: Path) -> Peer:
-        peer = await new_peer(self.server, tmp, name)
+    async def person(self, name: str, tmp: Path, *, signed: bool = True) -> Peer:
+        peer = await new_peer(self.server, tmp, name, signed=signed)
         self.peers.append(peer)
         return peer
+
+    async def second_device(self, peer: Peer, tmp: Path, name: str) -> Peer:
+        """Another session of the same person, which they have not verified."""
+        other = await log_in(self.server, tmp / f"{name}-store", peer.user_id, peer.password, name)
+        self.peers.append(other)
+        return other
 
     async def close(self) -> None:
         for bot in list(self.started):

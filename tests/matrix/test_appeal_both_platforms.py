@@ -1,7 +1,8 @@
 """Issue 8's "done when": a case goes from report to an approved appeal that
 members on both platforms sign, and the export lists exactly the valid
 signatories. One bot serves Telegram (the fake Bot API) and Matrix (a real
-Synapse) at once, with the real broadcast dispatcher."""
+Synapse) at once, with the real broadcast dispatcher. The member registry is
+imported from a CSV whose Matrix room has an id of room version 12."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import io
 import re
 from pathlib import Path
 
+from bot.admin import members_import
 from bot.app import App
 from bot.config import load_secrets, parse_config
 from bot.transports.matrix import MatrixOptions, MatrixTransport
@@ -88,15 +90,16 @@ advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]
             bot = next(t for t in app.transports if isinstance(t, MatrixTransport))
             await advisor.wait_for_member(triage, bot)
             await member.wait_for_member(goma, bot)
-            db = app.services.db
-            org_es = await db.members.upsert_organisation(
-                "Colectivo Tierra", country="Colombia", region="Americas", languages=("es",)
+            # The registry comes from a member CSV, as `sosbot members import` reads it; the
+            # Matrix room has an id of room version 12 (Synapse's default): "!" + 43, no server.
+            assert re.fullmatch(r"![A-Za-z0-9_-]{43}", goma), goma
+            registry = (
+                "name,country,region,languages,working_groups,contacts,groups\n"
+                f"Colectivo Tierra,Colombia,Americas,es,land,,telegram:{tierra.id}\n"
+                f"Réseau Goma,DRC,Africa,fr,,,matrix:{goma}\n"
             )
-            org_fr = await db.members.upsert_organisation(
-                "Réseau Goma", country="DRC", region="Africa", languages=("fr",)
-            )
-            await db.members.add_group(f"telegram:{tierra.id}", org_es.id, "es")
-            await db.members.add_group(f"matrix:{goma}", org_fr.id, "fr")
+            environ = {"SOSBOT_MASTER_KEY": KEY}
+            assert await members_import(config, environ, registry) == 0
 
             # A defender reports on Telegram, consenting to an anonymised public appeal.
             async def tg(user: object, text: str, expect: str) -> str:

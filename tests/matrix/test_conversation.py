@@ -114,7 +114,8 @@ async def test_a_person_is_reached_in_a_new_encrypted_direct_room(
     assert await bot.messenger.is_encrypted(person)
 
     sent = await bot.messenger.send_text(person, "Case C-7K4QM2 needs you.")
-    [room_id] = [r for r in bot.state.dms.values()]
+    room_id = await bot.messenger.dms.room_of(coordinator.user_id)
+    assert room_id is not None
     await coordinator.join(room_id)
     await coordinator.until(
         lambda: bool(coordinator.bodies(room_id, bot.user_id)), "the escalation"
@@ -125,7 +126,7 @@ async def test_a_person_is_reached_in_a_new_encrypted_direct_room(
 
     # The same room is used next time.
     await bot.messenger.send_text(person, "Second.")
-    assert list(bot.state.dms.values()) == [room_id]
+    assert await bot.messenger.dms.room_of(coordinator.user_id) == room_id
     await coordinator.until(
         lambda: "Second." in coordinator.bodies(room_id, bot.user_id), "the second"
     )
@@ -207,4 +208,4 @@ async def test_a_person_who_does_not_exist_is_gone(kit: BotKit) -> None:
     with pytest.raises(DestinationGone):
         await bot.messenger.send_text(nobody, "hello?")
     assert kit.accounts.inactive == [str(nobody)]
-    assert bot.state.dms == {}
+    assert await bot.messenger.dms.room_of(nobody.id) is None

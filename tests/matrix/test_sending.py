@@ -12,7 +12,7 @@ from nio.crypto.attachments import decrypt_attachment
 
 from bot.transports.matrix_messenger import SendPolicy
 from handlers.messages import Address, AttachmentKind, Platform
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.messenger import DestinationGone, RateLimited, TransientSendError
 from tests.matrix.support import BotKit, Peer, Recorder, wait_until
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
@@ -53,6 +53,30 @@ async def test_a_too_long_retry_after_is_not_waited(limited_kit: BotKit, tmp_pat
         for text in ("a", "b", "c"):
             await bot.messenger.send_text(chat, text)
     assert kit.accounts.inactive == []
+
+
+async def test_limit_exceeded_on_an_outbox_send_is_raised(
+    limited_kit: BotKit, tmp_path: Path
+) -> None:
+    # With a txn_id the caller is the dispatcher's lane: its gate learns the
+    # homeserver's retry_after from RateLimited; the transport does not wait.
+    kit = limited_kit
+    waits: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    bot = await kit.start(Recorder())
+    bot.messenger.sleep = recording_sleep
+    defender = await kit.person("defender", tmp_path)
+    room_id = await defender.open_dm(bot)
+    chat = Address(Platform.MATRIX, room_id)
+
+    with pytest.raises(RateLimited) as raised:
+        for number in range(1, 5):
+            await bot.messenger.send_text(chat, f"message {number}", txn_id=f"t.{number}")
+    assert 0 < raised.value.retry_after <= 10
+    assert waits == []
 
 
 async def test_a_kicked_bot_gets_destination_gone(kit: BotKit, tmp_path: Path) -> None:

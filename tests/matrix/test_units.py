@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientConnectionError
-from nio import RoomSendError, RoomSendResponse
+from nio import OlmUnverifiedDeviceError, RoomSendError, RoomSendResponse
 
 from bot.transports import matrix_crosssign
 from bot.transports.matrix import PICKLE_SECRET, MatrixTransport
@@ -25,9 +25,11 @@ from bot.transports.matrix_crosssign import (
     sign_json,
     verify_json,
 )
+from bot.transports.matrix_dms import DirectRooms
 from bot.transports.matrix_incoming import is_private, strip_reply_fallback
-from bot.transports.matrix_messenger import MatrixMessenger, SendPolicy, SyncSignal, split_text
+from bot.transports.matrix_messenger import MatrixMessenger, SendPolicy
 from bot.transports.matrix_queue import RoomQueues
+from bot.transports.matrix_signal import SyncSignal, split_text
 from bot.transports.matrix_state import (
     CREDENTIALS,
     Credentials,
@@ -38,8 +40,9 @@ from bot.transports.matrix_state import (
     crypto_store_path,
     save_credentials,
 )
+from bot.transports.matrix_store import PLAIN_HEADER
 from handlers.messages import Address, Platform
-from handlers.messenger import DestinationGone, TransientSendError
+from handlers.messenger import DestinationGone, RateLimited, TransientSendError
 from tests.fakes.net import free_port
 from tests.matrix.support import MemoryAccounts, MemorySecrets, Recorder
 
@@ -138,17 +141,18 @@ def test_state_round_trip_and_file_modes(tmp_path: Path) -> None:
     state.next_batch = "s1"
     state.mark_handled("$a")
     state.direct.add("!d:x")
-    state.dms["@p:x"] = "!d:x"
+    state.legacy_dms["@p:x"] = "!d:x"  # read from an earlier version's file, never written
     state.save()
     assert stat.S_IMODE((tmp_path / "state.json").stat().st_mode) == 0o600
+    assert "@p:x" not in (tmp_path / "state.json").read_text()
 
     again = SyncState(tmp_path / "state.json")
     again.reload()
-    assert (again.next_batch, list(again.handled), again.direct, again.dms) == (
+    assert (again.next_batch, list(again.handled), again.direct, again.legacy_dms) == (
         "s1",
         ["$a"],
         {"!d:x"},
-        {"@p:x": "!d:x"},
+        {},
     )
     (tmp_path / "state.json").write_text("{not json")
     again.reload()  # damaged: start over, never crash
@@ -173,8 +177,22 @@ def test_a_store_without_the_account_is_lost(tmp_path: Path) -> None:
     credentials = Credentials("http://hs", "@bot:x", "DEV", "token")
     _fake_store(tmp_path, credentials, with_account=False)
     with pytest.raises(MatrixStoreLost, match="missing for device DEV"):
-        check_crypto_store(tmp_path, credentials)
+        check_crypto_store(tmp_path, credentials, "pickle-key")
     assert stat.S_IMODE((tmp_path / CREDENTIALS).stat().st_mode) == 0o600
+
+
+def test_a_plain_store_of_an_earlier_version_is_encrypted_in_place(tmp_path: Path) -> None:
+    credentials = Credentials("http://hs", "@bot:x", "DEV", "token")
+    _fake_store(tmp_path, credentials, with_account=True)
+    path = crypto_store_path(tmp_path, credentials.user_id, credentials.device_id)
+    assert path.read_bytes().startswith(PLAIN_HEADER)
+    check_crypto_store(tmp_path, credentials, "pickle-key")  # converts, then finds the account
+    raw = path.read_bytes()
+    assert not raw.startswith(PLAIN_HEADER)
+    assert b"@bot:x" not in raw and b"DEV" not in raw
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CREDENTIALS, path.name])
+    with pytest.raises(MatrixStoreLost):  # another key opens nothing
+        check_crypto_store(tmp_path, credentials, "another-key")
 
 
 async def test_a_store_whose_key_left_the_database_is_refused(tmp_path: Path) -> None:
@@ -281,7 +299,12 @@ def _messenger(accounts: MemoryAccounts) -> tuple[MatrixMessenger, list[float]]:
     signal = SyncSignal()
     signal.ready.set()
     messenger = MatrixMessenger(
-        accounts, SyncState(Path("/nonexistent/state.json")), signal, SendPolicy(attempts=3), sleep
+        accounts,
+        SyncState(Path("/nonexistent/state.json")),
+        signal,
+        DirectRooms(MemorySecrets()),
+        SendPolicy(attempts=3),
+        sleep,
     )
     messenger.client = SimpleNamespace(rooms={})  # type: ignore[assignment]
     return messenger, waits
@@ -305,6 +328,58 @@ async def test_limit_exceeded_waits_retry_after_then_succeeds() -> None:
     limited = RoomSendError("slow down", "M_LIMIT_EXCEEDED", 1500)
     assert await messenger._retrying(ROOM, _answers(limited, limited, ok)) is ok
     assert waits == [1.5, 1.5]
+
+
+async def test_limit_exceeded_from_the_outbox_is_raised_for_the_lane() -> None:
+    # The lane's gate owns rate limits: it must learn retry_after, not wait blind.
+    messenger, waits = _messenger(MemoryAccounts())
+    ok = RoomSendResponse("$e", "!room:example.org")
+    limited = RoomSendError("slow down", "M_LIMIT_EXCEEDED", 1500)
+    with pytest.raises(RateLimited) as raised:
+        await messenger._retrying(ROOM, _answers(limited, ok), outbox=True)
+    assert raised.value.retry_after == 1.5
+    assert waits == []
+
+
+class _RefusingTrust:
+    """The trust check as the send sees it: no verdict at all, or one that keeps changing."""
+
+    def __init__(self, no_verdict: bool) -> None:
+        self.no_verdict = no_verdict
+        self.forgotten: list[str] = []
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+        if self.no_verdict:
+            raise MatrixApiError(502, {})
+
+    def forget(self, users: Any) -> None:
+        self.forgotten.extend(users)
+
+
+@pytest.mark.parametrize("no_verdict", [True, False])
+async def test_a_send_refused_for_an_unverified_device_is_transient(no_verdict: bool) -> None:
+    # The lane retries TransientSendError; nothing is ever sent blind to an unchecked device.
+    messenger, _waits = _messenger(MemoryAccounts())
+    sends: list[str] = []
+
+    async def room_send(room_id: str, *args: Any, **kwargs: Any) -> Any:
+        sends.append(room_id)
+        assert kwargs["ignore_unverified_devices"] is False
+        raise OlmUnverifiedDeviceError(SimpleNamespace(user_id="@ana:example.org"))
+
+    room = SimpleNamespace(encrypted=True)
+    messenger.client = SimpleNamespace(  # type: ignore[assignment]
+        rooms={ROOM.id: room}, should_query_keys=False, room_send=room_send
+    )
+    trust = _RefusingTrust(no_verdict)
+    messenger.trust = trust  # type: ignore[assignment]
+    with pytest.raises(TransientSendError) as raised:
+        await messenger.send_text(ROOM, "hello", txn_id="sosbot.outbox.1")
+    assert not isinstance(raised.value, (RateLimited, DestinationGone))
+    if no_verdict:
+        assert sends == []
+    else:  # checked again once, then left to the lane
+        assert sends == [ROOM.id, ROOM.id] and trust.forgotten == ["@ana:example.org"] * 2
 
 
 async def test_forbidden_marks_the_destination_inactive() -> None:

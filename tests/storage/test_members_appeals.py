@@ -197,6 +197,8 @@ async def test_a_broadcast_is_queued_once_per_destination(db: Database, clock: C
     assert [i.body for i in await db.outbox.claim()] == ["hi"]
     assert await db.outbox.claim() == []  # leased
     by_address = {i.address: i for i in first}
+    # An attempt counts when the row is marked sending (right before its request).
+    assert await db.outbox.record([i.id for i in first], []) == {i.id for i in first}
     await db.outbox.mark_sent(by_address[GROUP_ES].id, remote_id="555")
     await db.outbox.mark_failed(
         by_address[GROUP_FR].id, "http_429", retry_at=clock.now() + timedelta(seconds=30)

@@ -26,6 +26,9 @@ class Outgoing:
 class MemoryMessenger:
     platform: Platform = Platform.TELEGRAM
     encrypted_chats: set[Address] = field(default_factory=set)
+    forgotten: list[Address] = field(default_factory=list)  # forget_person (after /forget)
+    sent_before_forgetting: list[int] = field(default_factory=list)
+    """How many messages had been sent when each ``forget_person`` came."""
     gone: set[Address] = field(default_factory=set)
     failing: set[Address] = field(default_factory=set)
     """Chats whose sends fail for now (the platform is down): ``TransientSendError``."""
@@ -79,6 +82,10 @@ class MemoryMessenger:
 
     async def is_encrypted(self, chat: Address) -> bool:
         return chat in self.encrypted_chats
+
+    async def forget_person(self, account: Address) -> None:
+        self.forgotten.append(account)
+        self.sent_before_forgetting.append(len(self.sent))
 
     def to(self, chat: Address) -> list[Outgoing]:
         return [out for out in self.sent if out.chat == chat and not out.deleted]

@@ -39,6 +39,8 @@ def test_the_example_parses_with_platforms_off_and_paths_resolved() -> None:
         ("[telegram]\nenabled = 1\n", "telegram.enabled", "true or false"),
         ('[advisory]\nrooms = "matrix:!a:b"\n', "advisory.rooms", "list of strings"),
         ('[advisory]\nrooms = ["triage"]\n', "advisory.rooms", "platform:id"),
+        ('[advisory]\nrooms = ["matrix:!short"]\n', "advisory.rooms", "room version 12"),
+        ('[advisory]\nadvisors = ["matrix:ana"]\n', "advisory.advisors", "@user:server"),
         ('[bot]\ndefault_language = "de"\n', "bot.default_language", "en, es, fr, ar"),
         ('[storage]\nurl = "mysql://x"\n', "storage.url", "postgresql+asyncpg"),
         ("[matrix]\nenabled = true\n", "matrix.homeserver", "example value"),
@@ -62,6 +64,20 @@ def test_errors_name_the_key(text: str, path: str, words: str) -> None:
     assert words in str(error)
     assert str(error).startswith(f"Error in configuration at '{path}': ")
     assert "\n" not in str(error)
+
+
+V12_ROOM = "!" + "Ab3_-" * 8 + "xyz"  # room version 12: 43 characters, no server part
+
+
+def test_room_ids_of_every_room_version_are_accepted() -> None:
+    text = (
+        f'[advisory]\nrooms = ["matrix:{V12_ROOM}", "matrix:!old:ngo.net", '
+        '"matrix:#triage:ngo.net", "telegram:-100123"]\n'
+        'advisors = ["matrix:@ana:ngo.net", "telegram:42"]\n'
+    )
+    config = parse_config(text, Path("/srv/sosbot"))
+    assert config.advisory.rooms[0] == f"matrix:{V12_ROOM}"
+    assert len(V12_ROOM) == 44
 
 
 def _enabled(tmp_path: Path) -> str:

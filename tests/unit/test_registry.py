@@ -29,6 +29,15 @@ def test_a_good_file() -> None:
     assert entries[1].kind == "organisation" and entries[2].kind == "individual"
 
 
+V12_ROOM = "!" + "Qx9-_" * 8 + "abc"  # room version 12: "!" and 43 characters
+
+
+def test_room_ids_of_room_version_12_are_groups() -> None:
+    text = HEADER + f"Red Sur,Chile,Americas,es,,,matrix:{V12_ROOM};matrix:!old:example.org,\n"
+    [entry] = parse_csv(text)
+    assert entry.groups == (f"matrix:{V12_ROOM}", "matrix:!old:example.org")
+
+
 def test_round_trip() -> None:
     assert parse_csv(to_csv(parse_csv(GOOD))) == parse_csv(GOOD)
 
@@ -47,6 +56,8 @@ def test_the_kind_column_is_optional_and_a_bom_is_ignored() -> None:
         ("B,X,Y,en,,,telegram:123,", "groups", "not a telegram group"),
         ("B,X,Y,en,,signal:+123,,", "contacts", "not platform:id"),
         ("B,X,Y,en,,matrix:ana,,", "contacts", "not a matrix account"),
+        ("B,X,Y,en,,,matrix:!tooshort,", "groups", "not a matrix group"),
+        ("B,X,Y,en,,,matrix:@ana:example.org,", "groups", "not a matrix group"),
         ("B,X,Y,en,,,,company", "kind", "not organisation or individual"),
         ("colectivo tierra,X,Y,en,,,,", "name", "also on row 1"),
         ("B,X,Y,en,,,,,extra", "-", "more cells than columns"),
