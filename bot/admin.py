@@ -103,6 +103,10 @@ async def _open(config: Config, environ: Mapping[str, str]) -> Database:
     )
 
 
+open_database = _open
+"""The database of the config, for the other admin modules (``bot.admin_casework``)."""
+
+
 def read_members_file(path: Path) -> str | None:
     """The CSV's text, or None after saying why it cannot be read."""
     try:

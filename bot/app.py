@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot import config_casework
 from bot.broadcast import Dispatcher
 from bot.config import Config, Secrets, advisor_names
 from bot.monitoring import Monitor
@@ -56,6 +57,7 @@ def settings_from(config: Config) -> Settings:
         checkin_grace=timedelta(minutes=config.defender.checkin_grace_minutes),
         conversation_window=timedelta(minutes=config.defender.conversation_minutes),
         reopen_period=timedelta(days=config.defender.reopen_days),
+        casework=config_casework.casework(config.casework),
         emergency_contact=advisory.emergency_contact,
     )
 

@@ -12,12 +12,14 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__, logs
 from bot.config import Config, ConfigError, find_config, load_config, load_secrets
+from handlers.statistics import DIMENSIONS
 from storage.errors import StorageError
 from storage.keys import KeyFileError
 
@@ -68,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     restore = command("restore", "restore a backup into an empty data folder")
     restore.add_argument("file", type=Path, help="a file written by 'sosbot backup'")
     command("discover", "answer /id in Telegram chats with the chat's and sender's ids")
+    partners = command("partners", "partner directory: import or export a CSV")
+    partners.add_argument("action", choices=["import", "export"])
+    partners.add_argument("file", nargs="?", help="the CSV to import (export writes to stdout)")
+    stats = command("stats", "case statistics (small cells suppressed)")
+    stats.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
+    stats.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
+    stats.add_argument("--by", default="month", choices=DIMENSIONS)
+    stats.add_argument("--format", dest="fmt", default="table", choices=["table", "csv", "json"])
+    stats.add_argument("--chart", type=Path, help="also draw a PNG (needs sosbot[reports])")
     demo = command("demo", "try the bot in a local web page, with no accounts")
     demo.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     demo.add_argument("--data", type=Path, help="keep the demo's data in this folder")
@@ -265,6 +276,28 @@ def _backup(config: Config, command: str, file: Path) -> int:
     return EXIT_OK
 
 
+async def _partners(config: Config, action: str, file: str | None) -> int:
+    from bot.admin import read_members_file
+    from bot.admin_casework import partners_export, partners_import
+
+    if action == "export":
+        return await partners_export(config, dict(os.environ), sys.stdout)
+    text = read_members_file(Path(file)) if file else None
+    if text is None:
+        if not file:
+            print("partners import: name the CSV file to import", file=sys.stderr)
+        return EXIT_ERROR
+    return await partners_import(config, dict(os.environ), text)
+
+
+async def _stats(config: Config, args: argparse.Namespace) -> int:
+    from bot.admin_casework import stats
+
+    return await stats(
+        config, dict(os.environ), args.first, args.last, args.by, args.fmt, args.chart, sys.stdout
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.configure(
@@ -286,6 +319,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_rotate_key(config))
         if args.command == "members":
             return asyncio.run(_members(config, args.action, args.file))
+        if args.command == "partners":
+            return asyncio.run(_partners(config, args.action, args.file))
+        if args.command == "stats":
+            return asyncio.run(_stats(config, args))
         if args.command == "audit":
             return asyncio.run(_audit_verify(config))
         if args.command == "discover":

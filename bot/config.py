@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bot import config_casework
+from bot.config_casework import CaseworkSection
 from handlers.ids import is_address
 from storage.records import LANGUAGES
 
@@ -147,6 +149,7 @@ class Config:
     limits: LimitsSection = field(default_factory=LimitsSection)
     defender: DefenderSection = field(default_factory=DefenderSection)
     monitoring: MonitoringSection = field(default_factory=MonitoringSection)
+    casework: CaseworkSection = field(default_factory=CaseworkSection)
     source: Path | None = None
 
 
@@ -323,6 +326,7 @@ def _validate(config: Config) -> None:
     ok = sep and _ascii_number(hh) and _ascii_number(mm)
     if not (ok and len(hh) <= 2 and len(mm) == 2 and int(hh) < 24 and int(mm) < 60):
         raise ConfigError("advisory.digest_time", "expected HH:MM (UTC)")
+    config_casework.validate(config.casework, ConfigError)
 
 
 def _ascii_number(text: str) -> bool:

@@ -28,6 +28,7 @@ from handlers.clock import FakeClock
 from handlers.services import Services
 from storage import Database
 from storage.keys import create_master_key_file
+from storage.records_casework import PartnerEntry, StatRow
 
 CLOCK_FILE = "demo-clock.txt"
 MARKER = "SOSBOT-DEMO"  # a --data folder is the demo's only if it holds this (or nothing)
@@ -48,6 +49,7 @@ PERSONAS = (
     Persona("member-1", "Wanjiru — member, Haki Coalition (group 1)", "member", "en"),
     Persona("member-2", "كريم — عضو، شبكة المشرق (group 2)", "member", "ar"),
     Persona("member-3", "Diego — member, Red Mesoamericana", "member", "es"),
+    Persona("partner-1", "Rosa — partner, Defenders Legal Aid", "partner", "en"),
 )
 PANES = (
     Pane("Private chat with the bot", tuple(p.id for p in PERSONAS)),
@@ -100,6 +102,18 @@ ORGANISATIONS = (
 )
 
 
+REGIONS = (
+    "KE=africa",
+    "ML=africa",
+    "CD=africa",
+    "LB=mena",
+    "TN=mena",
+    "MX=americas",
+    "CO=americas",
+    "GT=americas",
+)
+
+
 def demo_config(data_dir: Path) -> Config:
     """A web-only configuration whose paths all sit in ``data_dir``."""
     advisors = ", ".join(f'"web:{p.id}"' for p in PERSONAS if p.role == "advisor")
@@ -126,8 +140,71 @@ allow_content_in_unencrypted_rooms = true
 # never slide: a trainer's advisor would be refused after 30 commands.
 messages_per_minute = 100000
 reports_per_day = 100000
+[casework]
+working_groups = ["land_rights", "journalists", "lawyers"]
+regions = [{", ".join(f'"{r}"' for r in REGIONS)}]
 """
     return parse_config(text, data_dir)
+
+
+PARTNERS = (
+    PartnerEntry(
+        "Defenders Legal Aid",
+        ("legal", "un_mechanisms"),
+        ("americas", "africa"),
+        ("en", "es"),
+        "web:partner-1",
+        "answers within a day",
+    ),
+    PartnerEntry(
+        "Safe Relocation Fund",
+        ("relocation", "emergency_funds"),
+        ("africa", "mena"),
+        ("fr",),
+        "+00 000 000 000 (made up)",
+    ),
+)
+
+
+def sample_year(year: int) -> list[StatRow]:
+    """Made-up statistics rows for ``/stats``: a year of a small network's closed cases."""
+    countries = ("KE", "KE", "MX", "CO", "CO", "LB", "ML", "GT", "TN", "CD")
+    threats = ("death_threat", "surveillance", "criminalisation", "harassment", "raid", "smear")
+    outcomes = ("resolved", "risk_reduced", "risk_reduced", "ongoing_risk", "worsened", "unknown")
+    regions = dict(entry.split("=") for entry in REGIONS)
+    rows = []
+    for i in range(84):
+        country = countries[i * 7 % len(countries)]
+        month = f"{year}-{1 + i * 12 // 84:02d}"
+        appeal = int(i % 4 == 0)
+        rows.append(
+            StatRow(
+                opened_month=month,
+                closed_month=month,
+                country=country,
+                region=regions.get(country, "other"),
+                threats=tuple(sorted({threats[i % 6], threats[i * 5 % 6]})),
+                perpetrators=("police",) if i % 3 else ("company",),
+                profiles=("land_defender",) if i % 2 else ("journalist",),
+                relation="member",
+                urgency="days",
+                minutes_to_ack=20 + i % 90,
+                minutes_to_action=60 + i * 7 % 600,
+                appeals=appeal,
+                signatures=appeal * (i % 30),
+                referrals=int(i % 3 == 0),
+                letters=appeal,
+                outcome=outcomes[i % 6],
+            )
+        )
+    return rows
+
+
+async def seed_casework(db: Database, now: datetime) -> None:
+    """Partners for /refer, and last year's sample statistics for /stats (once)."""
+    await db.partners.import_partners(PARTNERS)
+    if await db.stats.count() == 0:
+        await db.stats.add_rows(sample_year(now.year - 1))
 
 
 async def seed_members(db: Database) -> None:
@@ -204,6 +281,7 @@ class Demo:
         demo.web.advance = app.scheduler.advance
         try:
             await seed_members(app.services.db)
+            await seed_casework(app.services.db, clock.now())
         except BaseException:
             await demo.stop()
             raise

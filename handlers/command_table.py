@@ -17,7 +17,9 @@ from enum import Enum, auto
 from typing import Any
 
 from handlers import (
+    agenda,
     appeals,
+    casework,
     checkins,
     consent,
     guide,
@@ -25,15 +27,17 @@ from handlers import (
     members,
     outcome,
     proposals,
+    referrals,
     resources,
     roster,
+    stats,
     subscriptions,
     triage,
 )
 from handlers.commands import SUBCOMMAND, Arg, ArgKind, BadArgument, CommandSpec
 from handlers.conversation import commands as defender
 from handlers.turn import Turn
-from storage.records import LANGUAGES, CaseFilter, CaseState, Priority, Referral
+from storage.records import LANGUAGES, CaseState, Priority
 
 Run = Callable[[Turn, Mapping[str, Any]], Awaitable[None]]
 
@@ -106,6 +110,11 @@ def defender_command(name: str, run: Run, *args: Arg, aliases: tuple[str, ...] =
 def case_command(name: str, action: triage.Action, *args: Arg) -> Command:
     """A triage command on one case: ``/name [C-…] args``."""
     spec = CommandSpec(name, (CASE_OR_CARD, *args))
+    return Command(spec, lambda turn, a: triage.run(turn, spec, action, a), Audience.ADVISOR)
+
+
+def declared_case_command(spec: CommandSpec, action: triage.Action) -> Command:
+    """A triage command on one case whose module declares it (its answers quote the usage)."""
     return Command(spec, lambda turn, a: triage.run(turn, spec, action, a), Audience.ADVISOR)
 
 
@@ -215,22 +224,16 @@ COMMANDS: tuple[Command, ...] = (
     case_command("verify", triage.verify, Arg("verdict", ArgKind.CHOICE, choices=triage.VERDICTS)),
     case_command("note", triage.note, TEXT),
     case_command("ask", triage.ask, TEXT),
-    case_command(
-        "refer",
-        triage.refer,
-        Arg("kind", ArgKind.CHOICE, choices=tuple(Referral)),
-        Arg("partner", ArgKind.REST),
-    ),
-    case_command("followup", triage.followup, Arg("after", ArgKind.DURATION)),
-    case_command("close", triage.close, Arg("reason", ArgKind.REST)),
     case_command("case", triage.show),
-    Command(
-        CommandSpec(
-            "cases", (Arg("filter", ArgKind.CHOICE, optional=True, choices=tuple(CaseFilter)),)
-        ),
-        triage.cases,
-        Audience.ADVISOR,
-    ),
+    # The advisory group: casework (structured fields, outcomes, partners, figures).
+    declared_case_command(casework.CASE_SPECS["tag"], casework.tag),
+    declared_case_command(casework.CASE_SPECS["followup"], casework.followup),
+    declared_case_command(casework.CASE_SPECS["close"], casework.close),
+    declared_case_command(referrals.REFER_SPEC, referrals.refer),
+    Command(referrals.REFERRAL_SPEC, referrals.referral, Audience.ADVISOR),
+    Command(agenda.CASES_SPEC, agenda.cases, Audience.ADVISOR),
+    Command(agenda.AGENDA_SPEC, agenda.agenda, Audience.ADVISOR),
+    Command(stats.STATS_SPEC, stats.post_stats, Audience.ADVISOR),
     # The advisory group: appeals and the member registry.
     group(
         "appeal",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import advisors, appeals, broadcast, checkin_deadlines, rooms
+from handlers import advisors, appeals, broadcast, checkin_deadlines, referrals, rooms
 from handlers.errors import where
 from handlers.i18n import N_, render
 from handlers.messages import Address
@@ -73,8 +73,8 @@ async def followup(services: Services, ref: str) -> None:
         case = await services.db.cases.get(ref)
     except NotFound:
         return
-    if case.state == CaseState.CLOSED:
-        return
+    if case.withdrawn and case.state == CaseState.CLOSED:
+        return  # a closed case keeps its follow-up (/close leaves it only while it runs)
     text = render(
         services.settings.default_language, "⏰ Follow-up due for {ref}. /case {ref}", ref=ref
     )
@@ -257,6 +257,9 @@ ACTIONS = {
     ),
     DeadlineKind.CHECKIN_ESCALATION: checkin_deadlines.escalate,
     DeadlineKind.CHECKIN_ALARM: checkin_deadlines.escalate,
+    DeadlineKind.REFERRAL_REMINDER: lambda services, d, now: referrals.remind(
+        services, d.object_ref
+    ),
 }
 
 

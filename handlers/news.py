@@ -106,7 +106,7 @@ async def acknowledged(services: Services, ref: str) -> None:
     )
 
 
-async def referred(services: Services, ref: str, seq: int, kind: str, partner: str) -> None:
+async def referred(services: Services, ref: str, seq: int | str, kind: str, partner: str) -> None:
     case = await services.db.cases.get(ref)
     label = REFERRAL_LABELS.get(kind, REFERRAL_LABELS[Referral.OTHER])
     if case.consent in PARTNER_CONSENT:

@@ -41,6 +41,7 @@ class Kind:
     RELAY = "relay"  # a defender's answer to the advisory rooms
     QUESTION = "question"  # the advisory group's message to a defender; ref "C-…/n"
     ALERT = "alert"  # escalation, digest, follow-up
+    REFERRAL = "referral"  # a referral's summary to a partner; ref "R-…"
     FILE = "file"
     DELETE = "delete"
     LEAVE = "leave"  # after /forget: leave the private chat, behind what was queued before it

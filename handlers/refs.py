@@ -24,6 +24,7 @@ class RefKind(StrEnum):
     CASE = "C"
     APPEAL = "A"
     PROPOSAL = "P"  # a member's proposal for collective action
+    REFERRAL = "R"
 
 
 MAX_ATTEMPTS = 64

@@ -25,8 +25,11 @@ log = logging.getLogger(__name__)
 
 async def to_defender(services: Services, ref: str, text: str) -> bool:
     case = await services.db.cases.get(ref)
-    if case.reporter_account_id is None or case.withdrawn or case.state == CaseState.CLOSED:
+    if case.reporter_account_id is None or case.withdrawn:
         return False
+    followup_runs = case.followup_at is not None and case.followup_at > services.clock.now()
+    if case.state == CaseState.CLOSED and not followup_runs:
+        return False  # after /close, /ask stays open while the follow-up period runs
     try:
         address = await services.db.accounts.address_of(case.reporter_account_id)
     except NotFound:

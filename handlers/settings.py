@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from handlers.messages import Address
+from handlers.vocab import Casework
 from storage.records import Language, Urgency
 
 
@@ -43,6 +44,7 @@ class Settings:
     """How long after closing the defender may reopen a case with /update."""
     conversation_window: timedelta = timedelta(minutes=30)
     """After /ask, how long everything the defender sends goes to the room."""
+    casework: Casework = field(default_factory=Casework)
     emergency_contact: str = ""
     """The network's emergency line, shown as written when a report cannot reach a room."""
 

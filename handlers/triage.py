@@ -19,7 +19,7 @@ from handlers.i18n import N_
 from handlers.messages import Address
 from handlers.turn import Turn
 from storage.errors import Conflict, NotFound
-from storage.records import CaseFilter, CaseState, DeadlineKind, Verification
+from storage.records import CaseState, DeadlineKind, Verification
 
 # An advisor's verdict: every verification but the initial "unverified".
 VERDICTS = tuple(v for v in Verification if v is not Verification.UNVERIFIED)
@@ -120,42 +120,12 @@ async def ask(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     return turn.t("On its way to the defender of {ref}.", ref=ref)
 
 
-async def refer(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    kind = args["kind"]
-    event = await turn.services.db.cases.refer(ref, str(turn.msg.sender), kind, args["partner"])
-    await news.referred(turn.services, ref, event.seq, kind, args["partner"])
-    return turn.t("{ref} referred ({kind}).", ref=ref, kind=args["kind"])
-
-
-async def followup(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    due: datetime = turn.services.clock.now() + args["after"]
-    await turn.services.db.cases.followup(ref, str(turn.msg.sender), due)
-    await turn.services.db.deadlines.schedule(DeadlineKind.FOLLOWUP, ref, due)
-    return turn.t(
-        "Follow-up of {ref} due {date}.", ref=ref, date=due.strftime("%Y-%m-%d %H:%M UTC")
-    )
-
-
-async def close(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
-    case = await turn.services.db.cases.close(ref, str(turn.msg.sender), args["reason"])
-    for kind in (DeadlineKind.ESCALATION, DeadlineKind.FOLLOWUP):
-        await turn.services.db.deadlines.cancel(kind, ref)
-    if case.closed_at is not None:
-        await news.closed(turn.services, ref, case.closed_at)
-    return turn.t("{ref} closed.", ref=ref)
-
-
 async def show(turn: Turn, ref: str, args: Mapping[str, Any]) -> str | None:
     await turn.say(await views.case_view(turn, ref))
     # The files the view announces ("Files: n (sent below)"), those of updates included.
     case = await turn.services.db.cases.get(ref)
     await files.to_chat(turn.services, turn.chat, ref, case.attachments, turn.msg.is_private)
     return None
-
-
-async def cases(turn: Turn, args: Mapping[str, Any]) -> None:
-    """``/cases [filter]``: the router lets only advisors in."""
-    await turn.say(await views.case_list(turn, args.get("filter") or CaseFilter.OPEN))
 
 
 async def run(turn: Turn, spec: CommandSpec, action: Action, args: Mapping[str, Any]) -> None:

@@ -1,8 +1,8 @@
-"""What advisors read: the full case view and the case lists."""
+"""What advisors read: the full case view (the lists are ``handlers.agenda``)."""
 
 from __future__ import annotations
 
-from handlers import advisors, cards, places
+from handlers import advisors, cards, places, vocab
 from handlers.textsafe import quoted
 from handlers.turn import Turn
 
@@ -22,6 +22,7 @@ async def case_view(turn: Turn, ref: str) -> str:
             value=advisors.display_name(turn.services, case.assignee) if case.assignee else "-",
         ),
     ]
+    lines += await casework_lines(turn, ref)
     body = cards.card_text(case, turn.language, with_content).split("\n")[1:-1]
     if not with_content:  # the card's own notice points to a private chat: not this one
         body = [*body[: body.index("")], "", places.withheld(turn)]
@@ -45,12 +46,22 @@ async def case_view(turn: Turn, ref: str) -> str:
     return "\n".join(lines)
 
 
-async def case_list(turn: Turn, which: str) -> str:
-    cases = await turn.services.db.cases.list_cases(which, str(turn.msg.sender))
-    if not cases:
-        return turn.t("No cases.")
-    lines = [turn.t("Cases ({which}):", which=which)]
-    for case in cases:
-        ack = turn.t("acknowledged") if case.acknowledged_at else turn.t("NOT acknowledged")
-        lines.append(f"{case.ref} · {case.urgency} · {case.priority} · {case.state} · {ack}")
-    return "\n".join(lines)
+async def casework_lines(turn: Turn, ref: str) -> list[str]:
+    """The structured fields, the outcome and the referrals of a case."""
+    file = await turn.services.db.casefile.get(ref)
+    lines = vocab.tag_lines(file.tags, turn.language)
+    if file.outcome:
+        shown = vocab.label("outcome", file.outcome, turn.language)
+        lines.append(turn.t("Outcome: {value}", value=shown))
+    for referral in await turn.services.db.partners.of_case(ref):
+        kind = vocab.label("kind", referral.kind, turn.language)
+        lines.append(
+            turn.t(
+                "Referral {referral}: {partner} ({kind}), {state}",
+                referral=referral.ref,
+                partner=referral.partner or "-",
+                kind=kind,
+                state=referral.state,
+            )
+        )
+    return lines

@@ -31,6 +31,7 @@ from storage.repos.appeal_notes import AppealNotes
 from storage.repos.appeals import Appeals
 from storage.repos.audit import Audit
 from storage.repos.base import Now, Store, Unit
+from storage.repos.casefile import Casefile
 from storage.repos.cases import Cases
 from storage.repos.checkins import Checkins
 from storage.repos.conversations import Conversations
@@ -38,8 +39,10 @@ from storage.repos.deadlines import Deadlines
 from storage.repos.health import Health
 from storage.repos.members import Members
 from storage.repos.outbox import Outbox
+from storage.repos.partners import Partners
 from storage.repos.proposals import Proposals
 from storage.repos.secrets import BotSecrets
+from storage.repos.stats import Stats
 from storage.repos.subscriptions import Subscriptions
 from storage.repos.tokens import CallbackTokens
 from storage.vault import KeyLoader, Vault
@@ -60,6 +63,9 @@ class Database:
     bot_secrets: BotSecrets
     health: Health
     advisors: Advisors
+    casefile: Casefile
+    partners: Partners
+    stats: Stats
 
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self._engine = engine
@@ -80,6 +86,9 @@ class Database:
         self.bot_secrets = BotSecrets(store)
         self.health = Health(store)
         self.advisors = Advisors(store)
+        self.casefile = Casefile(store)
+        self.partners = Partners(store)
+        self.stats = Stats(store)
         self.group_commit = GroupCommit(store)
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:

@@ -62,10 +62,17 @@ class Verification(StrEnum):
 
 
 class Referral(StrEnum):
+    """What a case is referred to a partner for (``/refer``, the partner directory)."""
+
     LEGAL = "legal"
     MEDICAL = "medical"
+    PSYCHOSOCIAL = "psychosocial"
     RELOCATION = "relocation"
+    EMERGENCY_FUNDS = "emergency_funds"
     DIGITAL_SECURITY = "digital_security"
+    PHYSICAL_SECURITY = "physical_security"
+    ADVOCACY = "advocacy"
+    UN_MECHANISMS = "un_mechanisms"
     MATERIAL = "material"
     OTHER = "other"
 
@@ -95,6 +102,8 @@ class EventKind(StrEnum):
     WITHDRAWN = "withdrawn"
     CONSENT = "consent"  # the defender changed the consent (value: the new consent)
     REVIEW = "review"  # the defender reviewed an appeal's texts (value: verdict:appeal:digest)
+    TAGGED = "tagged"  # structured fields set (/tag)
+    REFERRAL = "referral"  # a referral moved on (/referral)
 
 
 class MemberKind(StrEnum):
@@ -123,6 +132,7 @@ class DeadlineKind(StrEnum):
     CHECKIN_MISS = "checkin-miss"  # the grace period of a check-in question; the series id
     CHECKIN_ESCALATION = "checkin-escalation"  # a missed check-in unacknowledged; the case
     CHECKIN_ALARM = "checkin-alarm"  # "I need help" or the duress word unacknowledged; the case
+    REFERRAL_REMINDER = "referral-reminder"  # an open referral without news (casework)
 
 
 class BroadcastKind(StrEnum):

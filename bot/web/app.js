@@ -106,7 +106,8 @@
       groups.get(persona.role).push(persona);
     }
     const roleNames = { defender: "Defenders", advisor: "Advisory group",
-                        coordinator: "Escalation list", member: "Member organisations" };
+                        coordinator: "Escalation list", member: "Member organisations",
+                        partner: "Partners (referrals)" };
     for (const [role, people] of groups) {
       const group = el("optgroup", { label: roleNames[role] || role });
       for (const persona of people) group.append(el("option", { value: persona.id }));

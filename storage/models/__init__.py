@@ -12,6 +12,7 @@ from storage.models.appeals import (
 )
 from storage.models.base import Base
 from storage.models.cases import Attachment, Case, CaseCard, CaseEvent
+from storage.models.casework import CaseStat, Partner, Referral
 from storage.models.checkins import Checkin
 from storage.models.people import Account, Contact, Conversation, Invite, MemberGroup, Organisation
 from storage.models.system import (
@@ -44,6 +45,7 @@ __all__ = [
     "Case",
     "CaseCard",
     "CaseEvent",
+    "CaseStat",
     "Checkin",
     "Contact",
     "Conversation",
@@ -54,7 +56,9 @@ __all__ = [
     "MemberGroup",
     "Organisation",
     "OutboxMessage",
+    "Partner",
     "Proposal",
+    "Referral",
     "Signature",
     "Subscription",
     "metadata",

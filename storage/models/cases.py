@@ -35,6 +35,9 @@ class Case(Base):
     who_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     close_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    tags_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # JSON {key: [values]}
+    outcome_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    stats_id: Mapped[int | None] = mapped_column(Id)  # the statistics row written at close
     assignee_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     assignee_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     event_count: Mapped[int] = mapped_column(Integer)

@@ -20,7 +20,7 @@ from storage.vault import Vault
 CASES = "cases"
 EVENTS = "case_events"
 ATTACHMENTS = "attachments"
-CASE_TEXT_FIELDS = ("what", "where", "who", "contact", "close_reason")
+CASE_TEXT_FIELDS = ("what", "where", "who", "contact", "close_reason", "tags", "outcome")
 
 
 async def load_case(session: AsyncSession, ref: str, *, lock: bool = False) -> CaseRow:

@@ -216,7 +216,8 @@ async def test_subcommand_mistakes_and_help_show_the_declared_usage(seeded: Harn
     for line in (
         "/appeal deadline A-… YYYY-MM-DD",
         "/member invite NAME",
-        "/cases [open|mine|overdue|all]",
+        "/cases [state=… country=… threat=… perpetrator=… profile=… relation=… group=… "
+        "assigned=me overdue]",
     ):
         assert line in usages
     member_help = await say(bot, LUCIA, "/help", chat=TIERRA_GROUP)

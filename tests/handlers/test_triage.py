@@ -9,6 +9,7 @@ import pytest
 
 from handlers.messages import Address, Platform
 from storage import Referral
+from storage.records_casework import PartnerEntry
 from tests.handlers.test_intake import full_report, ref_in
 from tests.support.harness import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
 
@@ -112,11 +113,15 @@ COMMANDS = [
     "/verify {ref} confirmed",
     "/note {ref} x",
     "/ask {ref} hello",
-    "/refer {ref} legal Lawyers Collective",
-    "/followup {ref} 14d",
-    "/close {ref} done",
+    "/refer {ref} Lawyers Collective legal",
+    "/followup {ref} risk=high",
+    "/close {ref} outcome=resolved done",
     "/case {ref}",
     "/cases all",
+    "/tag {ref} country=CO threat=death_threat",
+    "/referral R-000000 accepted",
+    "/agenda",
+    "/stats 2026",
 ]
 
 
@@ -170,9 +175,13 @@ async def test_card_to_close_with_ask_round_trips(bot: Harness) -> None:
     await bot.send(ANA, "Yes, we moved to a safe house.")
     relayed = bot.matrix.last(TRIAGE).text
     assert ref in relayed and "safe house" in relayed and "7001" not in relayed
-    await bot.send(ALICE, f"/refer {ref} legal Lawyers Collective", chat=TRIAGE)
-    await bot.send(ALICE, f"/followup {ref} 14d", chat=TRIAGE)
-    replies = await bot.send(ALICE, f"/close {ref} safe and relocated", chat=TRIAGE)
+    await bot.db.partners.import_partners([PartnerEntry("Lawyers Collective", ("legal",))])
+    await bot.send(ALICE, f"/refer {ref} Lawyers Collective legal", chat=TRIAGE)
+    await bot.send(ALICE, f"/followup {ref} risk=medium", chat=TRIAGE)
+    await bot.advance(timedelta(days=15))  # the follow-up came and went
+    replies = await bot.send(
+        ALICE, f"/close {ref} outcome=risk_reduced safe and relocated", chat=TRIAGE
+    )
     assert "closed" in replies[-1].text
     case = await bot.db.cases.get(ref)
     assert (case.state, case.priority, case.verification) == ("closed", "high", "confirmed")
@@ -209,14 +218,18 @@ async def test_cases_lists_and_unknown_reference(bot: Harness) -> None:
 
 
 async def test_every_referral_kind_the_command_offers_is_stored(bot: Harness) -> None:
-    """The command and storage share one vocabulary (storage.records.Referral):
-    before, /refer offered "digital" and storage refused it."""
+    """The command, the partner directory and storage share one vocabulary
+    (storage.records.Referral): before, /refer offered "digital" and storage
+    refused it."""
     ref = await sos_case(bot)
+    await bot.db.partners.import_partners([PartnerEntry("Partner", tuple(Referral))])
     for kind in Referral:
-        replies = await bot.send(ALICE, f"/refer {ref} {kind} Partner", chat=TRIAGE)
-        assert replies[-1].text == f"{ref} referred ({kind})."
-    referred = [e.value for e in await bot.db.cases.history(ref) if e.kind == "referred"]
-    assert referred == list(Referral)
+        replies = await bot.send(ALICE, f"/refer {ref} Partner {kind}", chat=TRIAGE)
+        assert (
+            replies[-1].text.startswith("Referral R-") and f"{ref} to Partner" in replies[-1].text
+        )
+    referred = [r.kind for r in await bot.db.partners.of_case(ref)]
+    assert sorted(referred) == sorted(Referral)
 
 
 async def test_daily_digest_lists_open_and_unacknowledged(bot: Harness) -> None:
@@ -231,7 +244,7 @@ async def test_daily_digest_lists_open_and_unacknowledged(bot: Harness) -> None:
 async def test_followup_reminder_fires_when_due(bot: Harness) -> None:
     ref = await sos_case(bot)
     await bot.send(ALICE, f"/ack {ref}", chat=TRIAGE)
-    await bot.send(ALICE, f"/followup {ref} 2d", chat=TRIAGE)
+    await bot.send(ALICE, f"/followup {ref} risk=critical", chat=TRIAGE)  # 2 days
     await bot.advance(timedelta(days=1, hours=23))
     assert not [o for o in bot.matrix.to(TRIAGE) if "Follow-up due" in o.text]
     await bot.advance(timedelta(hours=1))

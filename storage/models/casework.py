@@ -1,0 +1,83 @@
+"""Casework: de-identified statistics, the partner directory and referrals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base
+from storage.types import Id, UTCDateTime
+
+
+class CaseStat(Base):
+    """One closed case, de-identified: written at close, kept after the case is purged.
+
+    Only what is listed here: months (never a day), enumerated words, counts
+    and minutes. No text, no reference and no link to the case (the primary
+    key is random; the case points here while it exists, never the reverse).
+    """
+
+    __tablename__ = "case_stats"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    opened_month: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM
+    closed_month: Mapped[str] = mapped_column(String(7), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(64))
+    threats: Mapped[str] = mapped_column(String(500))  # ","-separated vocabulary words
+    perpetrators: Mapped[str] = mapped_column(String(500))
+    profiles: Mapped[str] = mapped_column(String(500))
+    relation: Mapped[str | None] = mapped_column(String(32))
+    urgency: Mapped[str] = mapped_column(String(16))
+    minutes_to_ack: Mapped[int | None] = mapped_column(Integer)
+    minutes_to_action: Mapped[int | None] = mapped_column(Integer)
+    appeals: Mapped[int] = mapped_column(Integer)
+    signatures: Mapped[int] = mapped_column(Integer)
+    referrals: Mapped[int] = mapped_column(Integer)
+    letters: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
+class Partner(Base):
+    """An organisation cases are referred to. Name, contact and notes are sealed."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    name_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    kinds: Mapped[str] = mapped_column(String(500))  # ";"-separated
+    regions: Mapped[str] = mapped_column(String(1000))
+    languages: Mapped[str] = mapped_column(String(64))
+    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Referral(Base):
+    """A case referred to a partner (``R-…``). The note is sealed with the case's key,
+    so /forget (which destroys that key) makes it unreadable."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("partners.id", ondelete="SET NULL"), index=True
+    )
+    data_key_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sent: Mapped[int] = mapped_column(Integer)  # summaries sent to the partner
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the last news
