@@ -1,7 +1,7 @@
 """safety check-ins
 
-Revision ID: 0010
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 10:30:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UTC_TIME = sa.DateTime(timezone=True)
 
-revision: str = "0010"
-down_revision: str | None = "0004"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,7 +1,7 @@
 """members act: proposals, subscriptions, appeal notes (outcome) and recipients
 
-Revision ID: 0009
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 10:23:29.506380
 
 New tables only; nothing existing changes, so no data moves.
@@ -16,8 +16,8 @@ from alembic import op
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UTC_TIME = sa.DateTime(timezone=True)
 
-revision: str = "0009"
-down_revision: str | None = "0004"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
