@@ -223,9 +223,15 @@ HANDLING = (EventKind.ACKNOWLEDGED.value, EventKind.ASSIGNED.value)
 
 
 def timeline(
-    language: str, case: CaseDetail, events: Sequence[CaseEvent], appeals: Sequence[datetime]
+    language: str,
+    case: CaseDetail,
+    events: Sequence[CaseEvent],
+    appeals: Sequence[datetime],
+    partners: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The case's public history: dates and what happened, never who did it."""
+    """The case's public history: dates and what happened, never who did it.
+    ``partners``: the partner's name of each referral (``R-…``) of the case."""
+    partners = partners or {}
     lines = []
     handled = False
     for event in events:
@@ -236,9 +242,10 @@ def timeline(
         if event.kind == EventKind.REFERRED.value:  # the partner only with consent
             label = REFERRAL_LABELS.get(event.value or "other", REFERRAL_LABELS[Referral.OTHER])
             params["kind"] = render(language, label)
-            if case.consent in PARTNER_CONSENT and event.text:
+            partner = partners.get(event.text or "", event.text)
+            if case.consent in PARTNER_CONSENT and partner:
                 message = N_("referred to {partner} for {kind}")
-                params["partner"] = event.text
+                params["partner"] = partner
         if event.kind in HANDLING:
             # Taking a case on again, or by another advisor, is not news.
             if handled:
@@ -260,4 +267,13 @@ async def status_lines(services: Services, language: str, ref: str) -> list[str]
         for a in await services.db.appeals.list_appeals()
         if a.case_ref == ref and a.sent_at is not None
     ]
-    return timeline(language, case, events, appeals)
+    partners: dict[str, str] = {}
+    for event in events:
+        if event.kind == EventKind.REFERRED.value and (event.text or "").startswith("R-"):
+            try:
+                referral = await services.db.partners.get(event.text or "")
+            except NotFound:
+                continue
+            if referral.partner:
+                partners[referral.ref] = referral.partner
+    return timeline(language, case, events, appeals, partners)

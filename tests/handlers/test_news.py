@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from handlers.i18n import render
 from handlers.messages import Address, Platform
+from storage.records_casework import PartnerEntry
 from tests.handlers.test_appeals import ready_appeal, say, seed
 from tests.handlers.test_intake import full_report
 from tests.support.harness import ALICE, BOB, TRIAGE, Harness, drain_outbox
@@ -55,7 +56,8 @@ async def test_every_notice_reaches_the_defender_without_an_advisor(bot: Harness
     await bot.send(BOB, f"/ack {ref}", chat=BOB)
     assert await news(bot) == [], "acknowledged once, told once"
 
-    await bot.send(ALICE, f"/refer {ref} legal Lawyers Collective", chat=TRIAGE)
+    await bot.db.partners.import_partners([PartnerEntry("Lawyers Collective", ("legal",))])
+    await bot.send(ALICE, f"/refer {ref} Lawyers Collective legal", chat=TRIAGE)
     got = await news(bot)
     assert got == [
         f"News on your case {ref}: it was referred to Lawyers Collective for legal support."
@@ -70,7 +72,7 @@ async def test_every_notice_reaches_the_defender_without_an_advisor(bot: Harness
     assert "Free the defenders of the land collective." in got[0], "public consent: its text"
     seen += got
 
-    await bot.send(ALICE, f"/close {ref} relocated safely", chat=TRIAGE)
+    await bot.send(ALICE, f"/close {ref} outcome=risk_reduced relocated safely", chat=TRIAGE)
     got = await news(bot)
     assert got == [
         f"News on your case {ref}: the advisory group closed it. If something new happens "
@@ -93,7 +95,8 @@ async def test_without_consent_to_partners_the_partner_is_not_named(bot: Harness
     ref = bot.matrix.to(TRIAGE)[-1].text.split("case ")[1].split()[0]
     await bot.send(ANA, "/cancel")
     await mark(bot)
-    await bot.send(ALICE, f"/refer {ref} digital_security Access Now", chat=TRIAGE)
+    await bot.db.partners.import_partners([PartnerEntry("Access Now", ("digital_security",))])
+    await bot.send(ALICE, f"/refer {ref} Access Now digital_security", chat=TRIAGE)
     got = await news(bot)
     assert got == [f"News on your case {ref}: it was referred to a partner for digital security."]
     status = (await bot.send(ANA, "/status"))[-1].text
@@ -122,14 +125,14 @@ async def test_news_in_the_defenders_language(bot: Harness) -> None:
 
 async def test_update_reopens_a_recently_closed_case(bot: Harness) -> None:
     ref = await full_report(bot, ANA, "en")
-    await bot.send(ALICE, f"/close {ref} done", chat=TRIAGE)
+    await bot.send(ALICE, f"/close {ref} outcome=resolved done", chat=TRIAGE)
     replies = await bot.send(ANA, f"/update {ref} they came back last night")
     assert any(f"The defender reopened {ref}" in o.text for o in replies if o.chat == TRIAGE)
     case = await bot.db.cases.get(ref)
     assert case.state == "triage" and case.closed_at is None
     assert "reopened" in (await bot.send(ANA, "/status"))[-1].text
 
-    await bot.send(ALICE, f"/close {ref} done again", chat=TRIAGE)
+    await bot.send(ALICE, f"/close {ref} outcome=resolved done again", chat=TRIAGE)
     bot.clock.advance(timedelta(days=31))
     replies = await bot.send(ANA, f"/update {ref} more news")
     assert "cannot be reopened" in replies[-1].text

@@ -39,6 +39,10 @@ async def test_a_subscription_widens_the_audience(seeded: Harness) -> None:
 
 async def test_unsubscribe_mute_and_bad_input(seeded: Harness) -> None:
     bot = seeded
+    # Only a registered contact may mute a member group (issue 13).
+    goma = await bot.db.members.group(str(GOMA_ROOM))
+    assert goma is not None and goma.organisation_id is not None
+    await bot.db.members.add_contact(goma.organisation_id, str(GOMA_PERSON))
     await say(bot, GOMA_PERSON, "/subscribe region=Americas language=es", chat=GOMA_ROOM)
     ref = await ready_appeal(bot)
     assert "by subscription: 1" in await say(bot, ALICE, f"/appeal target {ref} region=Americas")
