@@ -40,7 +40,7 @@ async def test_a_draft_is_erased_at_its_limit_not_up_to_a_day_later(bot: Harness
 
 async def test_a_closed_case_is_purged_at_its_limit(bot: Harness) -> None:
     ref = await full_report(bot, ANA, "en")
-    await bot.send(ALICE, f"/close {ref} resolved", chat=TRIAGE)
+    await bot.send(ALICE, f"/close {ref} outcome=resolved resolved", chat=TRIAGE)
     retention = bot.services.settings.closed_case_retention
     await bot.advance(retention - timedelta(hours=23))  # a purge runs here
     assert ref in {case.ref for case in await bot.db.cases.list_cases("all")}

@@ -34,7 +34,7 @@ async def test_retention_purge_leaves_nothing_readable_in_the_wal(
     bot: Harness, tmp_path: Path
 ) -> None:
     ref = await full_report(bot, ANA, "en")
-    await bot.send(ALICE, f"/close {ref} resolved", chat=TRIAGE)
+    await bot.send(ALICE, f"/close {ref} outcome=resolved resolved", chat=TRIAGE)
     assert (await bot.db.cases.get(ref)).state == "closed"
     await bot.advance(bot.services.settings.closed_case_retention + timedelta(days=2))
     assert ref not in {c.ref for c in await bot.db.cases.list_cases("all")}

@@ -32,7 +32,7 @@ async def test_news_reaches_the_defender_without_the_advisor(world: TelegramWorl
     )
     assert ref in (news.text or "") and "a person of the advisory group" in (news.text or "")
     assert "Alice" not in (news.text or "") and str(world.advisor.id) not in (news.text or "")
-    world.server.user_sends(world.advisor, world.triage, f"/close {ref} settled")
+    world.server.user_sends(world.advisor, world.triage, f"/close {ref} outcome=resolved settled")
     closed = await world.server.wait_for_message(
         user.id, lambda m: "closed it" in (m.text or ""), PACE, after=before
     )
