@@ -116,6 +116,7 @@ class Lane:
         self._busy: set[Address] = set()
         self._held: set[int] = set()
         self._senders: set[asyncio.Task[None]] = set()
+        self._remembering: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(policy.concurrency)  # requests in flight
         self._queued = asyncio.Semaphore(policy.concurrency * PREPARED)  # senders started
         self._seq = itertools.count()
@@ -339,7 +340,12 @@ class Lane:
             log.warning("outbox send refused: %s", type(exc).__name__)
             return Outcome(item.id, FAILED, error=type(exc).__name__)
         if item.kind == "card" and sent is not None:
-            await self._remember_card(item, sent.message_id)
+            # Not awaited: the chat's next card must not wait for this write (which
+            # waits for the database behind the turns); if it is lost, only the
+            # reply-to-card shorthand misses this card (/ack C-… still works).
+            task = asyncio.create_task(self._remember_card(item, sent.message_id))
+            self._remembering.add(task)
+            task.add_done_callback(self._remembering.discard)
         return Outcome(item.id, SENT, remote_id=sent.message_id if sent else None)
 
     async def _undeliverable(self, item: OutboxItem) -> None:
@@ -386,7 +392,7 @@ class Lane:
 
     async def drain(self, grace: float) -> int:
         """Wait up to ``grace`` seconds for sends in flight; cancel the rest (returns how many)."""
-        senders = set(self._senders)
+        senders = set(self._senders) | set(self._remembering)
         if senders:
             await asyncio.wait(senders, timeout=grace)
         late = [task for task in senders if not task.done()]
