@@ -21,7 +21,7 @@ import io
 import re
 from collections.abc import Sequence
 
-from handlers.registry import MAX_CELL, MAX_ROWS, RegistryFileError, RowError
+from handlers.registry import RegistryFileError, RowError, read_csv, safe_cell
 from handlers.vocab import REFERRAL_KINDS
 from storage.records import LANGUAGES
 from storage.records_casework import PartnerEntry
@@ -39,13 +39,9 @@ def _cells(value: str) -> tuple[str, ...]:
 
 
 def _row(
-    number: int, cells: dict[str, str], seen: dict[str, int]
+    number: int, cells: dict[str, str], seen: dict[str, int], cell_errors: list[RowError]
 ) -> tuple[PartnerEntry | None, list[RowError]]:
-    errors = [
-        RowError(number, k, f"longer than {MAX_CELL} characters")
-        for k, v in cells.items()
-        if len(v) > MAX_CELL
-    ]
+    errors = list(cell_errors)
     name = cells["name"]
     if not name:
         errors.append(RowError(number, "name", "empty"))
@@ -80,24 +76,16 @@ def _row(
 
 
 def parse_csv(text: str) -> list[PartnerEntry]:
-    """Entries from CSV text, or ``RegistryFileError`` listing every problem."""
-    if text.startswith("\ufeff"):
-        text = text[1:]  # a byte-order mark from spreadsheet programs
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
-    errors = [RowError(0, c, "missing column") for c in REQUIRED if c not in header]
-    errors += [RowError(0, c, "unknown column") for c in header if c not in REQUIRED + OPTIONAL]
-    if errors:
-        raise RegistryFileError(errors)
+    """Entries from CSV text, or ``RegistryFileError`` listing every problem
+    (the same file checks as the member registry: ``registry.read_csv``)."""
+    errors: list[RowError] = []
     entries: list[PartnerEntry] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(reader, start=1):
-        if number > MAX_ROWS:
-            raise RegistryFileError([RowError(number, "-", f"more than {MAX_ROWS} rows")])
-        if None in raw:
-            errors.append(RowError(number, "-", "more cells than columns (a stray comma?)"))
+    for number, cells, cell_errors in read_csv(text, REQUIRED, OPTIONAL):
+        if not cells:  # a stray comma: nothing to read in this row
+            errors += cell_errors
             continue
-        entry, problems = _row(number, {k.strip(): (v or "").strip() for k, v in raw.items()}, seen)
+        entry, problems = _row(number, cells, seen, cell_errors)
         errors += problems
         if entry is not None:
             entries.append(entry)
@@ -111,14 +99,6 @@ def to_csv(entries: Sequence[PartnerEntry]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*REQUIRED, *OPTIONAL])
     for e in entries:
-        writer.writerow(
-            [
-                e.name,
-                ";".join(e.kinds),
-                ";".join(e.regions),
-                ";".join(e.languages),
-                e.contact,
-                e.notes,
-            ]
-        )
+        row = [e.name, ";".join(e.kinds), ";".join(e.regions), ";".join(e.languages)]
+        writer.writerow([safe_cell(cell) for cell in (*row, e.contact, e.notes)])
     return buffer.getvalue()

@@ -70,8 +70,16 @@ def _addresses(
     return tuple(found), errors
 
 
-def parse_csv(text: str) -> list[MemberEntry]:
-    """Entries from CSV text, or ``RegistryFileError`` listing every problem."""
+CsvRow = tuple[int, dict[str, str], list[RowError]]
+"""A row's number, its cells (stripped, formula guard removed) and its cell errors."""
+
+
+def read_csv(text: str, required: Sequence[str], optional: Sequence[str]) -> list[CsvRow]:
+    """The rows of a CSV file an operator edits (members, partners), with the
+    checks every such file needs: a byte-order mark, ';' as separator, the
+    columns, the row limit, stray commas, over-long cells, a cell beyond the
+    csv module's limit. ``RegistryFileError`` for what stops reading at once;
+    a stray comma is reported by row like a bad value."""
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark from spreadsheet programs
     first = text.split("\n", 1)[0]
@@ -82,10 +90,41 @@ def parse_csv(text: str) -> list[MemberEntry]:
         )
     reader = csv.DictReader(io.StringIO(text))
     try:
-        return _parse_rows(reader)
+        return _read_rows(reader, required, optional)
     except csv.Error as exc:  # e.g. a cell over the csv module's 131,072 characters
         row = reader.line_num  # lines read before the one that failed: its row number
         raise RegistryFileError([RowError(row, "-", f"not readable as CSV ({exc})")]) from None
+
+
+def _read_rows(
+    reader: csv.DictReader[str], required: Sequence[str], optional: Sequence[str]
+) -> list[CsvRow]:
+    header = [h.strip() for h in reader.fieldnames or []]
+    errors = [RowError(0, c, "missing column") for c in required if c not in header]
+    errors += [RowError(0, c, "unknown column") for c in header if c not in (*required, *optional)]
+    if errors:
+        raise RegistryFileError(errors)
+    rows: list[CsvRow] = []
+    for number, raw in enumerate(reader, start=1):
+        if number > MAX_ROWS:
+            raise RegistryFileError([RowError(number, "-", f"more than {MAX_ROWS} rows")])
+        if None in raw:
+            stray = RowError(number, "-", "more cells than columns (a stray comma?)")
+            rows.append((number, {}, [stray]))
+            continue
+        cells = {k.strip(): _cell_in((v or "").strip()) for k, v in raw.items()}
+        too_long = [
+            RowError(number, k, f"longer than {MAX_CELL} characters")
+            for k, v in cells.items()
+            if len(v) > MAX_CELL
+        ]
+        rows.append((number, cells, too_long))
+    return rows
+
+
+def parse_csv(text: str) -> list[MemberEntry]:
+    """Entries from CSV text, or ``RegistryFileError`` listing every problem."""
+    return _parse_rows(read_csv(text, REQUIRED, OPTIONAL))
 
 
 # A cell that a spreadsheet would run as a formula; exported with a leading
@@ -102,26 +141,15 @@ def _cell_in(value: str) -> str:
     return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
 
 
-def _parse_rows(reader: csv.DictReader[str]) -> list[MemberEntry]:
-    header = [h.strip() for h in reader.fieldnames or []]
-    errors = [RowError(0, c, "missing column") for c in REQUIRED if c not in header]
-    errors += [RowError(0, c, "unknown column") for c in header if c not in REQUIRED + OPTIONAL]
-    if errors:
-        raise RegistryFileError(errors)
+def _parse_rows(rows: list[CsvRow]) -> list[MemberEntry]:
+    errors: list[RowError] = []
     entries: list[MemberEntry] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(reader, start=1):
-        if number > MAX_ROWS:
-            raise RegistryFileError([RowError(number, "-", f"more than {MAX_ROWS} rows")])
-        if None in raw:
-            errors.append(RowError(number, "-", "more cells than columns (a stray comma?)"))
+    for number, cells, cell_errors in rows:
+        if not cells:  # a stray comma: nothing to read in this row
+            errors += cell_errors
             continue
-        cells = {k.strip(): _cell_in((v or "").strip()) for k, v in raw.items()}
-        row_errors = [
-            RowError(number, k, f"longer than {MAX_CELL} characters")
-            for k, v in cells.items()
-            if len(v) > MAX_CELL
-        ]
+        row_errors = list(cell_errors)
         name = cells["name"]
         if not name:
             row_errors.append(RowError(number, "name", "empty"))
