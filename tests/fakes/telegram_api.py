@@ -27,6 +27,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -50,6 +51,7 @@ from tests.fakes.telegram_world import TelegramWorld
 
 __all__ = [
     "ApiError",
+    "ChatOutage",
     "FakeChat",
     "FakeTelegramServer",
     "FakeUser",
@@ -62,6 +64,20 @@ logger = logging.getLogger(__name__)
 METHODS = {**BOT_METHODS, **MESSAGE_METHODS}
 NOT_FOUND = ApiError(404, "Not Found")
 UNAUTHORIZED = ApiError(401, "Unauthorized")
+
+
+@dataclass
+class ChatOutage:
+    """One chat the Bot API refuses for a span: every call addressed to it
+    (``chat_id``) answers ``error`` and takes no effect, until ``over()`` is true."""
+
+    chat_id: int
+    error: ApiError
+    over: Callable[[], bool]
+    refused: int = 0
+
+    def applies(self, params: Params) -> bool:
+        return str(params.raw.get("chat_id", "")) == str(self.chat_id) and not self.over()
 
 
 class FakeTelegramServer(TelegramWorld):
@@ -82,6 +98,18 @@ class FakeTelegramServer(TelegramWorld):
         self._runner: web.AppRunner | None = None
         #: Exceptions raised by the fake itself (answered as 500); tests should expect [].
         self.internal_errors: list[Exception] = []
+        self.outages: list[ChatOutage] = []
+
+    def fail_chat(
+        self, chat_id: int, error_code: int, description: str, *, until: Callable[[], bool]
+    ) -> ChatOutage:
+        """Refuse every call to ``chat_id`` with this error until ``until()`` is true: a
+        5xx (Telegram's side failing) or a 403 ("bot was kicked from the group chat")
+        for a span of time, measured on whatever clock ``until`` reads (the bot's fake
+        clock, in the fault tests)."""
+        outage = ChatOutage(chat_id, ApiError(error_code, description), until)
+        self.outages.append(outage)
+        return outage
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -154,6 +182,11 @@ class FakeTelegramServer(TelegramWorld):
         if entry is None:
             record.params = params.logged()
             return self._finish(record, NOT_FOUND)
+        outage = next((o for o in self.outages if o.applies(params)), None)
+        if outage is not None:
+            outage.refused += 1
+            record.params = params.logged()
+            return self._finish(record, outage.error)
         fault = self.take_fault(bot, record.method)
         try:
             if fault is not None and not fault.after_effect:

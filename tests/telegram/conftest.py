@@ -40,7 +40,11 @@ class TelegramWorld:
 
 
 async def start_app(
-    server: FakeTelegramServer, path: Path, extra: str = "", clock: FakeClock | None = None
+    server: FakeTelegramServer,
+    path: Path,
+    extra: str = "",
+    clock: FakeClock | None = None,
+    tune: dict[str, object] | None = None,
 ) -> App:
     text = f"""
 [bot]
@@ -61,6 +65,8 @@ base_url = "{server.base_url}"
         return [TelegramTransport(TOKEN, services, server.base_url, poll_timeout=1)]
 
     app = await App.build(config, secrets, clock or FakeClock(), transports=transports)  # type: ignore[arg-type]
+    if tune:  # the outbox lanes' policy (retry backoff, in real seconds)
+        app.dispatcher.tune(**tune)
     await app.start()
     await server.wait_until_polling()
     return app
