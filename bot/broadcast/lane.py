@@ -325,6 +325,10 @@ class Lane:
         try:
             sent = await send_item(self.services.hub, chat, item)
         except DestinationGone:
+            if item.kind in AT_LEAST_ONCE:
+                # An advisory room the bot was removed from (a 403) can take it back:
+                # a case card or an alarm is retried, never given up as "gone".
+                return self._retry(item, self._backoff(item), "destination_gone")
             await self._gone(item)
             return Outcome(item.id, INACTIVE, error="destination_gone")
         except RateLimited as exc:
