@@ -10,7 +10,7 @@ progress intervals shortened so that a test takes seconds.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,14 @@ async def build_bot(
     tune: dict[str, object] | None = None,
     progress: float | None = None,
     database_url: str | None = None,
+    advisors: Sequence[int] = (),
 ) -> App:
-    """The App as ``sosbot run`` builds it, with real time and quick intervals; not started."""
+    """The App as ``sosbot run`` builds it, with real time and quick intervals; not started.
+
+    ``advisors``: Telegram user ids of the advisory group (none: nobody may run
+    advisors' commands)."""
     storage = f'[storage]\nurl = "{database_url}"\n' if database_url else ""
+    listed = ", ".join(f'"telegram:{n}"' for n in advisors)
     text = f"""
 {storage}[bot]
 data_dir = "data"
@@ -52,6 +57,7 @@ enabled = true
 base_url = "{base_url}"
 [advisory]
 rooms = ["telegram:{triage_id}"]
+advisors = [{listed}]
 allow_content_in_unencrypted_rooms = true
 """
     config = parse_config(text, path)

@@ -3,7 +3,8 @@ once (a fresh interpreter per kill costs seconds; a fork, milliseconds).
 
     python -m tests.faults.child
 
-reads lines ``run BASE_URL DATA_PATH TRIAGE_CHAT_ID KILL_AT [DATABASE_URL]`` on stdin. For
+reads lines ``run BASE_URL DATA_PATH TRIAGE_CHAT_ID KILL_AT ADVISORS [DATABASE_URL]`` on
+stdin (ADVISORS: Telegram user ids joined by commas, or ``-``). For
 each it forks a bot process and prints ``pid N``; the bot prints ``up N`` once
 started; when it ends the zygote prints ``ended N``. The bot SIGKILLs itself right after its KILL_AT-th
 database commit counted from the moment the file DATA_PATH/arm exists (0:
@@ -56,8 +57,10 @@ def install_killer(arm: Path, kill_at: int) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-async def bot(base_url: str, path: str, triage_id: str, url: str | None) -> None:
-    app = await build_bot(base_url, Path(path), int(triage_id), database_url=url)
+async def bot(
+    base_url: str, path: str, triage_id: str, advisors: list[int], url: str | None
+) -> None:
+    app = await build_bot(base_url, Path(path), int(triage_id), database_url=url, advisors=advisors)
     await app.start()
     print(f"up {os.getpid()}", flush=True)  # started: its own start-up commits are done
     await asyncio.Event().wait()
@@ -69,11 +72,12 @@ def main() -> None:
         command, *args = line.split()
         if command != "run":
             continue
-        base_url, path, triage_id, kill_at, *url = args  # url: PostgreSQL, or none (SQLite)
+        base_url, path, triage_id, kill_at, listed, *url = args  # url: PostgreSQL, or none
+        advisors = [int(n) for n in listed.split(",") if n != "-"]
         pid = os.fork()
         if pid == 0:  # the bot
             install_killer(Path(path) / "arm", int(kill_at))
-            asyncio.run(bot(base_url, path, triage_id, url[0] if url else None))
+            asyncio.run(bot(base_url, path, triage_id, advisors, url[0] if url else None))
             os._exit(0)
         print(f"pid {pid}", flush=True)
         os.waitpid(pid, 0)

@@ -10,7 +10,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,11 +85,17 @@ class Zygote:
         return (await asyncio.wait_for(self.process.stdout.readline(), timeout)).decode().strip()
 
     async def run(
-        self, server: FakeTelegramServer, place: Place, triage: FakeChat, kill_at: int
+        self,
+        server: FakeTelegramServer,
+        place: Place,
+        triage: FakeChat,
+        kill_at: int,
+        advisors: Sequence[int] = (),
     ) -> None:
         """A bot on ``place`` that dies at its ``kill_at``-th commit once ``arm`` is called."""
         assert self.process.stdin is not None
-        line = f"run {server.base_url} {place.folder} {triage.id} {kill_at} {place.url}"
+        listed = ",".join(str(n) for n in advisors) or "-"
+        line = f"run {server.base_url} {place.folder} {triage.id} {kill_at} {listed} {place.url}"
         self.process.stdin.write(f"{line.strip()}\n".encode())
         await self.process.stdin.drain()
         reply = await self.line(30)
