@@ -70,7 +70,10 @@ class BroadcastHeaders(Repository):
             if open_rows:
                 return False
             row.state, row.finished_at, row.updated_at = DONE, now, now
-            await add_deliveries(session, self._store, REPORT_KIND, report_ref(kind, ref), report)
+            # To the rooms, at least once: a report lost to a crash would hide the
+            # destinations a person has to check (its "uncertain" list).
+            report_rows = report_ref(kind, ref)
+            await add_deliveries(session, self._store, REPORT_KIND, report_rows, report, priority=0)
             return True
 
     @staticmethod

@@ -60,12 +60,19 @@ def platform_of(address: str) -> str:
 
 
 async def add_deliveries(
-    session: AsyncSession, store: Store, kind: str, ref: str, deliveries: Sequence[Delivery]
+    session: AsyncSession,
+    store: Store,
+    kind: str,
+    ref: str,
+    deliveries: Sequence[Delivery],
+    priority: int = 1,
 ) -> int:
     """Queue messages inside the caller's transaction; returns how many were new.
 
     A destination already queued for (kind, ref) is skipped, so enqueueing
-    a broadcast again after a crash adds only what is missing.
+    a broadcast again after a crash adds only what is missing. ``priority`` 0:
+    messages to the advisory rooms (a broadcast's final report), sent again
+    after a crash like every message to one person or room.
     """
     if not deliveries:
         return 0
@@ -116,7 +123,7 @@ async def add_deliveries(
                 "created_at": now,
                 "updated_at": now,
                 "seq": store.next_seq(),
-                "priority": 1,
+                "priority": priority,
                 "op": "ask" if delivery.options else "text",
             }
         )
