@@ -345,6 +345,21 @@ class SynapseServer:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 
+    def halt(self) -> None:
+        """Stop the process (SIGTERM), keeping the database, keys and port: an outage.
+        ``resume`` starts it again as it was."""
+        if self._tmpdir is None:
+            raise RuntimeError("SynapseServer is not started")
+        self._terminate()
+
+    def resume(self) -> None:
+        """Start a halted Synapse again on the same port with the same data."""
+        if self._tmpdir is None:
+            raise RuntimeError("SynapseServer is not started")
+        if self.running:
+            raise RuntimeError("SynapseServer is running")
+        self._spawn_and_wait()
+
     def restart(self, *, extra_config: Mapping[str, Any] | None = None) -> None:
         """Restart on the same port, keeping the database, keys and secrets.
 

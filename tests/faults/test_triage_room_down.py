@@ -15,6 +15,8 @@ none of them delivers.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -23,11 +25,20 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
+from bot.config import load_secrets, parse_config
+from bot.transports.matrix import MatrixOptions, MatrixTransport
+from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
+from handlers.services import Services
+from tests.fakes.synapse import SynapseServer
 from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
+from tests.matrix.conftest import _bot_kit as bot_kit
+from tests.matrix.support import BotKit, SendPolicy
+from tests.matrix.test_defender_matrix import room
 from tests.telegram.conftest import TOKEN, start_app
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
+MASTER_KEY = base64.b64encode(b"o" * 32).decode()
 CONTACT = "Emergency line: +57 300 000 0000"
 QUICK = {"backoff": 0.05, "backoff_cap": 0.5, "poll_interval": 0.05}
 OUTAGE = timedelta(minutes=5)
@@ -145,3 +156,118 @@ async def test_the_triage_group_failing_for_5_minutes(
         assert len(truths) == 1, "told once, at the card check"
     finally:
         await app.stop()
+
+
+# --- Matrix: the homeserver stopped ------------------------------------------------
+
+
+async def bot_on_both_platforms(
+    telegram: FakeTelegramServer, kit: BotKit, path: Path, triage: str
+) -> tuple[App, FakeClock]:
+    """The defender on Telegram (the fake Bot API), the triage room on Matrix; started."""
+    config = parse_config(
+        f"""
+[telegram]
+enabled = true
+base_url = "{telegram.base_url}"
+[matrix]
+enabled = true
+homeserver = "{kit.server.base_url}"
+user_id = "{kit.user_id}"
+store_dir = "{kit.store_dir}"
+[advisory]
+rooms = ["matrix:{triage}"]
+emergency_contact = "{CONTACT}"
+""",
+        path,
+    )
+    config.bot.data_dir.mkdir(parents=True, exist_ok=True)
+    environ = {
+        "SOSBOT_MASTER_KEY": MASTER_KEY,
+        "SOSBOT_TELEGRAM_TOKEN": TOKEN,
+        "SOSBOT_MATRIX_PASSWORD": kit.password,
+    }
+    secrets = load_secrets(config, environ)
+    options = MatrixOptions(sync_timeout_ms=200, send=SendPolicy(network_delay=0.05))
+
+    def transports(services: Services) -> list[object]:
+        return [
+            TelegramTransport(TOKEN, services, telegram.base_url, poll_timeout=1),
+            MatrixTransport.from_config(config, kit.password, services, options),
+        ]
+
+    clock = FakeClock()
+    app = await App.build(config, secrets, clock, transports=transports)  # type: ignore[arg-type]
+    app.dispatcher.tune(**QUICK)
+    await app.start()
+    await telegram.wait_until_polling()
+    return app, clock
+
+
+async def test_synapse_stopped_for_5_minutes(
+    synapse_server_own: SynapseServer, tmp_path: Path
+) -> None:
+    """The triage room is an encrypted Matrix room; its homeserver (a real
+    Synapse of this test's own) is stopped while a defender reports on
+    Telegram, and started again, same port and data, once the bot's fake
+    clock has moved 5 minutes. The real time of the outage is only what the
+    test takes to move that clock (seconds): the bot's deadlines run on the
+    fake clock, and its retries of the card keep failing however often they
+    come, until Synapse is back."""
+    synapse = synapse_server_own
+    kit = await bot_kit(synapse, tmp_path)
+    try:
+        advisor = await kit.person("advisor", tmp_path)
+        triage = await room(advisor, kit, "Triage", encrypted=True)
+        async with FakeTelegramServer() as telegram:
+            telegram.add_bot(TOKEN)
+            defender = telegram.new_user("Defender", language_code="en")
+            app, _ = await bot_on_both_platforms(telegram, kit, tmp_path / "bot", triage)
+            try:
+                bot = next(t for t in app.transports if isinstance(t, MatrixTransport))
+                await advisor.wait_for_member(triage, bot)
+
+                def cards(ref: str) -> list[str]:
+                    return [b for b in advisor.bodies(triage, bot.user_id) if ref in b]
+
+                def alerted() -> list[str]:
+                    return [t for t in texts_to(telegram, defender) if "has been alerted" in t]
+
+                await asyncio.to_thread(synapse.halt)
+                telegram.user_sends(defender, defender, "/sos armed men at the gate of the office")
+                receipt = await telegram.wait_for_message(
+                    defender.id, lambda m: "saved under the reference" in (m.text or ""), 30
+                )
+                found = REF.search(receipt.text or "")
+                assert found, receipt.text
+                ref = found.group(0)
+                assert alerted() == []
+
+                await app.scheduler.advance(timedelta(minutes=2))
+                truth = await telegram.wait_for_message(
+                    defender.id, lambda m: "has not received it yet" in (m.text or ""), 30
+                )
+                assert ref in (truth.text or "")
+                assert f"If you are in danger now, contact: {CONTACT}" in (truth.text or "")
+                await app.scheduler.advance(timedelta(minutes=3))
+                assert alerted() == [], "no 'alerted' while the homeserver is down"
+
+                await asyncio.to_thread(synapse.resume)
+                told = await telegram.wait_for_message(
+                    defender.id, lambda m: "has been alerted" in (m.text or ""), 90
+                )
+                assert (told.text or "").endswith(
+                    f"The advisory group has been alerted about {ref}."
+                )
+                await advisor.until(lambda: bool(cards(ref)), "the card", seconds=60)
+                assert f"SOS — new case {ref}" in cards(ref)[0]
+                # Later deadlines and retries change nothing: one card, one confirmation.
+                await app.scheduler.advance(timedelta(minutes=10))
+                await advisor.sync()
+                assert len(cards(ref)) == 1, cards(ref)
+                assert len(alerted()) == 1
+            finally:
+                await app.stop()
+            assert telegram.internal_errors == []
+    finally:
+        await kit.close()

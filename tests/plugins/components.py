@@ -14,6 +14,9 @@ Fixtures
     A started :class:`tests.fakes.synapse.SynapseServer` with all rate limits raised.
 ``synapse_server_rate_limited`` (session, started only when requested)
     Same, but ``rc_message`` is 0.2/s with burst 2, for ``M_LIMIT_EXCEEDED`` tests.
+``synapse_server_own`` (function)
+    A Synapse of the test's own, which it may stop (``halt``/``resume``): an outage
+    that other tests do not share.
 
 Tests that use these fixtures get the ``postgres`` / ``synapse`` markers
 automatically, so ``pytest -m "not synapse"`` deselects them.
@@ -43,6 +46,7 @@ _FIXTURE_MARKERS = {
     "postgres_url": "postgres",
     "synapse_server": "synapse",
     "synapse_server_rate_limited": "synapse",
+    "synapse_server_own": "synapse",
 }
 
 
@@ -122,6 +126,15 @@ def synapse_server() -> Iterator[SynapseServer]:
 @pytest.fixture(scope="session")
 def synapse_server_rate_limited() -> Iterator[SynapseServer]:
     server = _start_synapse(rate_limited=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def synapse_server_own() -> Iterator[SynapseServer]:
+    server = _start_synapse(rate_limited=False)
     try:
         yield server
     finally:
