@@ -8,7 +8,7 @@ stdin (ADVISORS: Telegram user ids joined by commas, or ``-``). For
 each it forks a bot process and prints ``pid N``; the bot prints ``up N`` once
 started; when it ends the zygote prints ``ended N``. The bot SIGKILLs itself right after its KILL_AT-th
 database commit counted from the moment the file DATA_PATH/arm exists (0:
-never). Commits are counted once durable (SQLAlchemy's ``after_commit``), so
+never; -1: right before the first, which is lost). Commits are counted once durable (SQLAlchemy's ``after_commit``), so
 the kill lands between two commits, the way a power cut at any moment
 leaves the database. Not a test module.
 """
@@ -39,16 +39,26 @@ def install_killer(arm: Path, kill_at: int) -> None:
         def _trace(conn: object, cursor: object, statement: str, *args: object) -> None:
             TRACE.append(" ".join(statement.split())[:50])
 
+    def counted(session: Session) -> bool:
+        if kill_at == 0 or not arm.exists():
+            return False
+        if session.get_nested_transaction() is not None:
+            return False  # a SAVEPOINT released inside the unit of work, not a commit
+        options = session.get_bind().get_execution_options()
+        # A read (the dispatcher looking for work): nothing to lose there.
+        return not (options.get(READ_ONLY) or options.get("postgresql_readonly"))
+
+    @event.listens_for(Session, "before_commit")
+    def _before_commit(session: Session) -> None:
+        # KILL_AT -1: the first commit never becomes durable (the turn itself is lost).
+        if kill_at < 0 and counted(session):
+            os.kill(os.getpid(), signal.SIGKILL)
+
     @event.listens_for(Session, "after_commit")
     def _after_commit(session: Session) -> None:
         nonlocal commits
-        if kill_at <= 0 or not arm.exists():
+        if kill_at <= 0 or not counted(session):
             return
-        if session.get_nested_transaction() is not None:
-            return  # a SAVEPOINT released inside the unit of work, not a commit
-        options = session.get_bind().get_execution_options()
-        if options.get(READ_ONLY) or options.get("postgresql_readonly"):
-            return  # a read (the dispatcher looking for work): nothing to lose there
         commits += 1
         if os.environ.get("FAULT_TRACE"):
             print(f"commit {commits}: {' | '.join(TRACE[-6:])}", file=sys.stderr, flush=True)

@@ -91,22 +91,25 @@ async def test_an_appeal_send_killed_at_every_commit(places: Places) -> None:
         net = Network(server)
         template = places.template()
         ref = await approved_appeal(net, template)
-        survived, uncertain, kill_at = False, [], 0
+        survived, uncertain = False, list[int]()
         zygote = await Zygote.start()
         try:
+            lost = False
+            kill_at = -1  # first: killed before the send turn's commit (nothing of it kept)
             while not survived and kill_at < MAX_COMMITS:
-                kill_at += 1
-                place = places.copy(template, kill_at)
+                place = places.copy(template, kill_at + 1)
                 before = net.marks()
                 await zygote.run(server, place, net.triage, kill_at, net.advisor_ids)
                 zygote.arm(place)
                 server.user_sends(net.advisors[0], net.triage, f"/appeal send {ref}")
                 survived = not await zygote.died()
-                await whole_or_nothing(net, place, ref, before, kill_at)
+                lost |= not await whole_or_nothing(net, place, ref, before, kill_at)
                 uncertain.append(await restart_and_check(net, place, ref, before, kill_at))
+                kill_at = max(kill_at + 1, 1)
         finally:
             await zygote.stop()
         assert survived, f"still killed at commit {MAX_COMMITS}"
+        assert lost, "one kill fell before the send was committed"
         assert kill_at > GROUPS, "the send and its broadcast span several commits"
         assert any(uncertain), "some kill fell while the appeal was out: reported uncertain"
         assert uncertain[-1] == 0, "a bot that is not killed leaves nothing uncertain"
@@ -153,9 +156,9 @@ def confirmations(net: Network, ref: str, marks: dict[int, int]) -> list[str]:
 
 async def whole_or_nothing(
     net: Network, place: Place, ref: str, before: dict[int, int], kill_at: int
-) -> None:
+) -> bool:
     """The database as the kill left it: the whole send or none of it, and the
-    confirmation seen only if the send was committed."""
+    confirmation seen only if the send was committed. Whether it was."""
     db = await place.open()
     try:
         appeal = await db.appeals.get(ref)
@@ -166,6 +169,7 @@ async def whole_or_nothing(
             assert kinds == {DeadlineKind.APPEAL_REMINDER, DeadlineKind.APPEAL_CLOSE}, (
                 f"kill {kill_at}: a sent appeal without its deadlines: {kinds}"
             )
+            return True
         else:
             assert appeal.state == AppealState.DRAFT
             assert rows == {} and kinds == set(), f"kill {kill_at}: half a send"
@@ -173,6 +177,7 @@ async def whole_or_nothing(
                 f"kill {kill_at}: confirmed before the send was committed"
             )
             assert not any(net.received(g, before) for g in net.groups)
+            return False
     finally:
         await db.close()
 
