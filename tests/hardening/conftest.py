@@ -17,6 +17,10 @@ from tests.telegram.conftest import world  # noqa: F401 - the Telegram world fix
 # figures). Derandomized, so a run is reproducible and a failure in CI fails
 # the same way on a laptop. bench/fuzz.py runs more, with random seeds.
 CI_EXAMPLES = 10_000
+INTAKE_CI_EXAMPLES = 2_000
+"""The intake property sends every example through the router and storage
+(about 25 ms of CPU each, most of it SQL): 10,000 would cost about 4 minutes
+of the suite's 15 alone, so CI runs 2,000 (docs/performance.md)."""
 settings.register_profile(
     "ci",
     max_examples=CI_EXAMPLES,
@@ -40,9 +44,13 @@ settings.register_profile(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-settings.load_profile(
-    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or (
+    "ci" if os.environ.get("CI") == "true" else "dev"
 )
+settings.load_profile(PROFILE)
+INTAKE_EXAMPLES = INTAKE_CI_EXAMPLES if PROFILE == "ci" else settings.default.max_examples
+# A property runs for minutes by design (pytest's 300-second guard is for hangs).
+PROPERTY_TIMEOUT = 1800
 
 
 @pytest.fixture
