@@ -110,7 +110,10 @@ class Router:
             return False
         if call is not None:
             spec = self.table.get(call.name)
-            return spec is not None and spec.name in file_gate.FILE_COMMANDS
+            command = self.commands.get(spec.name) if spec else None
+            if command is None or command.spec.name not in file_gate.FILE_COMMANDS:
+                return False
+            return msg.is_private or not command.private_only  # /update: private chats only
         return await file_gate.conversation_takes_files(self.services, msg)
 
     async def deliver(self, msg: IncomingMessage, messenger: Messenger) -> None:
