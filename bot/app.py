@@ -126,7 +126,7 @@ class App:
             deliver: Deliver = self.router.deliver
             if self.monitor is not None:
                 deliver = self.monitor.wrap(deliver, transport.platform.value)
-            await transport.start(deliver)
+            await transport.start(deliver, self.router.takes_files)
             log.info("%s transport started", transport.platform.value)
         await self.scheduler.start()
         await self.dispatcher.start()

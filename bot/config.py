@@ -367,6 +367,10 @@ def load_config(path: Path) -> Config:
         raise ConfigError("(file)", f"no config file at {path}; run 'sosbot init'") from None
     except OSError as exc:
         raise ConfigError("(file)", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # saved in another encoding: one line, not a traceback
+        raise ConfigError(
+            "(file)", f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     return parse_config(text, path.resolve().parent, source=path.resolve())
 
 

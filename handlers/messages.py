@@ -57,6 +57,9 @@ class Attachment:
     mime_type: str
     size: int
     data: bytes = field(repr=False)
+    fetched: bool = True
+    """False when the transport did not download the file (a group, a file over
+    the limit, or no step takes it now: handlers/file_gate.py); ``data`` is empty."""
 
 
 @dataclass(frozen=True)

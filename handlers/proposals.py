@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from handlers import cards, rooms
+from handlers import cards, file_gate, rooms
 from handlers.commands import BadArgument
 from handlers.i18n import N_, render
 from handlers.messages import Address, AttachmentKind
@@ -113,6 +113,9 @@ def _content_problem(turn: Turn, text: str) -> str | None:
             "That file is too large ({limit} MB at most). Nothing was saved.",
             limit=settings.max_attachment_bytes // 1_000_000,
         )
+    unfetched = file_gate.unfetched_problem(turn)
+    if unfetched:
+        return unfetched
     if len(attachments) > settings.max_attachments_per_report:
         return turn.t(
             "A report can hold {limit} files at most. Nothing more was saved.",

@@ -16,7 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers import guide, members, triage
+from handlers import file_gate, guide, members, triage
 from handlers.command_table import COMMANDS, Audience, Command, specs_for
 from handlers.commands import (
     BadArgument,
@@ -59,6 +59,14 @@ class RateLimiter:
         for sender in [s for s, w in self._seen.items() if not w or now - w[-1] >= WINDOW]:
             del self._seen[sender]
 
+    def would_allow(self, sender: str) -> bool:
+        """Whether ``allow`` would let the next message through, without counting one."""
+        window = self._seen.get(sender)
+        if not window:
+            return True
+        now = self.clock()
+        return sum(1 for seen in window if now - seen < WINDOW) < self.per_minute
+
     def allow(self, sender: str) -> bool:
         now = self.clock()
         window = self._seen[sender]
@@ -88,6 +96,25 @@ class Router:
     def add(self, command: Command) -> None:
         self.table.add(command.spec)
         self.commands[command.spec.name] = command
+
+    async def takes_files(self, msg: IncomingMessage) -> bool:
+        """Asked by a transport before it downloads the files of ``msg`` (given without
+        them): the sender is within the rate limit, then the message is a command
+        that takes files or the sender's conversation takes them now
+        (handlers/file_gate.py). Reads only; the message is delivered afterwards."""
+        if msg.edited or not self.limiter.would_allow(str(msg.sender)):
+            return False
+        try:
+            call = split_command(msg.text) if msg.text and msg.choice is None else None
+        except InputTooLong:
+            return False
+        if call is not None:
+            spec = self.table.get(call.name)
+            command = self.commands.get(spec.name) if spec else None
+            if command is None or command.spec.name not in file_gate.FILE_COMMANDS:
+                return False
+            return msg.is_private or not command.private_only  # /update: private chats only
+        return await file_gate.conversation_takes_files(self.services, msg)
 
     async def deliver(self, msg: IncomingMessage, messenger: Messenger) -> None:
         """Handle one incoming message as ONE unit of work.

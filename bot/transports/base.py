@@ -11,6 +11,11 @@ from handlers.messenger import Messenger
 Deliver = Callable[[IncomingMessage, Messenger], Awaitable[None]]
 """How a transport hands an incoming message to the handlers."""
 
+FileGate = Callable[[IncomingMessage], Awaitable[bool]]
+"""Asked before a transport downloads a message's files (given without them):
+whether the sender is within the rate limit and something takes files now
+(``Router.takes_files``, handlers/file_gate.py). No: the files stay unfetched."""
+
 
 class TransportStartError(RuntimeError):
     """A transport cannot start; the message is one line for the operator, naming the host."""
@@ -23,8 +28,9 @@ class Transport(Protocol):
     @property
     def messenger(self) -> Messenger: ...
 
-    async def start(self, deliver: Deliver) -> None:
-        """Connect, catch up on what arrived while down, then keep receiving."""
+    async def start(self, deliver: Deliver, takes_files: FileGate | None = None) -> None:
+        """Connect, catch up on what arrived while down, then keep receiving; files are
+        downloaded only where ``takes_files`` says so."""
         ...
 
     async def stop(self) -> None:

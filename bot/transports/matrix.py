@@ -41,7 +41,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.transports.base import Deliver
+from bot.transports.base import Deliver, FileGate
 from bot.transports.matrix_crosssign import CrossSigner, SecretStore
 from bot.transports.matrix_dms import DirectRooms
 from bot.transports.matrix_events import RoomEvents
@@ -182,8 +182,9 @@ class MatrixTransport:
         finally:
             await client.close()
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, takes_files: FileGate | None = None) -> None:
         self.events.deliver = deliver
+        self.events.takes_files = takes_files
         self.events.stopping.clear()
         prepare_dir(self.store_dir)
         credentials = load_credentials(self.store_dir)

@@ -29,7 +29,7 @@ from nio import (
 )
 from nio.exceptions import EncryptionError, LocalProtocolError
 
-from bot.transports.base import Deliver
+from bot.transports.base import Deliver, FileGate
 from bot.transports.matrix_incoming import IncomingBuilder
 from bot.transports.matrix_messenger import AccountBook, MatrixMessenger
 from bot.transports.matrix_signal import SyncSignal
@@ -71,6 +71,7 @@ class RoomEvents:
         self.gap_pages = gap_pages
         self.client: AsyncClient | None = None  # set once logged in
         self.deliver: Deliver | None = None
+        self.takes_files: FileGate | None = None
         self.stopping = asyncio.Event()
         self._given_up: set[str] = set()  # megolm sessions whose key never came
         self._asked_resend: set[tuple[str, str]] = set()  # (room, sender)
@@ -105,7 +106,7 @@ class RoomEvents:
             return
         self._asked_resend.discard((room_id, event.sender))
         try:
-            message = await self.incoming.build(client, room, event)
+            message = await self.incoming.build(client, room, event, self.takes_files)
             if message is not None and self.deliver is not None:
                 if message.is_private:
                     await self.messenger.dms.remember(event.sender, room_id)  # reach them here

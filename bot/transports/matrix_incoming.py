@@ -22,6 +22,7 @@ from nio import AsyncClient, MatrixRoom
 from nio.crypto.attachments import decrypt_attachment
 from nio.exceptions import EncryptionError
 
+from bot.transports.base import FileGate
 from bot.transports.matrix_http import MatrixApiError, TooLarge, download_limited
 from bot.transports.matrix_state import SyncState
 from handlers.messages import (
@@ -84,6 +85,11 @@ def location(content: dict[str, Any]) -> Attachment:
     return Attachment(AttachmentKind.LOCATION, "location.json", LOCATION_MIME, len(point), point)
 
 
+async def _private(msg: IncomingMessage) -> bool:
+    """Without a router to ask (a transport started bare): files of private chats."""
+    return msg.is_private
+
+
 def _info(content: dict[str, Any]) -> dict[str, Any]:
     info = content.get("info")
     return info if isinstance(info, dict) else {}
@@ -96,7 +102,24 @@ class IncomingBuilder:
         self.max_attachment_bytes = max_attachment_bytes
 
     async def build(
-        self, client: AsyncClient, room: MatrixRoom, event: Any
+        self,
+        client: AsyncClient,
+        room: MatrixRoom,
+        event: Any,
+        takes_files: FileGate | None = None,
+    ) -> IncomingMessage | None:
+        """The event as a neutral message. A file is downloaded only after
+        ``takes_files`` said yes for the message without it (the rate limit,
+        then whether anything takes files now); else it stays unfetched."""
+        msg = await self._build(client, room, event, fetch=False)
+        if msg is None or not any(not a.fetched for a in msg.attachments):
+            return msg
+        if not await (takes_files(msg) if takes_files is not None else _private(msg)):
+            return msg
+        return await self._build(client, room, event, fetch=True)
+
+    async def _build(
+        self, client: AsyncClient, room: MatrixRoom, event: Any, fetch: bool
     ) -> IncomingMessage | None:
         source: dict[str, Any] = event.source if isinstance(event.source, dict) else {}
         content = source.get("content")
@@ -122,7 +145,9 @@ class IncomingBuilder:
             if msgtype in TEXT_TYPES:
                 text = strip_reply_fallback(body) if reply_to else body
             elif msgtype in FILE_TYPES:
-                attachment = await self._attachment(client, FILE_TYPES[msgtype], content, body)
+                attachment = await self._attachment(
+                    client, FILE_TYPES[msgtype], content, body, fetch
+                )
                 attachments = (attachment,)
                 filename = content.get("filename")
                 if isinstance(filename, str) and filename and filename != body:
@@ -145,7 +170,12 @@ class IncomingBuilder:
         )
 
     async def _attachment(
-        self, client: AsyncClient, kind: AttachmentKind, content: dict[str, Any], body: str
+        self,
+        client: AsyncClient,
+        kind: AttachmentKind,
+        content: dict[str, Any],
+        body: str,
+        fetch: bool,
     ) -> Attachment:
         info = _info(content)
         filename = content.get("filename") if isinstance(content.get("filename"), str) else body
@@ -155,14 +185,14 @@ class IncomingBuilder:
         declared = info.get("size")
         size = declared if isinstance(declared, int) and declared >= 0 else 0
         limit = self.max_attachment_bytes
-        if size > limit:
-            return Attachment(
-                kind, filename, mime, size, b""
-            )  # refused by the handler, never fetched
+        if size > limit:  # refused by the handler, never fetched
+            return Attachment(kind, filename, mime, size, b"", fetched=False)
         file = content.get("file")
         url = file.get("url") if isinstance(file, dict) else content.get("url")
         if not isinstance(url, str):
             return Attachment(AttachmentKind.OTHER, filename, mime, size, b"")
+        if not fetch:
+            return Attachment(kind, filename, mime, size, b"", fetched=False)
         try:
             data = await download_limited(client, url, limit)
             if isinstance(file, dict):

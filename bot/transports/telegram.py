@@ -21,7 +21,7 @@ import warnings
 # it, constructing a RetryAfter emits a deprecation warning on every 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -43,7 +43,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.transports.base import Deliver, TransportStartError
+from bot.transports.base import Deliver, FileGate, TransportStartError
 from bot.transports.telegram_request import PollRecorder, telegram_start_problem
 from handlers.commands import InputTooLong, split_command
 from handlers.errors import where
@@ -376,6 +376,7 @@ class TelegramTransport:
         self.poll_interval = poll_interval
         self.webhook = webhook
         self._deliver: Deliver | None = None
+        self.takes_files: FileGate | None = None
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}  # per chat: updates holding or awaiting the lock
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -406,8 +407,9 @@ class TelegramTransport:
             raise TransportStartError(telegram_start_problem(exc, self.app.bot.base_url)) from None
         return f"connected as @{me.username}"
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, takes_files: FileGate | None = None) -> None:
         self._deliver = deliver
+        self.takes_files = takes_files
         try:
             await self.app.initialize()  # getMe: the first request, the one that fails
         except TelegramError as exc:
@@ -527,7 +529,7 @@ class TelegramTransport:
             and call.addressed_to != (self.app.bot.username or "").lower()
         ):
             return None  # a command for another bot in the same group
-        return IncomingMessage(
+        msg = IncomingMessage(
             chat=Address(Platform.TELEGRAM, str(message.chat.id)),
             sender=Address(Platform.TELEGRAM, str(user.id)),
             text=message.text or message.caption or "",
@@ -536,15 +538,28 @@ class TelegramTransport:
             reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None,
             language_hint=user.language_code,
             # An edit is never a second message: its files are not fetched again.
-            attachments=(
-                () if edited else await self._attachments(message, message.chat.type == "private")
-            ),
+            attachments=() if edited else await self._attachments(message, fetch=False),
             edited=edited,
         )
+        # Ask first, download after: the rate limit, then whether anything takes
+        # files now (handlers/file_gate.py). Otherwise the files stay unfetched
+        # and the handlers answer as usual ("too fast", "files belong to ...").
+        if any(self._fetchable(a) for a in msg.attachments) and await self._takes_files(msg):
+            msg = replace(msg, attachments=await self._attachments(message, fetch=True))
+        return msg
+
+    def _fetchable(self, attachment: Attachment) -> bool:
+        """A file this transport would download: not fetched yet, within the limit."""
+        limit = min(self.services.settings.max_attachment_bytes, MAX_DOWNLOAD)
+        return not attachment.fetched and attachment.size <= limit
+
+    async def _takes_files(self, msg: IncomingMessage) -> bool:
+        if self.takes_files is None:  # no router to ask (a transport started bare)
+            return msg.is_private
+        return await self.takes_files(msg)
 
     async def _attachments(self, message: Message, fetch: bool) -> tuple[Attachment, ...]:
-        """The message's files; downloaded only when ``fetch`` (a private chat,
-        the only place a step takes files): in groups, nothing takes them."""
+        """The message's files; downloaded only when ``fetch`` (after ``_takes_files``)."""
         if message.photo:
             photo = message.photo[-1]
             return (
@@ -584,6 +599,7 @@ class TelegramTransport:
                         item.file_size,
                         getattr(item, "file_name", None) or name,
                         getattr(item, "mime_type", None) or mime,
+                        fetch,
                     ),
                 )
         if message.location is not None:
@@ -606,11 +622,11 @@ class TelegramTransport:
         size: int | None,
         name: str,
         mime: str,
-        fetch: bool = True,
+        fetch: bool,
     ) -> Attachment:
         limit = min(self.services.settings.max_attachment_bytes, MAX_DOWNLOAD)
         if not fetch or (size is not None and size > limit):
-            return Attachment(kind, name, mime, size or 0, b"")  # never fetched
+            return Attachment(kind, name, mime, size or 0, b"", fetched=False)
         file = await self.app.bot.get_file(file_id)
         data = bytes(await file.download_as_bytearray())
         return Attachment(kind, name, mime, len(data), data)

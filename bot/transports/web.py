@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.transports.base import Deliver
+from bot.transports.base import Deliver, FileGate
 from handlers.messages import (
     Address,
     Attachment,
@@ -257,7 +257,8 @@ class WebTransport:
     async def check(self) -> str:
         return f"a local page on {self.host}:{self.port}"
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, takes_files: FileGate | None = None) -> None:
+        # The page sends no files: nothing to download, nothing to ask.
         self._deliver = deliver
         app = web.Application(middlewares=[self._guard], client_max_size=MAX_FRAME)
         for path in ASSETS:

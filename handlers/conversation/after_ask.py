@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from handlers import files, keys, relay, rooms
+from handlers import file_gate, files, keys, relay, rooms
 from handlers.conversation import steps
 from handlers.conversation.record import AwaitedReply, Conversation, State, save
 from handlers.i18n import N_
@@ -47,7 +47,7 @@ def file_problem(turn: Turn) -> str | None:
                 "That file is too large ({limit} MB at most). Nothing was saved.",
                 limit=settings.max_attachment_bytes // 1_000_000,
             )
-    return None
+    return file_gate.unfetched_problem(turn)
 
 
 async def files_to_rooms(turn: Turn, ref: str, infos: Sequence[AttachmentInfo]) -> None:

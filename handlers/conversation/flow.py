@@ -120,9 +120,14 @@ async def answer_step(turn: Turn, conversation: Conversation) -> bool:
         await turn.say(turn.t("That question is closed. Here is the current one."))
         await steps.ask(turn, conversation)
         return True
+    before = conversation.to_json()
     following = await steps.answer(turn, current, conversation.draft)
     if following is None:
-        await store(turn, conversation)
+        # Stay: store what the answer added (text or files of the first step);
+        # a refused answer added nothing, and rewriting the record would still
+        # change the database (a fresh nonce): it is left alone.
+        if conversation.to_json() != before:
+            await store(turn, conversation)
     else:
         await go(turn, conversation, following)
     return True

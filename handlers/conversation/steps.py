@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers import keys
+from handlers import file_gate, keys
 from handlers.conversation.record import Conversation, Draft, State, stored_file
 from handlers.i18n import N_
 from handlers.keys import Kind
@@ -147,6 +147,9 @@ def attachment_problem(turn: Turn, already: int) -> str | None:
                 "That file is too large ({limit} MB at most). Nothing was saved.",
                 limit=settings.max_attachment_bytes // 1_000_000,
             )
+    unfetched = file_gate.unfetched_problem(turn)
+    if unfetched:
+        return unfetched
     if already + len(attachments) > settings.max_attachments_per_report:
         return turn.t(
             "A report can hold {limit} files at most. Nothing more was saved.",

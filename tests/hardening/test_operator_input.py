@@ -95,6 +95,15 @@ def test_formulas_are_neutralised_on_export_and_read_back() -> None:
     assert parse_csv(exported) == entries
 
 
+def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    """Found by the config property: a config saved as Latin-1 gave a traceback."""
+    (tmp_path / "config.toml").write_bytes('[bot]\ndata_dir = "données"\n'.encode("latin-1"))
+    for command in ("init", "check"):
+        result = sosbot(tmp_path, command)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "not UTF-8" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_cli_members_import_of_bad_files(tmp_path: Path) -> None:
     assert sosbot(tmp_path, "init").returncode == 0
     for name, text in {

@@ -11,7 +11,7 @@ from nio import DownloadResponse, UploadResponse
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.transports.matrix_messenger import SendPolicy
-from handlers.messages import Address, AttachmentKind, Platform
+from handlers.messages import Address, AttachmentKind, IncomingMessage, Platform
 from handlers.messenger import DestinationGone, RateLimited, TransientSendError
 from tests.matrix.support import BotKit, Peer, Recorder, wait_until
 
@@ -164,6 +164,34 @@ async def test_oversized_files_are_not_downloaded(kit: BotKit, tmp_path: Path) -
     assert first.attachments[0].size == len(PNG) and first.attachments[0].data == b""
     assert second.attachments[0].size > 1000 and second.attachments[0].data == b""
     assert second.attachments[0].kind is AttachmentKind.PHOTO
+
+
+async def test_a_file_is_downloaded_only_after_the_handlers_said_yes(
+    kit: BotKit, tmp_path: Path
+) -> None:
+    """The transport asks first (``takes_files``: the rate limit, then whether a
+    step takes files, handlers/file_gate.py) with the message without its file."""
+    recorder = Recorder()
+    asked: list[IncomingMessage] = []
+    answers = iter([False, True])
+
+    async def takes_files(msg: IncomingMessage) -> bool:
+        asked.append(msg)
+        return next(answers)
+
+    bot = kit.transport(max_attachment_bytes=2000 + len(PNG))
+    await bot.start(recorder, takes_files)
+    kit.started.append(bot)
+    defender = await kit.person("defender", tmp_path)
+    room_id = await defender.open_dm(bot)
+
+    await send_image(defender, room_id, PNG)  # the handlers say no: never fetched
+    await send_image(defender, room_id, PNG)  # yes: fetched and decrypted
+    first, second = await recorder.wait_for(2)
+    assert [(m.attachments[0].fetched, m.attachments[0].data) for m in asked] == [(False, b"")] * 2
+    assert (first.attachments[0].fetched, first.attachments[0].data) == (False, b"")
+    assert first.attachments[0].kind is AttachmentKind.PHOTO
+    assert (second.attachments[0].fetched, second.attachments[0].data) == (True, PNG)
 
 
 async def test_plain_rooms_get_plain_files_and_voice_is_other(kit: BotKit, tmp_path: Path) -> None:
