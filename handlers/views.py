@@ -56,13 +56,16 @@ async def casework_lines(turn: Turn, ref: str, *, with_content: bool = True) -> 
         lines.append(turn.t("Outcome: {value}", value=shown))
     for referral in await turn.services.db.partners.of_case(ref):
         kind = vocab.label("kind", referral.kind, turn.language)
+        state = referral.state
+        if referral.blocked:  # narrowed consent: no summary may go to the partner
+            state += ", " + turn.t("blocked by a consent change")
         lines.append(
             turn.t(
                 "Referral {referral}: {partner} ({kind}), {state}",
                 referral=referral.ref,
                 partner=referral.partner or "-",
                 kind=kind,
-                state=referral.state,
+                state=state,
             )
         )
     return lines
