@@ -225,3 +225,20 @@ async def test_a_tag_change_follows_the_card_in_the_other_rooms_by_the_content_r
     assert "Threat: raid" in view
     view = (await bot.send(BOB, f"/case {ref}", chat=GROUP))[-1].text
     assert "raid" not in view and "LGBTIQ" not in view
+
+
+async def test_on_matrix_the_country_is_a_numbered_choice_or_a_typed_name(bot: Harness) -> None:
+    """Matrix has no buttons: the options come as a numbered list, answered by number."""
+    defender = Address(Platform.MATRIX, "@ana:localhost")
+    await start_report(bot, defender, "fr")
+    question = bot.matrix.last(defender)
+    assert question.text == render("fr", QUESTION)
+    assert [o.label for o in question.options][:3] == ["Colombie", "Mexique", "Kenya"]
+    await bot.send(defender, "2")
+    ref = await finish_report(bot, defender, "fr")
+    assert (await bot.db.casefile.get(ref)).tags == {"country": ("MX",)}
+    second = Address(Platform.MATRIX, "@amani:localhost")
+    await start_report(bot, second, "fr")
+    await bot.send(second, "Congo-Kinshasa")  # CLDR's name; CLDR has no official long names
+    ref = await finish_report(bot, second, "fr")
+    assert (await bot.db.casefile.get(ref)).tags == {"country": ("CD",)}
