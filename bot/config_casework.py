@@ -32,6 +32,13 @@ class CaseworkSection:
     followup_days_medium: int = 14
     followup_days_low: int = 30
     referral_reminder_days: int = 7
+    intake_countries: tuple[str, ...] | None = None
+    """Country buttons of the report (ISO codes); unset: the first ones of
+    ``regions``; ``[]``: the report does not ask the country."""
+
+
+INTAKE_FROM_REGIONS = 8
+"""Buttons taken from ``regions`` when ``intake_countries`` is unset."""
 
 
 def validate(section: CaseworkSection, error: type[ConfigError]) -> None:
@@ -48,6 +55,18 @@ def validate(section: CaseworkSection, error: type[ConfigError]) -> None:
                 "casework.regions",
                 f"{entry!r}: expected COUNTRY=region with an ISO 3166-1 alpha-2 code (CO=americas)",
             )
+    for code in section.intake_countries or ():
+        if code.upper() not in vocab.countries():
+            raise error(
+                "casework.intake_countries", f"{code!r}: expected an ISO 3166-1 alpha-2 code (CO)"
+            )
+
+
+def intake_countries(section: CaseworkSection) -> tuple[str, ...]:
+    if section.intake_countries is not None:
+        return tuple(dict.fromkeys(code.upper() for code in section.intake_countries))
+    regions = (entry.partition("=")[0].upper() for entry in section.regions)
+    return tuple(dict.fromkeys(regions))[:INTAKE_FROM_REGIONS]
 
 
 def casework(section: CaseworkSection) -> vocab.Casework:
@@ -66,4 +85,5 @@ def casework(section: CaseworkSection) -> vocab.Casework:
             risk: timedelta(days=getattr(section, f"followup_days_{risk}")) for risk in vocab.RISKS
         },
         referral_reminder_after=timedelta(days=section.referral_reminder_days),
+        intake_countries=intake_countries(section),
     )

@@ -8,9 +8,10 @@ they can name people.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from handlers import files, rooms
+from handlers import files, rooms, vocab
 from handlers.i18n import N_, render
 from handlers.messages import Address
 from handlers.outgoing import Kind
@@ -31,7 +32,17 @@ LABELS: dict[str, str] = {
 }
 
 
-def card_text(case: CaseDetail, language: str, with_content: bool, *, sos: bool = False) -> str:
+def card_text(
+    case: CaseDetail,
+    language: str,
+    with_content: bool,
+    *,
+    sos: bool = False,
+    tags: Mapping[str, Iterable[str]] | None = None,
+) -> str:
+    """The card's text; ``tags`` (the case's /tag fields) are content: shown
+    only ``with_content``, like the place and the people at risk."""
+
     def t(message: str, **params: Any) -> str:
         return render(language, message, **params)
 
@@ -45,6 +56,7 @@ def card_text(case: CaseDetail, language: str, with_content: bool, *, sos: bool 
     ]
     if with_content:
         none = t("(not given)")
+        lines += vocab.tag_lines(tags or {}, language)
         # The defender's words: inline fields on one line without controls,
         # the report quoted line by line, so none can pass for a bot line.
         lines += [
@@ -81,13 +93,44 @@ async def post_case_card(services: Services, ref: str, *, sos: bool = False) -> 
     it (retrying until a room takes it); its delivery releases the defender's
     confirmation (``Kind.CONFIRM``)."""
     case = await services.db.cases.get(ref)
+    tags = (await services.db.casefile.get(ref)).tags  # the intake's country, if given
     language = services.settings.default_language
 
     async def post(room: Address) -> None:
         with_content = await content_allowed(services, room)
-        text = card_text(case, language, with_content, sos=sos)
+        text = card_text(case, language, with_content, sos=sos, tags=tags)
         await services.post.send_text(room, text, kind=Kind.CARD, ref=case.ref, language=language)
         # Voice, video and locations only where the room is end-to-end encrypted.
         await files.send_to_room(services, room, case.ref, case.attachments, content=with_content)
+
+    return await rooms.each_room(services, post)
+
+
+async def tags_changed(
+    services: Services, ref: str, tags: Mapping[str, Iterable[str]], *, skip: Address | None
+) -> int:
+    """Tell every advisory room (but ``skip``, which has the /tag reply) that the
+    case's tags changed: the values where content may be shown, else a pointer.
+
+    Cards are never edited in place: the outbox queues new messages only
+    (an edit of a card sent long ago would need the card's message id on
+    each platform and an edit operation in the dispatcher), so the change
+    follows the card as a short line under the case reference."""
+    language = services.settings.default_language
+
+    async def post(room: Address) -> None:
+        if room == skip:
+            return
+        if await content_allowed(services, room):
+            lines = vocab.tag_lines(tags, language) or [render(language, "(none)")]
+            text = "\n".join([render(language, "Tags of {ref} changed:", ref=ref), *lines])
+        else:
+            text = render(
+                language,
+                "Tags of {ref} changed. This room is not end-to-end encrypted: /case {ref} "
+                "in an encrypted chat shows them.",
+                ref=ref,
+            )
+        await services.post.send_text(room, text, kind=Kind.NOTICE, ref=ref, language=language)
 
     return await rooms.each_room(services, post)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from handlers import news, vocab
+from handlers import cards, news, places, vocab
 from handlers.commands import Arg, ArgKind, CommandSpec
 from handlers.turn import Turn
 from storage.errors import Conflict
@@ -79,6 +79,11 @@ async def tag(turn: Turn, ref: str, args: Mapping[str, Any]) -> str:
             allowed=", ".join(allowed),
         )
     tags = await turn.services.db.casefile.set_tags(ref, str(turn.msg.sender), changes)
+    # The other rooms learn it under the case reference (this one has the reply).
+    here = None if turn.msg.is_private else turn.msg.chat
+    await cards.tags_changed(turn.services, ref, tags, skip=here)
+    if not await places.content_here(turn):  # tags are content: place, profile
+        return "\n".join([turn.t("{ref} tagged.", ref=ref), places.withheld(turn)])
     lines = [turn.t("{ref} tagged.", ref=ref), *vocab.tag_lines(tags, turn.language)]
     return "\n".join(lines)
 

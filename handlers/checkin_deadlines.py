@@ -88,9 +88,10 @@ async def escalate(services: Services, deadline: Deadline, now: datetime) -> Non
     ref = deadline.object_ref
     language = settings.default_language
     if deadline.step == 0:
-        await services.db.deadlines.schedule(
-            deadline.kind, ref, now + settings.escalation_after[Urgency.IMMEDIATE], step=1
-        )
+        # From when this step was due, not from when it ran: after the bot was down
+        # past both steps, the escalation list is told at once, not 15 minutes later.
+        due = deadline.due_at + settings.escalation_after[Urgency.IMMEDIATE]
+        await services.db.deadlines.schedule(deadline.kind, ref, due, step=1)
         mentions = " ".join(services.hub.mention(a) for a in settings.advisors)
         text = render(
             language,

@@ -4,7 +4,10 @@
 Narrowing it blocks what the old consent allowed and is not sent yet — an
 appeal is checked against the consent at the moment it is sent
 (handlers/appeals.py), so a draft the new consent does not allow can no
-longer go out — and the triage rooms are told which drafts that stops.
+longer go out; a referral whose partner summary the old consent allowed
+and that was never sent is marked blocked (``Partners.block_unsent``,
+audited), and ``/referral R-… send`` is refused naming the change — and
+the triage rooms are told which drafts and referrals that stops.
 
 With "ask me first" (``ask_first``) an appeal goes out only after the
 defender has seen its texts and answered "yes": ``/appeal send`` sends the
@@ -21,7 +24,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from handlers import cards, news, rooms
+from handlers import cards, news, referrals, rooms
 from handlers.conversation import record
 from handlers.i18n import N_, render
 from handlers.messages import Option
@@ -110,7 +113,11 @@ async def _change(turn: Turn, ref: str, value: str) -> None:
         return
     await turn.say(turn.t("Consent for {ref} is now: {value}.", ref=ref, value=label(turn, value)))
     new_label = cards.LABELS[value]
-    if RANK[value] >= RANK[old]:
+    blocked: list[str] = []
+    if referrals.summary_reach(value) < referrals.summary_reach(old):
+        # In this turn's unit of work: the change and the blocks commit together.
+        blocked = await services.db.partners.block_unsent(ref, old, value)
+    if RANK[value] >= RANK[old] and not blocked:
         await rooms.notice(
             services,
             N_("The defender changed the consent of {ref} to: {value}."),
@@ -127,11 +134,13 @@ async def _change(turn: Turn, ref: str, value: str) -> None:
         services,
         N_(
             "The defender narrowed the consent of {ref} to: {value}. Appeals and referrals "
-            "it no longer allows must not go ahead. Blocked appeals: {appeals}."
+            "it no longer allows must not go ahead. Blocked appeals: {appeals}. Blocked "
+            "referrals (no summary may be sent): {referrals}."
         ),
         ref=ref,
         value=render(services.settings.default_language, new_label),
         appeals=", ".join(drafts) or "—",
+        referrals=", ".join(blocked) or "—",
     )
 
 

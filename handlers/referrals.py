@@ -35,6 +35,16 @@ from storage.records_casework import ReferralRecord
 
 MOVES = ("accepted", "declined", "delivered", "closed")
 SHARING = ("trusted_partners", "public_named", "public_anonymised")
+SUMMARY_REACH = {"trusted_partners": 2, "public_named": 2, "public_anonymised": 1}
+"""What a consent lets a partner's summary hold: the report (2), no report and
+no name (1), nothing (0, absent). A change to a lower reach blocks the
+referrals not sent yet (``handlers.consent``)."""
+
+
+def summary_reach(consent: str) -> int:
+    return SUMMARY_REACH.get(consent, 0)
+
+
 REMINDER = DeadlineKind.REFERRAL_REMINDER
 PARTNER_KIND_NOTE = "partner kind [note]"
 
@@ -135,6 +145,8 @@ async def send(turn: Turn, ref: str) -> str:
     found = await services.db.partners.get(ref)
     if not found.open:
         return turn.t("Referral {referral} is closed.", referral=ref)
+    if found.blocked:
+        return _blocked(turn, found)
     case = await services.db.cases.get(found.case_ref)
     if case.withdrawn or case.consent not in SHARING:
         return turn.t(
@@ -167,6 +179,21 @@ async def send(turn: Turn, ref: str) -> str:
     await _remind_later(services, await services.db.partners.mark_sent(ref, str(turn.msg.sender)))
     return turn.t(
         "Summary of {referral} is on its way to {partner}.", referral=ref, partner=found.partner
+    )
+
+
+def _blocked(turn: Turn, found: ReferralRecord) -> str:
+    """The refusal of a referral narrowed consent blocked, naming the change."""
+    assert found.blocked_at is not None
+    return turn.t(
+        "Referral {referral} is blocked: on {date} the defender of {case} changed the consent "
+        'from "{old}" to "{new}" before its summary was sent. Nothing was sent. Sending '
+        "under the current consent needs a new /refer.",
+        referral=found.ref,
+        case=found.case_ref,
+        date=found.blocked_at.strftime("%Y-%m-%d %H:%M UTC"),
+        old=turn.t(cards.LABELS[found.blocked_from or ""]),
+        new=turn.t(cards.LABELS[found.blocked_to or ""]),
     )
 
 

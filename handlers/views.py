@@ -22,7 +22,7 @@ async def case_view(turn: Turn, ref: str) -> str:
             value=advisors.display_name(turn.services, case.assignee) if case.assignee else "-",
         ),
     ]
-    lines += await casework_lines(turn, ref)
+    lines += await casework_lines(turn, ref, with_content=with_content)
     body = cards.card_text(case, turn.language, with_content).split("\n")[1:-1]
     if not with_content:  # the card's own notice points to a private chat: not this one
         body = [*body[: body.index("")], "", places.withheld(turn)]
@@ -46,22 +46,26 @@ async def case_view(turn: Turn, ref: str) -> str:
     return "\n".join(lines)
 
 
-async def casework_lines(turn: Turn, ref: str) -> list[str]:
-    """The structured fields, the outcome and the referrals of a case."""
+async def casework_lines(turn: Turn, ref: str, *, with_content: bool = True) -> list[str]:
+    """The structured fields (content: only ``with_content``), the outcome and
+    the referrals of a case."""
     file = await turn.services.db.casefile.get(ref)
-    lines = vocab.tag_lines(file.tags, turn.language)
+    lines = vocab.tag_lines(file.tags, turn.language) if with_content else []
     if file.outcome:
         shown = vocab.label("outcome", file.outcome, turn.language)
         lines.append(turn.t("Outcome: {value}", value=shown))
     for referral in await turn.services.db.partners.of_case(ref):
         kind = vocab.label("kind", referral.kind, turn.language)
+        state = referral.state
+        if referral.blocked:  # narrowed consent: no summary may go to the partner
+            state += ", " + turn.t("blocked by a consent change")
         lines.append(
             turn.t(
                 "Referral {referral}: {partner} ({kind}), {state}",
                 referral=referral.ref,
                 partner=referral.partner or "-",
                 kind=kind,
-                state=referral.state,
+                state=state,
             )
         )
     return lines

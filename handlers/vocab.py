@@ -11,6 +11,7 @@ uses for its catalogs) and named in the reader's language.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -120,6 +121,47 @@ def country_name(code: str, language: str) -> str:
     return str(names.get(code, code))
 
 
+def _fold(text: str) -> str:
+    """Case, accents and punctuation do not matter: "Côte d'Ivoire" = "cote divoire"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if c.isalnum())
+
+
+@cache
+def _country_names(languages: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Folded country name (CLDR, in each of ``languages``) → the codes it names."""
+    names: dict[str, set[str]] = {}
+    for language in languages:
+        territories = Locale.parse(language).territories
+        for code in countries():
+            folded = _fold(str(territories.get(code, "")))
+            if folded:
+                names.setdefault(folded, set()).add(code)
+    return {name: frozenset(codes) for name, codes in names.items()}
+
+
+def find_countries(text: str, languages: Iterable[str]) -> list[str]:
+    """The ISO codes a defender's words may mean: a two-letter code, a name in
+    any of ``languages`` ("Colombie", "كولومبيا"), or the start of one
+    ("Congo" → CD, CG). Empty when nothing matches; sorted when several do."""
+    words = text.strip()
+    if len(words) == 2 and words.upper() in countries():
+        return [words.upper()]
+    folded = _fold(words)
+    if not folded:
+        return []
+    names = _country_names(tuple(sorted(set(languages))))
+    if folded in names:
+        return sorted(names[folded])
+    if len(folded) < 3:  # too short to be the start of one name
+        return []
+    found: set[str] = set()
+    for name, codes in names.items():
+        if name.startswith(folded):
+            found |= codes
+    return sorted(found)
+
+
 @dataclass(frozen=True)
 class Casework:
     """The ``[casework]`` settings handlers need."""
@@ -140,6 +182,8 @@ class Casework:
         }
     )
     referral_reminder_after: timedelta = timedelta(days=7)
+    intake_countries: tuple[str, ...] = ()
+    """The countries the report offers as buttons (ISO codes); none: no question."""
 
     def allowed(self, key: str) -> tuple[str, ...]:
         if key == "country":

@@ -66,7 +66,15 @@ class ReferralRecord:
     sent: int
     created_at: datetime
     updated_at: datetime
+    blocked_at: datetime | None = None
+    """When narrowed consent blocked the summary (``blocked_from`` → ``blocked_to``)."""
+    blocked_from: str | None = None
+    blocked_to: str | None = None
 
     @property
     def open(self) -> bool:
         return self.state in ("requested", "accepted")
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocked_at is not None

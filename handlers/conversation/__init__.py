@@ -17,11 +17,15 @@ Before any of these, ``flow.on_message`` lets ``handlers/checkins.py``
 
 ::
 
-    /report ─▶ WHAT ─▶ WHERE ─▶ WHO ─▶ URGENCY ─▶ CONSENT ─▶ CONTACT ─▶ SUMMARY
+    /report ─▶ WHAT ─▶ WHERE ─▶ (COUNTRY) ─▶ WHO ─▶ URGENCY ─▶ CONSENT ─▶ CONTACT ─▶ SUMMARY
                  ▲ (several messages,                               │ confirm ─▶ case, IDLE
                  │  photos, documents; "done")                      │ cancel  ─▶ erased, IDLE
                  │                                                  │ edit ─▶ EDIT
                  └──── EDIT: back to one step, then SUMMARY again ◀─┘
+
+    COUNTRY (only when ``[casework]`` offers countries): a button per country,
+            "Other" (then a name or code, resolved by Babel) or "Skip";
+            the answer becomes the case's ``country`` tag.
 
     /sos ─▶ case created at once as "immediate" from what is written so far,
             the rooms alerted, then WHAT or WHERE … CONTACT ─▶ SUMMARY completes it.

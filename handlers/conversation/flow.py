@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from handlers import cards, checkins, consent, keys, relay, report_limit, resources, rooms
-from handlers.conversation import after_ask, steps
+from handlers.conversation import after_ask, country, steps
 from handlers.conversation.record import (
     AwaitedReply,
     CleanupOffer,
@@ -360,6 +360,9 @@ async def confirm(turn: Turn, conversation: Conversation) -> None:
             what="\n\n".join(draft.what),
             attachments=draft.files(),
         )
+        if await country.tag_country(turn, ref, draft):  # the SOS card was posted without it
+            tags = (await turn.services.db.casefile.get(ref)).tags
+            await cards.tags_changed(turn.services, ref, tags, skip=None)
         await rooms.notice(
             turn.services,
             N_("The defender completed the SOS report {ref}. /case {ref} shows it."),
@@ -371,6 +374,7 @@ async def confirm(turn: Turn, conversation: Conversation) -> None:
     else:
         over = None
         ref = await create_case(turn, draft)
+        await country.tag_country(turn, ref, draft)  # before the card, which shows it
         await cards.post_case_card(turn.services, ref)
     receipt = await turn.say(
         turn.t(

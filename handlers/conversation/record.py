@@ -22,6 +22,7 @@ class State(StrEnum):
     IDLE = "idle"  # no report being written (no record unless a question is open)
     WHAT = "what"
     WHERE = "where"
+    COUNTRY = "country"  # asked when ``[casework]`` offers countries
     WHO = "who"
     URGENCY = "urgency"
     CONSENT = "consent"
@@ -50,6 +51,7 @@ class Draft:
     what: list[str] = field(default_factory=list)  # one entry per message
     attachments: list[dict[str, str]] = field(default_factory=list)
     where: str | None = None
+    country: str | None = None  # an ISO code ("" skipped); becomes the case's country tag
     who: str | None = None
     urgency: str | None = None
     consent: str | None = None
@@ -57,7 +59,7 @@ class Draft:
     sos_ref: str | None = None  # the case /sos created: confirming completes it
     editing: bool = False  # changing one answer: back to the summary after it
 
-    ANSWERS: ClassVar = ("where", "who", "urgency", "consent", "contact")
+    ANSWERS: ClassVar = ("where", "country", "who", "urgency", "consent", "contact")
 
     def answer(self, step: State) -> str | None:
         value = getattr(self, step.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers import file_gate, keys
+from handlers.conversation import country
 from handlers.conversation.record import Conversation, Draft, State, stored_file
 from handlers.i18n import N_
 from handlers.keys import Kind
@@ -52,7 +53,16 @@ STEPS: dict[State, Step] = {
         N_("What is happening"),
         multi=True,
     ),
-    State.WHERE: Step(N_("Where is this happening? Country and place."), State.WHO, N_("Where")),
+    State.WHERE: Step(
+        N_("Where is this happening? Country and place."), State.COUNTRY, N_("Where")
+    ),
+    # Asked only when the network offers countries (``country.offered``).
+    State.COUNTRY: Step(
+        N_("In which country? Choose it below, or press Other to write it."),
+        State.WHO,
+        N_("Country"),
+        optional=True,
+    ),
     State.WHO: Step(
         N_("Who is at risk? A person, an organisation or a community."),
         State.URGENCY,
@@ -74,7 +84,14 @@ STEPS: dict[State, Step] = {
 }
 
 
+def asked(turn: Turn, state: State) -> bool:
+    """Whether the report asks ``state`` (the country only where offered)."""
+    return state is not State.COUNTRY or country.offered(turn)
+
+
 def step_options(turn: Turn, state: State) -> list[Option]:
+    if state is State.COUNTRY:
+        return country.options(turn)
     step = STEPS[state]
     if step.choices:
         return [keys.option(state, k, turn.t(label)) for k, label in step.choices.items()]
@@ -94,7 +111,11 @@ def summary_options(turn: Turn) -> list[Option]:
 
 
 def edit_options(turn: Turn) -> list[Option]:
-    return [keys.option(Kind.EDIT, state, turn.t(step.label)) for state, step in STEPS.items()]
+    return [
+        keys.option(Kind.EDIT, state, turn.t(step.label))
+        for state, step in STEPS.items()
+        if asked(turn, state)
+    ]
 
 
 def summary_text(turn: Turn, draft: Draft) -> str:
@@ -106,6 +127,11 @@ def summary_text(turn: Turn, draft: Draft) -> str:
         turn.t("What is happening: {text}", text="\n".join(draft.what) or none),
         turn.t("Files attached: {count}", count=len(draft.attachments)),
         turn.t("Where: {text}", text=draft.where or none),
+        *(
+            [turn.t("Country: {text}", text=country.shown(turn, draft) or none)]
+            if asked(turn, State.COUNTRY)
+            else []
+        ),
         turn.t("Who is at risk: {text}", text=draft.who or none),
         turn.t("Urgency: {text}", text=turn.t(URGENCIES[urgency]) if urgency else none),
         turn.t("Consent: {text}", text=turn.t(CONSENTS[consent]) if consent else none),
@@ -162,10 +188,12 @@ async def answer(turn: Turn, state: State, draft: Draft) -> State | None:
     """Take the person's answer to ``state``; the next state, or None to stay."""
     step = STEPS[state]
     msg = turn.msg
+    if state is State.COUNTRY:
+        return _after(turn, step, draft) if await country.answer(turn, draft) else None
     chosen = resolve_choice(msg, step_options(turn, state))
     if step.multi:
         if chosen and draft.what:
-            return _after(step, draft)
+            return _after(turn, step, draft)
         if msg.choice is not None or keys.value_of(chosen, state) == DONE:
             await turn.say(turn.t("Please write what is happening first."))
             return None
@@ -179,10 +207,10 @@ async def answer(turn: Turn, state: State, draft: Draft) -> State | None:
             await ask(turn, Conversation(state))
             return None
         draft.set_answer(state, value)
-        return _after(step, draft)
+        return _after(turn, step, draft)
     if step.optional and chosen:
         draft.set_answer(state, "")
-        return _after(step, draft)
+        return _after(turn, step, draft)
     if msg.attachments:
         await turn.say(turn.t("Please answer in words here; files belong to the first question."))
         return None
@@ -194,12 +222,18 @@ async def answer(turn: Turn, state: State, draft: Draft) -> State | None:
         await turn.say(too_long(turn))
         return None
     draft.set_answer(state, text)
-    return _after(step, draft)
+    return _after(turn, step, draft)
 
 
-def _after(step: Step, draft: Draft) -> State:
-    """Changing one answer returns to the summary instead of the next question."""
-    return State.SUMMARY if draft.editing else step.next
+def _after(turn: Turn, step: Step, draft: Draft) -> State:
+    """Changing one answer returns to the summary instead of the next question;
+    a question the network does not ask is passed over."""
+    if draft.editing:
+        return State.SUMMARY
+    following = step.next
+    while following in STEPS and not asked(turn, following):
+        following = STEPS[following].next
+    return following
 
 
 async def _take_content(turn: Turn, draft: Draft) -> bool:

@@ -81,3 +81,8 @@ class Referral(Base):
     sent: Mapped[int] = mapped_column(Integer)  # summaries sent to the partner
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the last news
+    # Set when the defender narrowed the consent before any summary was sent:
+    # /referral … send is refused from then on (consent words, never text).
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_from: Mapped[str | None] = mapped_column(String(32))
+    blocked_to: Mapped[str | None] = mapped_column(String(32))

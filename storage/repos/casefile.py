@@ -71,8 +71,18 @@ class Casefile(Repository):
             rows = (await session.execute(stmt)).scalars().all()
             return [await self._file(session, row) for row in rows]
 
-    async def set_tags(self, ref: str, actor: str, changes: Mapping[str, tuple[str, ...]]) -> Tags:
-        """Replace each given key's values (an empty tuple clears the key)."""
+    async def set_tags(
+        self,
+        ref: str,
+        actor: str,
+        changes: Mapping[str, tuple[str, ...]],
+        *,
+        role: Role = Role.ADVISOR,
+    ) -> Tags:
+        """Replace each given key's values (an empty tuple clears the key).
+
+        ``role`` is ``DEFENDER`` for the country the intake asked: the history
+        then names no one (``actor`` is the audit's word "defender")."""
         now = self._store.now()
         index = self._vault.index
         async with self._store.write() as session:
@@ -93,8 +103,8 @@ class Casefile(Repository):
                 key,
                 row,
                 EventKind.TAGGED,
-                Role.ADVISOR,
-                index.pseudonym(actor),
+                role,
+                None if role is Role.DEFENDER else index.pseudonym(actor),
                 now,
                 text=shown,
             )

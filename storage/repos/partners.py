@@ -29,6 +29,9 @@ PARTNERS = "partners"
 REFERRALS = "referrals"
 STATES = ("requested", "accepted", "declined", "delivered", "closed")
 OPEN_STATES = ("requested", "accepted")
+BLOCKED = "blocked"
+"""The history's word for a referral whose summary narrowed consent stopped."""
+DEFENDER = "defender"  # the audit's actor for what the defender's choice caused
 
 
 def _join(values: Sequence[str]) -> str:
@@ -201,6 +204,56 @@ class Partners(Repository):
             case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
             return await self._record(session, row, str(case_ref))
 
+    async def block_unsent(self, case_ref: str, old: str, new: str) -> list[str]:
+        """The defender narrowed the consent of ``case_ref`` from ``old`` to ``new``:
+        every open referral of the case whose summary was never sent is blocked
+        (audited, in the case history); the references blocked now, in order.
+
+        Called in the consent change's unit of work, so the change and the
+        blocks commit together. A referral stays blocked: a send under the new
+        consent is a new decision, a new ``/refer``."""
+        now = self._store.now()
+        index = self._vault.index
+        async with self._store.write() as session:
+            case = await load_case(session, case_ref, lock=True)
+            rows = (
+                (
+                    await session.execute(
+                        select(ReferralRow)
+                        .where(
+                            ReferralRow.case_id == case.id,
+                            ReferralRow.state.in_(OPEN_STATES),
+                            ReferralRow.sent == 0,
+                            ReferralRow.blocked_at.is_(None),
+                        )
+                        .order_by(ReferralRow.created_at, ReferralRow.id)
+                        .with_for_update()
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not rows:
+                return []
+            key = await case_key(session, self._vault, case, now)
+            for row in rows:
+                row.blocked_at, row.blocked_from, row.blocked_to = now, old, new
+                add_event(
+                    session,
+                    key,
+                    case,
+                    EventKind.REFERRAL,
+                    Role.DEFENDER,
+                    None,
+                    now,
+                    value=BLOCKED,
+                    text=row.ref,
+                )
+                await append_entry(
+                    session, index, DEFENDER, "referral.blocked", row.ref, f"{old}>{new}", now
+                )
+            return [row.ref for row in rows]
+
     async def get(self, ref: str) -> ReferralRecord:
         async with self._store.read() as session:
             row = await self._load(session, ref, lock=False)
@@ -262,4 +315,7 @@ class Partners(Repository):
             sent=row.sent,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            blocked_at=row.blocked_at,
+            blocked_from=row.blocked_from,
+            blocked_to=row.blocked_to,
         )

@@ -16,6 +16,7 @@ from bot.demo import ORGANISATIONS
 from handlers.conversation.record import State
 from handlers.conversation.steps import CONSENTS, STEPS, URGENCIES
 from handlers.i18n import render
+from handlers.vocab import country_name
 from tests.demo.browser import DemoPage
 from tests.demo.support import CASE_REF
 
@@ -29,6 +30,7 @@ class Report:
     who: str
     urgency: str = "immediate"
     consent: str = "public_anonymised"
+    country: str = ""  # an ISO code among the demo's buttons; "" skips the question
 
     def t(self, message: str, **params: Any) -> str:
         return render(self.language, message, **params)
@@ -44,6 +46,9 @@ async def report(page: DemoPage, r: Report) -> str:
     await page.press("private", r.t("Done"))
     await page.expect_bot("private", r.t(STEPS[State.WHERE].question))
     await page.say("private", r.where)
+    # The demo's regions offer countries: the report asks one (issue 14).
+    await page.expect_bot("private", r.t(STEPS[State.COUNTRY].question))
+    await page.press("private", country_name(r.country, r.language) if r.country else r.t("Skip"))
     await page.expect_bot("private", r.t(STEPS[State.WHO].question))
     await page.say("private", r.who)
     await page.expect_bot("private", r.t(STEPS[State.URGENCY].question))

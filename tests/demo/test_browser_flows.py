@@ -13,6 +13,7 @@ from playwright.async_api import expect
 
 from handlers.conversation.record import State
 from handlers.conversation.steps import STEPS
+from handlers.vocab import country_name
 from tests.demo.browser import DemoPage
 from tests.demo.flows import Report, ack_by_reply, ask_defender, card, report
 
@@ -24,6 +25,7 @@ REPORTS = {
         what="Two men followed me home after the hearing and threatened my family.",
         where="Nakuru, Kenya",
         who="Me and the land rights committee",
+        country="KE",
     ),
     "ar": Report(
         persona="defender-ar",
@@ -31,6 +33,7 @@ REPORTS = {
         what="تلقيت تهديدات بالقتل بعد نشر تقريري عن الاعتقالات.",
         where="طرابلس، لبنان",
         who="أنا وزملائي في الجمعية",
+        country="LB",
     ),
 }
 
@@ -43,6 +46,8 @@ async def test_report_reaches_the_triage_room_as_a_case_card(page: DemoPage, lan
     text = await card(page, ref)
     assert r.what in text and r.where in text and r.who in text
     assert "IMMEDIATE" in text
+    # The country the defender chose from the buttons, as the case's tag (rooms: English).
+    assert f"Country: {country_name(r.country, 'en')} ({r.country})" in text
     receipt = await page.messages("private", bot=True).filter(has_text=ref).last.inner_text()
     assert SCRIPT[language].search(receipt)
 

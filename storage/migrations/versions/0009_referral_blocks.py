@@ -1,0 +1,34 @@
+"""a referral blocked by narrowed consent
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-30 14:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+# Frozen copies of the column types: a migration never imports the models.
+UTC_TIME = sa.DateTime(timezone=True)
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    # batch_alter_table: SQLite cannot add several columns in one ALTER otherwise.
+    with op.batch_alter_table("referrals") as batch:
+        batch.add_column(sa.Column("blocked_at", UTC_TIME, nullable=True))
+        batch.add_column(sa.Column("blocked_from", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("blocked_to", sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("referrals") as batch:
+        batch.drop_column("blocked_to")
+        batch.drop_column("blocked_from")
+        batch.drop_column("blocked_at")

@@ -1,0 +1,78 @@
+"""The report's country question over the real python-telegram-bot stack
+(fake Bot API server): buttons named in the defender's language, "Other"
+with a typed name, and the case card showing the country (issue 14)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from handlers.i18n import render
+from handlers.vocab import country_name
+from tests.fakes.telegram_api import FakeTelegramServer
+from tests.telegram.conftest import TOKEN, TelegramWorld, start_app
+from tests.telegram.test_intake_telegram import LABELS, REF, press, say
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[TelegramWorld]:
+    async with FakeTelegramServer() as server:
+        server.add_bot(TOKEN)
+        triage = server.new_group("Advisory group")
+        advisor = server.new_user("Alice", language_code="en")
+        extra = f"""
+[advisory]
+rooms = ["telegram:{triage.id}"]
+advisors = ["telegram:{advisor.id}"]
+allow_content_in_unencrypted_rooms = true
+[casework]
+intake_countries = ["CO", "MX", "KE"]
+"""
+        world = TelegramWorld(
+            server, await start_app(server, tmp_path, extra), triage, advisor, tmp_path
+        )
+        try:
+            yield world
+        finally:
+            await world.app.stop()
+        assert server.internal_errors == []
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "code", "english"),
+    [("es", "Perú", "PE", "Peru"), ("ar", "كينيا", "KE", "Kenya")],
+)
+async def test_country_typed_after_other_reaches_the_summary_and_the_card(
+    world: TelegramWorld, language: str, typed: str, code: str, english: str
+) -> None:
+    user = world.server.new_user("Defender", language_code=language)
+    labels = LABELS[language]
+    await say(world, user, "/report")
+    await say(world, user, "Armed men came to our office")
+    await press(world, user, labels["done"])
+    await say(world, user, "Cauca")
+    asked = render(language, "In which country? Choose it below, or press Other to write it.")
+    question = await world.server.wait_for_message(user.id, lambda m: m.text == asked)
+    assert question.button_texts == [
+        *(country_name(code, language) for code in ("CO", "MX", "KE")),
+        render(language, "Other"),
+        render(language, "Skip"),
+    ]
+    await press(world, user, render(language, "Other"))
+    await say(world, user, typed)
+    who = render(language, "Who is at risk? A person, an organisation or a community.")
+    await world.server.wait_for_message(user.id, lambda m: m.text == who)
+    await say(world, user, "Ana")
+    await press(world, user, labels["days"])
+    await press(world, user, labels["anon"])
+    summary = await press(world, user, labels["skip"])
+    assert country_name(code, language) in (summary.text or "")
+    receipt = await press(world, user, labels["send"])
+    match = REF.search(receipt.text or "")
+    assert match, receipt.text
+    ref = match.group(0)
+    card = await world.server.wait_for_message(world.triage.id, lambda m: ref in (m.text or ""))
+    assert f"Country: {english} ({code})" in (card.text or "")  # the rooms' language: en
+    assert (await world.app.services.db.casefile.get(ref)).tags == {"country": (code,)}
