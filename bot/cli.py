@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("file", type=Path, help="the backup file to write (.tar)")
     restore = command("restore", "restore a backup into an empty data folder")
     restore.add_argument("file", type=Path, help="a file written by 'sosbot backup'")
-    command("discover", "answer /id in Telegram chats with the chat's and sender's ids")
+    command("discover", "answer /id (Telegram) and !id (Matrix) with the chat's and sender's ids")
     partners = command("partners", "partner directory: import or export a CSV")
     partners.add_argument("action", choices=["import", "export"])
     partners.add_argument("file", nargs="?", help="the CSV to import (export writes to stdout)")
