@@ -15,6 +15,7 @@ from urllib.parse import quote
 from nio import RoomCreateResponse
 
 from bot.transports.matrix_http import api_request
+from tests.fakes.net import free_port
 from tests.fakes.synapse import SynapseServer
 from tests.matrix.support import MEGOLM, Peer, localpart, new_peer
 from tests.ops.support import MASTER_KEY, ROOT, BotProcess
@@ -159,3 +160,34 @@ async def test_discover_on_matrix_joins_answers_and_leaves_nothing(
     data = path.parent / "data"
     assert not (data / "matrix").exists()
     assert not list(data.glob("sosbot.db*"))
+
+
+async def test_a_refused_login_or_an_unreachable_homeserver_is_one_line(
+    synapse_server: SynapseServer, tmp_path: Path
+) -> None:
+    server = synapse_server
+    password = uuid.uuid4().hex
+    bot, _token, _device = await asyncio.to_thread(
+        server.register_user, localpart("sosbot"), password
+    )
+    path = config(tmp_path / "machine", server, bot)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    wrong = await start_discover(path, "not-the-password", temp)
+    assert await wrong.exited() == 1
+    assert wrong.lines[-1] == (
+        f"discover: Matrix at {server.base_url} refused the login (M_FORBIDDEN; check "
+        "matrix.user_id and matrix.password_env/password_file)"
+    )
+    assert "Traceback" not in "\n".join(wrong.lines)
+
+    port = free_port()
+    text = path.read_text().replace(server.base_url, f"http://127.0.0.1:{port}")
+    path.write_text(text)
+    unreachable = await start_discover(path, password, temp)
+    assert await unreachable.exited() == 1
+    assert unreachable.lines[-1].startswith(
+        f"discover: cannot reach the Matrix homeserver http://127.0.0.1:{port} ("
+    )
+    assert "Traceback" not in "\n".join(unreachable.lines)
+    assert list(temp.iterdir()) == [], "the temporary store is removed"
