@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from storage.errors import StorageError
 from storage.keys import KeyFileError
 
 if TYPE_CHECKING:
+    from bot.app import App
     from bot.standby import Role
 
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -69,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("file", type=Path, help="the backup file to write (.tar)")
     restore = command("restore", "restore a backup into an empty data folder")
     restore.add_argument("file", type=Path, help="a file written by 'sosbot backup'")
-    command("discover", "answer /id in Telegram chats with the chat's and sender's ids")
+    command("discover", "answer /id (Telegram) and !id (Matrix) with the chat's and sender's ids")
     partners = command("partners", "partner directory: import or export a CSV")
     partners.add_argument("action", choices=["import", "export"])
     partners.add_argument("file", nargs="?", help="the CSV to import (export writes to stdout)")
@@ -155,7 +157,7 @@ async def _run(config: Config) -> int:
 
     from bot.app import App
     from bot.preflight import advisory_problem
-    from bot.standby import AlreadyRunning, Role
+    from bot.standby import AlreadyRunning, Role, StandbyRefused
     from bot.transports.base import TransportStartError
     from storage.leader import LeadershipLost
 
@@ -173,6 +175,7 @@ async def _run(config: Config) -> int:
         print(f"run: cannot reach the database at {host} ({type(exc).__name__})", file=sys.stderr)
         return EXIT_ERROR
     role = Role(config)
+    role.before_waiting = partial(_standby_store_check, config, app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -186,9 +189,11 @@ async def _run(config: Config) -> int:
             return EXIT_OK
         stopped.cancel()
         waiting.result()
+        if role.took_over:  # the active one may have logged in to Matrix while we waited
+            await _standby_store_check(config, app)
         await app.start()
         return await _serve(role, stop)
-    except (TransportStartError, AlreadyRunning) as exc:
+    except (TransportStartError, AlreadyRunning, StandbyRefused) as exc:
         print(f"run: {logs.redact(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except (OSError, LeadershipLost) as exc:  # the lock's own connection failed
@@ -199,6 +204,18 @@ async def _run(config: Config) -> int:
     finally:
         await app.stop()
         await role.release()
+
+
+async def _standby_store_check(config: Config, app: App) -> None:
+    """A standby (or one that took over) must hold the bot's Matrix device (shared store)."""
+    from bot.standby import StandbyRefused
+    from bot.transports.matrix_state import standby_store_problem
+
+    if not config.matrix.enabled:
+        return
+    problem = await standby_store_problem(app.services.db.bot_secrets, config.matrix.store_dir)
+    if problem is not None:
+        raise StandbyRefused(problem)
 
 
 async def _serve(role: Role, stop: asyncio.Event) -> int:

@@ -2,14 +2,14 @@
 the sender's ids, and prints them on the console, so the operator can fill
 ``[advisory] rooms`` and ``advisors``. It stores nothing.
 
-Telegram only: Telegram shows no ids in its apps, while Element shows every
-Matrix id (a room's settings, Advanced: "Internal room ID"; a person's
-``@name:server`` on their profile), and a Matrix set-up mode would have to log
-in a new E2EE device just to read an encrypted ``/id`` (docs/deployment.md).
+Telegram: the bot's token polls updates. Matrix (bot/discover_matrix.py): a
+temporary device logged in with the bot's password, deleted on exit; it
+also joins invites and prints the room's id, which needs no decryption.
 
-It polls the bot's updates, so it must not run beside ``sosbot run``
-(Telegram allows one poller per bot; the other would lose updates): it takes
-the same process lock as ``run`` and refuses if a ``run`` holds it.
+Telegram allows one poller per bot, so ``discover`` must not run beside
+``sosbot run`` (the other would lose updates): it takes the same process
+lock as ``run`` and refuses if a ``run`` holds it. Matrix would not mind,
+but one rule for both is simpler to say.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
 from bot.config import Config, Secrets
+from bot.transports.base import TransportStartError
 from bot.transports.telegram import file_url_for
 from bot.transports.telegram_request import telegram_start_problem
 
@@ -48,15 +51,11 @@ async def _on_id(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def discover(config: Config, secrets: Secrets) -> int:
-    """Answer /id until SIGINT/SIGTERM."""
+    """Answer /id on every enabled platform until SIGINT/SIGTERM."""
     from bot.standby import AlreadyRunning, Role
 
-    if not config.telegram.enabled or secrets.telegram_token is None:
-        print(
-            "discover: Telegram is not enabled; Matrix ids are shown by Element "
-            "(see docs/deployment.md)",
-            file=sys.stderr,
-        )
+    if not config.telegram.enabled and not config.matrix.enabled:
+        print("discover: no platform is enabled ([telegram] or [matrix])", file=sys.stderr)
         return EXIT_ERROR
     role = Role(config)
     try:
@@ -66,13 +65,31 @@ async def discover(config: Config, secrets: Secrets) -> int:
     except AlreadyRunning:
         print("discover: sosbot run is active on this data folder; stop it first", file=sys.stderr)
         return EXIT_ERROR
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        return await _serve(config, secrets.telegram_token)
+        async with AsyncExitStack() as running:
+            if config.telegram.enabled and secrets.telegram_token is not None:
+                await running.enter_async_context(_telegram(config, secrets.telegram_token))
+            if config.matrix.enabled and secrets.matrix_password is not None:
+                await running.enter_async_context(_matrix(config, secrets.matrix_password, stop))
+            await stop.wait()
+    except TransportStartError as exc:
+        print(f"discover: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         await role.release()
+    return EXIT_OK
 
 
-async def _serve(config: Config, token: str) -> int:
+def _console(line: str) -> None:
+    print(line, flush=True)  # the operator's console, never a log
+
+
+@asynccontextmanager
+async def _telegram(config: Config, token: str) -> AsyncIterator[None]:
     builder = ApplicationBuilder().token(token)
     if config.telegram.base_url:
         base = config.telegram.base_url
@@ -82,27 +99,41 @@ async def _serve(config: Config, token: str) -> int:
     try:
         await app.initialize()
     except TelegramError as exc:
-        print(f"discover: {telegram_start_problem(exc, app.bot.base_url)}", file=sys.stderr)
-        return EXIT_ERROR
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        raise TransportStartError(telegram_start_problem(exc, app.bot.base_url)) from None
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(allowed_updates=["message"])
-    print(
+    _console(
         f"discover: write /id (in a group: /id@{app.bot.username}) in each triage room "
-        "and from each advisor; Ctrl-C to stop",
-        flush=True,
+        "and from each advisor; Ctrl-C to stop"
     )
     try:
-        await stop.wait()
+        yield
     finally:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
-    return EXIT_OK
+
+
+@asynccontextmanager
+async def _matrix(config: Config, password: str, stop: asyncio.Event) -> AsyncIterator[None]:
+    from bot.discover_matrix import MatrixDiscover, serve  # nio only when Matrix is on
+
+    device = MatrixDiscover(config.matrix.homeserver, config.matrix.user_id, password, out=_console)
+    try:
+        await device.start()
+        _console(
+            f"discover: on Matrix, invite {config.matrix.user_id} to each triage room "
+            "(the room's id is printed when it joins) and write !id there; Ctrl-C to stop"
+        )
+        task = asyncio.create_task(serve(device, stop), name="discover-matrix")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await device.close()
 
 
 __all__ = ["discover", "id_text"]

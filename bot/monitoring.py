@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 from bot.transports.base import Deliver, Transport
 from handlers.messages import IncomingMessage
@@ -35,6 +37,22 @@ def _last_receive(transport: Transport) -> float | None:
     """Telegram and Matrix say when they last received; other transports do not."""
     value = getattr(transport, "last_receive", None)
     return float(value) if value is not None else None
+
+
+class StoredCounter(Collector):
+    """A counter whose value is a count kept in storage, set at each scrape.
+
+    prometheus-client's ``Counter`` only counts up in this process; the missed
+    check-ins are counted in the database (the audit log), so the figure does
+    not fall back to zero at a restart or when a standby takes over.
+    """
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self.name, self.documentation = name, documentation
+        self.value = 0.0
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self.name, self.documentation, value=self.value)
 
 
 class Monitor:
@@ -75,6 +93,18 @@ class Monitor:
             "sosbot_last_receive_timestamp_seconds",
             "When a poll (Telegram) or sync (Matrix) last succeeded, Unix time",
             ["platform"],
+            registry=r,
+        )
+        self.checkins_missed = StoredCounter(
+            "sosbot_checkins_missed", "Check-in questions left unanswered past their grace period"
+        )
+        r.register(self.checkins_missed)
+        self.checkins_active = Gauge(
+            "sosbot_checkins_active", "Check-in series asking a defender now", registry=r
+        )
+        self.checkins_missed_unanswered = Gauge(
+            "sosbot_checkins_missed_unanswered",
+            "Active check-in series whose last question was missed and not answered since",
             registry=r,
         )
         self._failed: set[int] = set()  # ids of messages whose turn failed, until counted
@@ -118,6 +148,9 @@ class Monitor:
         for urgency in ("immediate", "days", "weeks"):
             at = figures.oldest_unacknowledged.get(urgency)
             self.unacknowledged.labels(urgency).set(max(0.0, now - at.timestamp()) if at else 0)
+        self.checkins_missed.value = figures.checkins_missed
+        self.checkins_active.set(figures.checkins_active)
+        self.checkins_missed_unanswered.set(figures.checkins_missed_unanswered)
         for transport in self.transports:
             last = _last_receive(transport)
             if last is not None:

@@ -5,6 +5,10 @@ on ``<data_dir>/sosbot.lock`` (a second ``run`` fails in one line instead
 of fighting over the database file). PostgreSQL: any number of processes;
 the one holding the advisory lock (``storage.leader``) is active and the
 others wait, quietly, as standbys.
+
+A standby with Matrix enabled must run the active process's device from the
+same store folder (shared storage): ``before_waiting`` checks that before it
+waits (and ``run`` again at takeover) and refuses in one line otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import fcntl
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
@@ -29,6 +34,10 @@ class AlreadyRunning(Exception):
     """Another process runs on this SQLite data folder; the message is one line."""
 
 
+class StandbyRefused(Exception):
+    """This process cannot be a standby as configured; the message is one line."""
+
+
 class Role:
     """Held for the life of ``run``: the folder lock or the database lock."""
 
@@ -36,6 +45,10 @@ class Role:
         self.config = config
         self.leadership: Leadership | None = None
         self._lock_file: IO[bytes] | None = None
+        self.took_over = False  # became active after waiting as a standby
+        # Called once this process knows it is a standby, before it waits;
+        # raises StandbyRefused to refuse (run's Matrix store check).
+        self.before_waiting: Callable[[], Awaitable[None]] | None = None
 
     async def take(self) -> None:
         """Return once this process is the active one (a standby waits here)."""
@@ -48,7 +61,10 @@ class Role:
             log.info("active: this process holds the database lock")
             return
         log.info("standby: another process is active; waiting for the database lock")
+        if self.before_waiting is not None:
+            await self.before_waiting()
         await self.leadership.acquire(took_at_once=False)
+        self.took_over = True
         log.info("active: took over the database lock")
 
     async def try_take(self) -> bool:

@@ -58,9 +58,11 @@ from bot.transports.matrix_state import (
     MatrixStoreLost,
     SyncState,
     check_crypto_store,
+    check_device,
     crypto_store_path,
     load_credentials,
     prepare_dir,
+    record_device,
     save_credentials,
 )
 from bot.transports.matrix_store import CipherStore
@@ -196,6 +198,7 @@ class MatrixTransport:
                 )
         pickle_key = await self._pickle_key(credentials)
         if credentials is not None:
+            await check_device(self.secrets, self.store_dir, credentials)
             check_crypto_store(self.store_dir, credentials, pickle_key)
         self.state.reload()
         if self.state.legacy_dms:  # an earlier version's clear-text mapping: into the database
@@ -294,6 +297,7 @@ class MatrixTransport:
             self.store_dir,
             Credentials(self.homeserver, self.user_id, client.device_id, client.access_token),
         )
+        await record_device(self.secrets, client.device_id)
         store_file = crypto_store_path(self.store_dir, self.user_id, client.device_id)
         if store_file.exists():
             os.chmod(store_file, 0o600)

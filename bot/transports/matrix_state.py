@@ -29,6 +29,7 @@ from typing import Any
 import sqlcipher3
 
 from bot.transports.base import TransportStartError
+from bot.transports.matrix_crosssign import SecretStore
 from bot.transports.matrix_store import connect, encrypt_plain_store, store_passphrase
 
 CREDENTIALS = "credentials.json"
@@ -180,3 +181,55 @@ class SyncState:
         self.handled[event_id] = None
         while len(self.handled) > HANDLED_KEPT:
             self.handled.popitem(last=False)
+
+
+# The bot's device, as the database knows it. A second machine (a standby)
+# must run the same device from the same store folder: a store of its own
+# would log in as a new device, which cannot read what was sent to the first
+# and would skip what arrived while it took over (a new login syncs from now).
+DEVICE_SECRET = "matrix.device_id"
+
+
+async def check_device(secrets: SecretStore, store_dir: Path, credentials: Credentials) -> None:
+    """Refuse a store folder that holds another device than the database's bot uses.
+
+    A deployment from before this record adopts its folder's device."""
+    held = await secrets.get(DEVICE_SECRET)
+    if held is None:
+        await secrets.put(DEVICE_SECRET, credentials.device_id.encode("ascii"))
+        return
+    if held.decode("ascii") != credentials.device_id:
+        raise MatrixStartError(
+            f"{store_dir} holds Matrix device {credentials.device_id}, but this database's "
+            f"bot uses device {held.decode('ascii')}: point matrix.store_dir at that "
+            "device's folder, or restore the store and the database from the same backup"
+        )
+
+
+async def record_device(secrets: SecretStore, device_id: str) -> None:
+    await secrets.put(DEVICE_SECRET, device_id.encode("ascii"))
+
+
+async def standby_store_problem(secrets: SecretStore, store_dir: Path) -> str | None:
+    """Why this folder cannot serve a standby, or None.
+
+    A standby takes over the active process's device, so its
+    ``matrix.store_dir`` must be that device's folder (shared storage). Before
+    any device exists (a new deployment whose first process has not logged in
+    yet) there is nothing to compare: checked again at takeover."""
+    held = await secrets.get(DEVICE_SECRET)
+    if held is None:
+        return None
+    device = held.decode("ascii")
+    try:
+        credentials = load_credentials(store_dir)
+    except MatrixStoreLost:
+        credentials = None
+    if credentials is not None and credentials.device_id == device:
+        if crypto_store_path(store_dir, credentials.user_id, device).is_file():
+            return None
+    return (
+        f"matrix.store_dir ({store_dir}) does not hold the bot's Matrix device {device}, "
+        "which the active process runs: a standby must use the active process's store "
+        "folder, on storage both machines mount (docs/deployment.md, section 9)"
+    )

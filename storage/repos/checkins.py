@@ -21,6 +21,7 @@ from storage.repos.base import Repository
 from storage.types import new_id
 
 _LIVE = [state.value for state in LIVE_CHECKIN_STATES]
+MISSED = "checkin.missed"  # the audit action of each miss (counted by storage/repos/health.py)
 
 
 def _record(row: CheckinRow, ref: str) -> Checkin:
@@ -157,7 +158,7 @@ class Checkins(Repository):
         if checkin.asked_at is None or checkin.missed_at is not None:
             return False
         await self._update(checkin_id, missed_at=self._store.now())
-        await self._audit("system", "checkin.missed", checkin.case_ref)
+        await self._audit("system", MISSED, checkin.case_ref)
         return True
 
     async def is_duress(self, checkin_id: int, text: str) -> bool:

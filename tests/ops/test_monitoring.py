@@ -75,6 +75,10 @@ async def test_metrics_and_health_hold_figures_and_no_content(deployment: Deploy
         samples[("sosbot_oldest_unacknowledged_case_age_seconds", (("urgency", "immediate"),))] == 0
     )
     assert samples[("sosbot_last_receive_timestamp_seconds", (("platform", "telegram"),))] > 0
+    # No check-in was set up: counted from storage, none missed, none active.
+    assert samples[("sosbot_checkins_missed_total", ())] == 0
+    assert samples[("sosbot_checkins_active", ())] == 0
+    assert samples[("sosbot_checkins_missed_unanswered", ())] == 0
 
     # Labels are drawn from a closed vocabulary; nothing of the report, nobody's id.
     for (_name, labels), _value in samples.items():
