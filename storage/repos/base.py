@@ -41,6 +41,10 @@ class Unit:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     open: bool = True
     checkpoint: bool = False
+    outbox_key: tuple[int, bytes] | None = None
+    """The data key this unit's outbox rows are sealed with: one per turn, not one
+    per message (a turn that answers, posts a card and tells the rooms creates
+    one key). Forgotten if the SAVEPOINT that created it rolls back."""
 
 
 _UNIT: ContextVar[Unit | None] = ContextVar("sosbot_unit", default=None)
@@ -154,12 +158,27 @@ class Store:
         """
         unit = current_unit()
         if unit is not None:
-            with _storage_errors():
-                async with unit.session.begin_nested():
-                    yield unit.session
+            had_key = unit.outbox_key is not None
+            try:
+                with _storage_errors():
+                    async with unit.session.begin_nested():
+                        yield unit.session
+            except BaseException:
+                if not had_key:  # its row was rolled back with the savepoint
+                    unit.outbox_key = None
+                raise
             return
         async with self.unit() as fresh:
             yield fresh.session
+
+    async def outbox_key(self, session: AsyncSession) -> tuple[int, bytes]:
+        """The data key for outbox rows queued now: the unit's own, made once per unit."""
+        unit = current_unit()
+        if unit is None or unit.session is not session:
+            return await self.vault.new_key(session, self.now())
+        if unit.outbox_key is None:
+            unit.outbox_key = await self.vault.new_key(session, self.now())
+        return unit.outbox_key
 
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:
