@@ -110,8 +110,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--url", help="a postgresql+asyncpg:// database (default: SQLite)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throw-away PostgreSQL server with fsync on (as in production) and use it",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.members, args.url))
+    if not args.postgres:
+        asyncio.run(run(args.members, args.url))
+        return
+    from tests.fakes.postgres import PostgresServer
+
+    with PostgresServer(durable=True) as server:
+        print("PostgreSQL: fsync, synchronous_commit and full_page_writes on")
+        asyncio.run(run(args.members, server.create_database()))
 
 
 if __name__ == "__main__":
