@@ -85,6 +85,8 @@ class Store:
     """Writers waiting for ``write_lock`` (SQLite)."""
     posted: Callable[[str], None] | None = None
     """Called with a platform after a commit that queued messages for it (wakes the dispatcher)."""
+    scheduled: Callable[[datetime], None] | None = None
+    """Called with a deadline's time after the commit that set it (arms the scheduler)."""
     _seq: int = 0
 
     def next_seq(self) -> int:
@@ -98,6 +100,12 @@ class Store:
         hook = self.posted
         if hook is not None:
             self.after_commit(lambda: hook(platform))
+
+    def notify_scheduled(self, due_at: datetime) -> None:
+        """After the current unit commits, tell the scheduler a deadline is set for ``due_at``."""
+        hook = self.scheduled
+        if hook is not None:
+            self.after_commit(lambda: hook(due_at))
 
     async def checkpoint(self) -> None:
         """After an erasure: copy the ``-wal`` into the database and truncate it.
