@@ -16,12 +16,13 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from handlers.messages import Address, IncomingMessage, Platform
 from storage import MemberEntry
-from tests.support.harness import ALICE, TRIAGE, default_settings, make_harness
+from tests.support.harness import ALICE, TRIAGE, default_settings, drain_outbox, make_harness
 from tests.support.messenger import MemoryMessenger
 
 CONCURRENCY = 50  # messages handled at once, as transports do for different chats
@@ -68,10 +69,18 @@ async def run(members: int, url: str | None) -> None:
                 if f"{ref}: {members} signatures." in replies[-1].text:
                     break
             settled = time.perf_counter() - started
-            confirmations = sum("signed" in o.text for o in messenger.sent)
+            await drain_outbox(bot)  # the confirmations, queued with each signature
+            signers = {f"telegram:{10_000_000 + n}" for n in range(members)}
+            confirmed = Counter(
+                str(o.chat)
+                for o in bot.telegram.sent
+                if str(o.chat) in signers and f" signed {ref}." in o.text
+            )
+            once = sum(1 for n in confirmed.values() if n == 1)
             print(
-                f"signatures: {members} in {recorded:.1f} s = {members / recorded:.0f}/s "
-                f"({confirmations} confirmations sent)"
+                f"signatures: {members} in {recorded:.1f} s = {members / recorded:.0f}/s; "
+                f"signers confirmed exactly once: {once} of {members} "
+                f"(more than once: {sum(1 for n in confirmed.values() if n > 1)})"
             )
             print(f"tally right after: {settled:.1f} s from the first signature")
         finally:
@@ -101,8 +110,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--url", help="a postgresql+asyncpg:// database (default: SQLite)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throw-away PostgreSQL server with fsync on (as in production) and use it",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.members, args.url))
+    if not args.postgres:
+        asyncio.run(run(args.members, args.url))
+        return
+    from tests.fakes.postgres import PostgresServer
+
+    with PostgresServer(durable=True) as server:
+        print("PostgreSQL: fsync, synchronous_commit and full_page_writes on")
+        asyncio.run(run(args.members, server.create_database()))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Deadlines live in the database (handlers/deadlines.py acts on them). The
 scheduler holds one APScheduler date job at the time of the next deadline,
-re-armed from the database at start and after every run; a deadline a
-handler adds meanwhile is found by the 60-second safety poll. With
+re-armed from the database at start and after every run; a deadline a turn
+sets moves the job earlier as soon as the turn commits
+(``Database.on_scheduled``); the 60-second safety poll catches anything
+else. With
 a ``FakeClock`` nothing waits on the wall clock: ``advance`` moves time and
 runs what came due.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -50,9 +52,31 @@ class Scheduler:
             max_instances=1,
         )
         self._aps.start()
+        self.services.db.on_scheduled(self._deadline_set)
         await self.rearm()
 
+    def _deadline_set(self, due_at: datetime) -> None:
+        """A turn committed a deadline: run at its time if that is before the job's."""
+        if self._aps is None:
+            return
+        job = self._aps.get_job(JOB_ID)
+        if job is not None and job.next_run_time is not None and job.next_run_time <= due_at:
+            return
+        self._arm(due_at)
+
+    def _arm(self, due: datetime) -> None:
+        assert self._aps is not None
+        self._aps.add_job(
+            self.run_due,
+            DateTrigger(run_date=due),
+            id=JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+
     async def stop(self) -> None:
+        self.services.db.on_scheduled(None)
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
@@ -88,15 +112,7 @@ class Scheduler:
         pending = await self.services.db.deadlines.pending()
         if not pending:
             return
-        due = min(d.due_at for d in pending)
-        self._aps.add_job(
-            self.run_due,
-            DateTrigger(run_date=due),
-            id=JOB_ID,
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
+        self._arm(min(d.due_at for d in pending))
 
     async def advance(self, delta: timedelta) -> int:
         """Fake clock only: move time and run whatever came due."""

@@ -95,6 +95,8 @@ class Option:
 
     key: str
     label: str
+    token: str | None = None
+    """The button's opaque token, when it was issued with the queued message."""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from handlers.messages import Address, Option
 from storage import Database
 from storage.repos.outbox import Message
+
+BUTTON_TOKEN_LIFETIME = timedelta(days=30)
+"""How long a button can be pressed (its opaque token resolves)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ class Postman:
     def __init__(self, db: Database, default_language: str = "en") -> None:
         self.db = db
         self.default_language = default_language
+        self.token_platforms: set[str] = set()
+        """Platforms whose buttons carry an opaque token (Telegram, the playground):
+        a question's tokens are issued in the turn's transaction, with its row,
+        so sending it costs no write of its own."""
 
     async def send_text(
         self,
@@ -77,7 +85,14 @@ class Postman:
     ) -> Queued:
         """Queue a question with choices (buttons, or a numbered list)."""
         pairs = tuple((o.key, o.label) for o in options)
-        message = Message(str(chat), text, kind, None, language, op="ask", options=pairs)
+        tokens: tuple[str, ...] = ()
+        if chat.platform.value in self.token_platforms:
+            keys = [o.key for o in options]
+            issued = await self.db.tokens.issue_many(str(chat), keys, BUTTON_TOKEN_LIFETIME)
+            tokens = tuple(issued)
+        message = Message(
+            str(chat), text, kind, None, language, op="ask", options=pairs, tokens=tokens
+        )
         return Queued(chat, await self.db.outbox.post(message))
 
     async def send_file(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
@@ -106,6 +107,10 @@ class Database:
     def on_posted(self, callback: Callable[[str], None] | None) -> None:
         """``callback(platform)`` after each commit that queued messages for ``platform``."""
         self._store.posted = callback
+
+    def on_scheduled(self, callback: Callable[[datetime], None] | None) -> None:
+        """``callback(due_at)`` after each commit that set a deadline."""
+        self._store.scheduled = callback
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the current unit of work is durable (at once if none)."""

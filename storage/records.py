@@ -350,6 +350,8 @@ class OutboxItem:
     """Times the message was taken for sending, this time included."""
     options: tuple[tuple[str, str], ...] = ()
     """Buttons (key, label) to send with the text; empty for plain text."""
+    tokens: tuple[str, ...] = ()
+    """The buttons' tokens when they were issued with the message (else empty)."""
     platform: str = ""
     op: str = "text"
     """text, ask, file (``payload`` and ``params`` name/mime), delete (``params`` message_id),

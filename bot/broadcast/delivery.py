@@ -30,6 +30,10 @@ async def send_item(hub: MessengerHub, chat: Address, item: OutboxItem) -> Sent 
         await hub.forget_person(Address.parse(params.get("person", str(chat))))
         return None
     if item.options:
-        options = [Option(key, label) for key, label in item.options]
+        tokens = item.tokens or (None,) * len(item.options)
+        options = [
+            Option(key, label, token)
+            for (key, label), token in zip(item.options, tokens, strict=True)
+        ]
         return await hub.ask(chat, text, options, txn_id=txn_id(item.id))
     return await hub.send_text(chat, text, txn_id=txn_id(item.id))

@@ -60,7 +60,7 @@ class Dispatcher:
         self.clock = clock
         self.sleep = sleep
         self.resend_window = resend_window
-        self.journal = Journal(services.db.outbox, sleep)
+        self.journal = Journal(services.db.outbox, sleep, services.db.run)
         self.lanes = [
             Lane(policy, gate, services, self.journal, clock, sleep) for policy, gate in lanes
         ]

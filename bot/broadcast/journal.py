@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from bot.broadcast.buckets import Sleep
 from storage.repos.outbox import Outbox, Outcome
 
+T = TypeVar("T")
+Runner = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR = 1.0  # seconds before writing again after a storage error
 LINGER = 0.02  # seconds outcomes wait for marks to share a commit with
@@ -32,9 +36,14 @@ class JournalUnavailable(Exception):
 
 
 class Journal:
-    def __init__(self, outbox: Outbox, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self, outbox: Outbox, sleep: Sleep = asyncio.sleep, run: Runner[set[int]] | None = None
+    ) -> None:
         self.outbox = outbox
         self.sleep = sleep
+        self.run_unit = run
+        """The database's group commit: marks share a commit (and its fsync) with the
+        turns committing at the same moment, instead of waiting for the writer."""
         self._starts: list[tuple[int, asyncio.Future[bool]]] = []
         self._outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
@@ -100,7 +109,11 @@ class Journal:
             if not starts and not outcomes:
                 return True
             try:
-                marked = await self.outbox.record([item_id for item_id, _ in starts], outcomes)
+                ids = [item_id for item_id, _ in starts]
+                if self.run_unit is None:
+                    marked = await self.outbox.record(ids, outcomes)
+                else:
+                    marked = await self.run_unit(lambda: self.outbox.record(ids, outcomes))
             except Exception as exc:  # storage trouble: senders must not send unmarked
                 log.error("outbox journal write failed: %s", type(exc).__name__)
                 self._outcomes[:0] = outcomes  # kept for the next write

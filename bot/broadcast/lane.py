@@ -75,6 +75,8 @@ class LanePolicy:
     backoff: float = 2.0
     backoff_cap: float = 300.0
     poll_interval: float = 0.5
+    run_length: int = 50
+    """Messages to one person or room marked together and then sent in order."""
     lease: timedelta = timedelta(hours=6)
     """Claims last until the message is sent; a restart releases them."""
 
@@ -259,51 +261,95 @@ class Lane:
             sleeper.cancel()
 
     # ---------------------------------------------------------------- senders
+    def _run_of(self, chat: Address, item: OutboxItem) -> list[OutboxItem]:
+        """``item`` and, if it is for a person or a room, the chat's next such messages.
+
+        Messages to people and rooms are marked together in one commit and then
+        sent one after another: a chat that has many at once (a triage room when
+        many defenders confirm together) costs one commit, not one per message.
+        They are delivered at least once anyway, so marking a few before they
+        leave changes only what a crash may repeat (with ``MAY_REPEAT``).
+        Broadcast messages are marked one by one (never repeated on Telegram).
+        """
+        run = [item]
+        queue = self._queues.get(chat)
+        while (
+            item.priority == 0
+            and queue
+            and queue[0].priority == 0
+            and len(run) < self.policy.run_length
+        ):
+            run.append(queue.popleft())
+        if queue is not None and not queue:
+            del self._queues[chat]
+        return run
+
     async def _run_sender(self, chat: Address, item: OutboxItem) -> None:
-        requeue, delay = False, 1.0
+        run = self._run_of(chat, item)
+        back: list[OutboxItem] = []  # still pending and ours: tried again, in order
+        delay = 1.0
         try:
             # The request slot first, then the mark: a row is "sending" only while a
             # request can actually leave, so a crash leaves at most ``concurrency``
-            # rows in flight (uncertain), never ones that were still waiting. The
+            # runs in flight (uncertain), never ones that were still waiting. The
             # platform's windows are checked before the mark (so a mark is not left
-            # waiting) and again after it (the commit took time; strict windows).
+            # waiting) and again before each request (the commit took time; strict
+            # windows).
             async with self._slots:
                 await self._cleared(chat)
                 try:
-                    marked = await self.journal.start(item.id)
+                    marks = await asyncio.gather(*(self.journal.start(i.id) for i in run))
                 except JournalUnavailable:
-                    marked, requeue = False, True
-                outcome = None
-                if marked:
-                    await self._cleared(chat)
-                    flight = self.gate.leave(chat)
-                    try:
-                        outcome = await self._deliver(chat, item)
-                    finally:
-                        self.gate.answered(flight)
-            if outcome is not None:
-                self.journal.finish(outcome)
-                if outcome.status == SENT:
-                    self.sent += 1
-                elif outcome.status in (FAILED, INACTIVE) and item.kind == "question":
-                    await self._undeliverable(item)
-                elif outcome.status == PENDING and outcome.retry_at is not None:
-                    # Tried again from here, before the chat's later messages: order kept.
-                    retry_in = (outcome.retry_at - self.services.clock.now()).total_seconds()
-                    item = replace(item, attempts=item.attempts + 1, last_error=outcome.error)
-                    requeue, delay = True, max(0.0, retry_in)
+                    marks, back = [], run
+                marked = [i for i, ok in zip(run, marks, strict=False) if ok]
+                for index, current in enumerate(marked):
+                    outcome, retry = await self._send_one(chat, current)
+                    if retry is not None:
+                        # Not sent now: it and the rest of the run go back, in order;
+                        # the rest were marked, so they are made pending again.
+                        back = [retry, *marked[index + 1 :]]
+                        delay = self._seconds_until(outcome)
+                        for later in marked[index + 1 :]:
+                            self.journal.finish(
+                                replace(outcome, item_id=later.id, error=later.last_error)
+                            )
+                        break
         finally:
             self._busy.discard(chat)
             self._queued.release()
-            if requeue:  # storage trouble, or a retry: the row is still pending and ours
-                self._queues.setdefault(chat, deque()).appendleft(item)
+            for done in run:
+                if done not in back:
+                    self._held.discard(done.id)
+            if back:  # storage trouble, or a retry: the rows are still pending and ours
+                self._queues.setdefault(chat, deque()).extendleft(reversed(back))
                 self._schedule(chat, self.clock() + delay)
             else:
-                self._held.discard(item.id)
                 self._schedule(chat, self.clock())
-                if len(self._held) <= self.policy.batch // 2:
-                    self._hungry.set()
+            if len(self._held) <= self.policy.batch // 2:
+                self._hungry.set()
             self._wake.set()
+
+    async def _send_one(self, chat: Address, item: OutboxItem) -> tuple[Outcome, OutboxItem | None]:
+        """Send one marked row; its outcome, and the row to try again if it is one."""
+        await self._cleared(chat)
+        flight = self.gate.leave(chat)
+        try:
+            outcome = await self._deliver(chat, item)
+        finally:
+            self.gate.answered(flight)
+        self.journal.finish(outcome)
+        if outcome.status == SENT:
+            self.sent += 1
+        elif outcome.status in (FAILED, INACTIVE) and item.kind == "question":
+            await self._undeliverable(item)
+        elif outcome.status == PENDING and outcome.retry_at is not None:
+            # Tried again from here, before the chat's later messages: order kept.
+            return outcome, replace(item, attempts=item.attempts + 1, last_error=outcome.error)
+        return outcome, None
+
+    def _seconds_until(self, outcome: Outcome) -> float:
+        assert outcome.retry_at is not None
+        return max(0.0, (outcome.retry_at - self.services.clock.now()).total_seconds())
 
     async def _cleared(self, chat: Address) -> None:
         """Until the platform's windows let a request to ``chat`` leave now.
@@ -350,7 +396,7 @@ class Lane:
             task = asyncio.create_task(self._remember_card(item, sent.message_id))
             self._remembering.add(task)
             task.add_done_callback(self._remembering.discard)
-        return Outcome(item.id, SENT, remote_id=sent.message_id if sent else None)
+        return Outcome(item.id, SENT, remote_id=sent.message_id if sent else None, kind=item.kind)
 
     async def _undeliverable(self, item: OutboxItem) -> None:
         """A message from the advisory group did not reach the defender: the rooms hear it."""

@@ -44,6 +44,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.transports.base import Deliver, FileGate, TransportStartError
+from bot.transports.buttons import button_tokens
 from bot.transports.telegram_request import PollRecorder, telegram_start_problem
 from handlers.commands import InputTooLong, split_command
 from handlers.errors import where
@@ -74,7 +75,6 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096
 MAX_DOWNLOAD = 20_000_000  # the Bot API refuses getFile above 20 MB
 SEND_ATTEMPTS = 5
-TOKEN_LIFETIME = timedelta(days=30)
 SHUTDOWN_GRACE = 30.0  # seconds for in-flight updates to finish at stop
 TOKEN_REJECTED = "the Telegram server rejected the bot token (see telegram.token_env)"
 
@@ -223,9 +223,7 @@ class TelegramMessenger:
     async def ask(
         self, chat: Address, text: str, options: Sequence[Option], *, txn_id: str | None = None
     ) -> Sent:
-        tokens = await self.services.db.tokens.issue_many(
-            str(chat), [option.key for option in options], TOKEN_LIFETIME
-        )
+        tokens = await button_tokens(self.services.db, str(chat), options)
         rows = [
             [InlineKeyboardButton(option.label, callback_data=token)]
             for option, token in zip(options, tokens, strict=True)
@@ -371,6 +369,7 @@ class TelegramTransport:
             builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
         self.app = builder.build()
         self.services = services
+        services.post.token_platforms.add(self.platform.value)
         self.messenger = TelegramMessenger(self.app, services)
         self.poll_timeout = poll_timeout
         self.poll_interval = poll_interval

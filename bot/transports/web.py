@@ -33,6 +33,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.transports.base import Deliver, FileGate
+from bot.transports.buttons import button_tokens
 from handlers.messages import (
     Address,
     Attachment,
@@ -47,7 +48,6 @@ from handlers.services import Services
 
 log = logging.getLogger(__name__)
 
-TOKEN_LIFETIME = timedelta(days=30)
 MAX_HISTORY = 5000  # messages kept for reloaded pages
 SHUTDOWN_GRACE = 10.0  # seconds for a turn in flight to finish at stop
 MAX_FRAME = 16 * 1024 * 1024  # a WebSocket frame: a 10 MB file, base64-encoded
@@ -182,9 +182,7 @@ class WebMessenger:
     ) -> Sent:
         if txn_id in self._sent:
             return self._sent[txn_id]
-        tokens = await self.chats.services.db.tokens.issue_many(
-            self._check(chat), [option.key for option in options], TOKEN_LIFETIME
-        )
+        tokens = await button_tokens(self.chats.services.db, self._check(chat), options)
         buttons = [
             {"token": token, "label": option.label}
             for option, token in zip(options, tokens, strict=True)
@@ -235,6 +233,7 @@ class WebTransport:
         self, services: Services, layout: Layout, host: str = "127.0.0.1", port: int = 8080
     ) -> None:
         self.services = services
+        services.post.token_platforms.add(self.platform.value)
         self.layout = layout
         self.host = host
         self.port = port

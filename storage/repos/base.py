@@ -41,6 +41,10 @@ class Unit:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     open: bool = True
     checkpoint: bool = False
+    outbox_key: tuple[int, bytes] | None = None
+    """The data key this unit's outbox rows are sealed with: one per turn, not one
+    per message (a turn that answers, posts a card and tells the rooms creates
+    one key). Forgotten if the SAVEPOINT that created it rolls back."""
 
 
 _UNIT: ContextVar[Unit | None] = ContextVar("sosbot_unit", default=None)
@@ -81,6 +85,8 @@ class Store:
     """Writers waiting for ``write_lock`` (SQLite)."""
     posted: Callable[[str], None] | None = None
     """Called with a platform after a commit that queued messages for it (wakes the dispatcher)."""
+    scheduled: Callable[[datetime], None] | None = None
+    """Called with a deadline's time after the commit that set it (arms the scheduler)."""
     _seq: int = 0
 
     def next_seq(self) -> int:
@@ -94,6 +100,12 @@ class Store:
         hook = self.posted
         if hook is not None:
             self.after_commit(lambda: hook(platform))
+
+    def notify_scheduled(self, due_at: datetime) -> None:
+        """After the current unit commits, tell the scheduler a deadline is set for ``due_at``."""
+        hook = self.scheduled
+        if hook is not None:
+            self.after_commit(lambda: hook(due_at))
 
     async def checkpoint(self) -> None:
         """After an erasure: copy the ``-wal`` into the database and truncate it.
@@ -154,12 +166,27 @@ class Store:
         """
         unit = current_unit()
         if unit is not None:
-            with _storage_errors():
-                async with unit.session.begin_nested():
-                    yield unit.session
+            had_key = unit.outbox_key is not None
+            try:
+                with _storage_errors():
+                    async with unit.session.begin_nested():
+                        yield unit.session
+            except BaseException:
+                if not had_key:  # its row was rolled back with the savepoint
+                    unit.outbox_key = None
+                raise
             return
         async with self.unit() as fresh:
             yield fresh.session
+
+    async def outbox_key(self, session: AsyncSession) -> tuple[int, bytes]:
+        """The data key for outbox rows queued now: the unit's own, made once per unit."""
+        unit = current_unit()
+        if unit is None or unit.session is not session:
+            return await self.vault.new_key(session, self.now())
+        if unit.outbox_key is None:
+            unit.outbox_key = await self.vault.new_key(session, self.now())
+        return unit.outbox_key
 
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:

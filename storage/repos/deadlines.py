@@ -49,6 +49,7 @@ class Deadlines(Repository):
                     else:
                         row.due_at, row.step, row.updated_at = due_at, step, now
                     await session.flush()
+                    self._store.notify_scheduled(due_at)
                     return _deadline(row)
             except Conflict:  # created concurrently: update it instead
                 continue

@@ -87,6 +87,12 @@ with the same ref: the defender's "the group has been alerted" waits for the car
 (or, for an SOS raised again on an existing case, for the alarm to the rooms)."""
 
 
+def _tokens(options: list[list[str]]) -> tuple[str, ...]:
+    """The buttons' tokens stored with the options (all or none)."""
+    tokens = tuple(str(o[2]) for o in options if len(o) > 2)
+    return tokens if len(tokens) == len(options) else ()
+
+
 class Outbox(BroadcastHeaders):
     # ------------------------------------------------------------- enqueueing
     async def post(self, message: Message) -> int:
@@ -199,7 +205,8 @@ class Outbox(BroadcastHeaders):
                         language=row.language,
                         body=open_text(key, _TABLE, "body", row.id, row.body_enc),
                         attempts=attempts,
-                        options=tuple((str(k), str(label)) for k, label in options),
+                        options=tuple((str(o[0]), str(o[1])) for o in options),
+                        tokens=_tokens(options),
                         platform=row.platform or platform_of(address),
                         op=row.op or "text",
                         params=tuple((str(k), str(v)) for k, v in sorted(params.items())),
@@ -269,7 +276,11 @@ class Outbox(BroadcastHeaders):
                 ),
                 finished,
             )
-            sent = [o.item_id for o in outcomes if o.status == SENT]
+            sent = [
+                o.item_id
+                for o in outcomes
+                if o.status == SENT and (o.kind is None or o.kind in RELEASES)
+            ]
             await self._release_after(session, sent, now)
         if retried:
             await session.execute(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,6 +53,9 @@ class Outcome:
     error: str | None = None
     retry_at: datetime | None = None
     remote_id: str | None = None
+    kind: str | None = None
+    """The row's kind when the sender knows it: a sent row of a kind that releases
+    nothing (``RELEASES``) then costs no look-up of held rows."""
 
 
 def platform_of(address: str) -> str:
@@ -151,6 +154,8 @@ class Message:
     language: str | None = None
     op: str = "text"
     options: tuple[tuple[str, str], ...] = ()
+    tokens: tuple[str, ...] = ()
+    """Button tokens issued with the message (one per option), in the same transaction."""
     params: tuple[tuple[str, str], ...] = ()
     payload: bytes | None = None
     priority: int = 0
@@ -160,19 +165,30 @@ class Message:
 async def add_message(session: AsyncSession, store: Store, message: Message) -> int:
     """Queue one message inside the caller's transaction; returns its row id."""
     now = store.now()
-    key_id, key = await store.vault.new_key(session, now)
+    key_id, key = await store.outbox_key(session)
     row_id = new_id()
     seq = store.next_seq()
     op = "ask" if message.options and message.op == "text" else message.op
     if message.options:
-        extra = seal_json(key, _TABLE, "options", row_id, [list(o) for o in message.options])
+        tokens: list[tuple[str, ...]] = [(t,) for t in message.tokens] or [()] * len(
+            message.options
+        )
+        extra = seal_json(
+            key,
+            _TABLE,
+            "options",
+            row_id,
+            [[*option, *token] for option, token in zip(message.options, tokens, strict=True)],
+        )
     elif message.params:
         extra = seal_json(key, _TABLE, "options", row_id, dict(message.params))
     else:
         extra = None
     platform = platform_of(message.address)
-    session.add(
-        Row(
+    # A Core insert: a turn queues a few of these, and the ORM's flush costs
+    # several times the statement.
+    await session.execute(
+        insert(Row).values(
             id=row_id,
             kind=message.kind,
             ref=message.ref or f"m{seq}",
@@ -198,7 +214,6 @@ async def add_message(session: AsyncSession, store: Store, message: Message) -> 
             op=op,
         )
     )
-    await session.flush()
     if not message.held:
         store.notify_posted(platform)
     return row_id

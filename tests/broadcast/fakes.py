@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from bot.broadcast.dispatcher import Dispatcher
 from bot.broadcast.lane import LanePolicy
@@ -26,6 +26,8 @@ from handlers.settings import Settings
 from storage import Database
 from storage.records import OutboxItem
 from storage.repos.outbox import PENDING, SENDING, UNCERTAIN, Outcome
+
+T = TypeVar("T")
 
 EPOCH = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -206,6 +208,10 @@ class MemoryMembers:
 class FakeDb:
     outbox: MemoryOutbox
     members: MemoryMembers = field(default_factory=MemoryMembers)
+
+    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+        """A unit of work: the memory outbox applies each call at once."""
+        return await work()
 
 
 @dataclass

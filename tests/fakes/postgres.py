@@ -109,6 +109,7 @@ class PostgresServer:
         *,
         os_user: str = "postgres",
         startup_timeout: float = 30.0,
+        durable: bool = False,
     ) -> None:
         found = Path(bindir) if bindir is not None else find_pg_bindir()
         if found is None or not _has_binaries(found):
@@ -126,6 +127,8 @@ class PostgresServer:
         self._os_user = os_user
         self._tmpdir: Path | None = None
         self.startup_seconds: float | None = None
+        self.durable = durable
+        """fsync, synchronous_commit and full_page_writes on, as in production (benches)."""
 
     # ------------------------------------------------------------------ paths
     @property
@@ -234,9 +237,15 @@ class PostgresServer:
                         "-c listen_addresses=127.0.0.1",
                         f"-p {self.port}",
                         f"-k {self.socket_dir}",
-                        "-c fsync=off",
-                        "-c synchronous_commit=off",
-                        "-c full_page_writes=off",
+                        *(
+                            ()
+                            if self.durable
+                            else (
+                                "-c fsync=off",
+                                "-c synchronous_commit=off",
+                                "-c full_page_writes=off",
+                            )
+                        ),
                         "-c max_connections=200",
                     ]
                 )
