@@ -317,8 +317,9 @@ class Lane:
         finally:
             self._busy.discard(chat)
             self._queued.release()
+            kept = {item.id for item in back}  # (a retry is a new record of the same row)
             for done in run:
-                if done not in back:
+                if done.id not in kept:
                     self._held.discard(done.id)
             if back:  # storage trouble, or a retry: the rows are still pending and ours
                 self._queues.setdefault(chat, deque()).extendleft(reversed(back))
