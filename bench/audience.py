@@ -23,7 +23,7 @@ from pathlib import Path
 
 from handlers.refs import parse_ref
 from storage import MemberEntry
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness, default_settings, make_harness
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness, default_settings, make_harness
 
 REGIONS = ("Americas", "Africa", "MENA", "Europe")
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from handlers.messages import Address, IncomingMessage, Platform
 from storage import MemberEntry
-from tests.support.harness import ALICE, TRIAGE, default_settings, make_harness
-from tests.support.messenger import MemoryMessenger
+from tests.harness.bot import ALICE, TRIAGE, default_settings, make_harness
+from tests.harness.messenger import MemoryMessenger
 
 CONCURRENCY = 50  # messages handled at once, as transports do for different chats
 
@@ -80,7 +80,7 @@ async def run(members: int, url: str | None) -> None:
 
 
 async def open_appeal(bot: object) -> str:
-    from tests.support.harness import BOB, Harness
+    from tests.harness.bot import BOB, Harness
 
     assert isinstance(bot, Harness)
     answer = (await bot.send(ALICE, "/appeal new", chat=TRIAGE))[-1].text

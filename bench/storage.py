@@ -7,7 +7,7 @@ and the history, exactly as the bot does it. Run by hand, never in tests:
     .venv/bin/python bench/storage.py --cases 2000 --postgres postgresql+asyncpg://…/db
 
 Without ``--postgres`` a temporary PostgreSQL cluster is started with the
-test suite's helper (tests/fakes/postgres.py) when the binaries exist.
+test suite's helper (tests/servers/postgres.py) when the binaries exist.
 Prints figures only; asserts nothing.
 """
 
@@ -102,7 +102,7 @@ async def bench(url: str, cases: int, signatures: int) -> dict[str, float]:
 
 def postgres_server() -> object | None:
     try:
-        from tests.fakes.postgres import PostgresServer, find_pg_bindir
+        from tests.servers.postgres import PostgresServer, find_pg_bindir
     except ImportError:
         return None
     if find_pg_bindir() is None:

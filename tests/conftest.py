@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.plugins.components"]
+pytest_plugins = ["tests.servers.fixtures"]

@@ -25,7 +25,7 @@ from handlers.clock import SystemClock
 from handlers.services import Services
 from storage.migrate import upgrade_to_head
 from storage.repos.outbox import Delivery
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, StoredMessage
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, StoredMessage
 
 TOKEN = "123456:TEST-token-for-the-fake-server-only"
 MASTER_KEY = base64.b64encode(b"b" * 32).decode()

@@ -17,7 +17,7 @@ from handlers.conversation.record import State
 from handlers.conversation.steps import CONSENTS, STEPS, URGENCIES
 from handlers.i18n import render
 from tests.demo.browser import DemoPage
-from tests.demo.support import CASE_REF
+from tests.demo.constants import CASE_REF
 
 
 @dataclass(frozen=True)

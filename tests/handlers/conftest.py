@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Harness, make_harness
+from tests.harness.bot import Harness, make_harness
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import timedelta
 from handlers.messages import LOCATION_MIME, Address, Attachment, AttachmentKind, Platform
 from handlers.settings import Settings
 from tests.handlers.test_intake import full_report
-from tests.support.harness import ALICE, TRIAGE, Harness, default_settings, make_harness
+from tests.harness.bot import ALICE, TRIAGE, Harness, default_settings, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 PLAIN_ROOM = Address(Platform.MATRIX, "!plain:localhost")  # not end-to-end encrypted

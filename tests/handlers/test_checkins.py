@@ -9,7 +9,7 @@ from handlers import checkins
 from handlers.i18n import render
 from handlers.messages import Address, Platform
 from tests.handlers.test_intake import full_report
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     COORDINATOR,
     TRIAGE,
@@ -17,7 +17,7 @@ from tests.support.harness import (
     drain_outbox,
     make_harness,
 )
-from tests.support.messenger import Outgoing
+from tests.harness.messenger import Outgoing
 
 ANA = Address(Platform.TELEGRAM, "7001")
 MEMBER_GROUP = Address(Platform.TELEGRAM, "-100777")

@@ -20,7 +20,7 @@ from tests.handlers.test_appeals import (
     seed,
 )
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     BOB,
     TRIAGE,

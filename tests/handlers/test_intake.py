@@ -9,7 +9,7 @@ import pytest
 from handlers.i18n import FSI, render
 from handlers.messages import Address, Attachment, AttachmentKind, Platform
 from handlers.refs import parse_ref
-from tests.support.harness import TRIAGE, Harness, make_harness
+from tests.harness.bot import TRIAGE, Harness, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 
@@ -199,7 +199,7 @@ async def test_photos_and_documents_reach_the_case(bot: Harness) -> None:
 
 
 async def test_unencrypted_room_gets_metadata_only(tmp_path: Path) -> None:
-    from tests.support.harness import default_settings
+    from tests.harness.bot import default_settings
 
     room = Address(Platform.TELEGRAM, "-100555")
     bot = await make_harness(tmp_path, default_settings(advisory_rooms=(room,)))

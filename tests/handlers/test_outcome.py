@@ -19,7 +19,7 @@ from tests.handlers.test_appeals import (
     seed,
 )
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import ALICE, Harness, make_harness
+from tests.harness.bot import ALICE, Harness, make_harness
 
 LATE_GROUP = Address(Platform.TELEGRAM, "-1004")  # registered after the appeal was sent
 

@@ -11,7 +11,7 @@ from handlers.messages import Address, Attachment, AttachmentKind, Platform
 from handlers.refs import parse_ref
 from tests.handlers.test_appeals import LUCIA, STRANGER, TIERRA_GROUP, UNREGISTERED, say, seed
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     BOB,
     TRIAGE,

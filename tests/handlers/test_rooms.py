@@ -11,7 +11,7 @@ import pytest
 from handlers import rooms
 from handlers.messages import Address, Platform
 from handlers.settings import Settings
-from tests.support.harness import (
+from tests.harness.bot import (
     COORDINATOR,
     TRIAGE,
     Harness,

@@ -11,7 +11,7 @@ from handlers.messages import Address, Platform
 from storage import Referral
 from storage.records_casework import PartnerEntry
 from tests.handlers.test_intake import full_report, ref_in
-from tests.support.harness import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
+from tests.harness.bot import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 SARA = Address(Platform.MATRIX, "@sara:localhost")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support.harness import Harness, make_harness
+from tests.harness.bot import Harness, make_harness
 from tests.telegram.conftest import world  # noqa: F401 - the Telegram world fixture
 
 # Property tests: 300 examples per property while developing, 500 in CI

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot import logs
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.support.harness import make_harness
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.harness.bot import make_harness
 from tests.unit.test_cli import sosbot
 
 REF = "C-QQ7QQ7"

@@ -43,8 +43,8 @@ from handlers.router import Router
 from handlers.services import Services
 from handlers.turn import resolve_choice
 from storage import Database
-from tests.support.harness import TRIAGE, Harness, default_settings
-from tests.support.messenger import MemoryMessenger
+from tests.harness.bot import TRIAGE, Harness, default_settings
+from tests.harness.messenger import MemoryMessenger
 
 EXAMPLE = (Path(__file__).parents[2] / "bot" / "config.example.toml").read_text()
 

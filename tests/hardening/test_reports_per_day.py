@@ -11,7 +11,7 @@ import pytest
 from handlers.messages import Address, Platform
 from storage.records import EventKind
 from tests.handlers.test_intake import ref_in
-from tests.support.harness import TRIAGE, Harness, default_settings, make_harness
+from tests.harness.bot import TRIAGE, Harness, default_settings, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7201")
 LUIS = Address(Platform.TELEGRAM, "7202")

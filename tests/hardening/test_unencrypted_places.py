@@ -13,7 +13,7 @@ from handlers.broadcast import ProgressReporter
 from handlers.messages import Address, Platform
 from tests.handlers.test_appeals import TIERRA_GROUP, ready_appeal, seed
 from tests.handlers.test_intake import ANA, ANSWERS, full_report
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     BOB,
     TRIAGE,

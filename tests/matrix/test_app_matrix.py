@@ -13,7 +13,7 @@ from bot.config import load_secrets, parse_config
 from bot.transports.matrix import MatrixOptions, MatrixTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
-from tests.matrix.support import MEGOLM, BotKit, Peer, SendPolicy
+from tests.matrix.peers import MEGOLM, BotKit, Peer, SendPolicy
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 KEY = base64.b64encode(b"s" * 32).decode()

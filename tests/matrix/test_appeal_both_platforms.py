@@ -19,8 +19,8 @@ from bot.transports.matrix import MatrixOptions, MatrixTransport
 from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.matrix.support import MEGOLM, BotKit, SendPolicy
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.matrix.peers import MEGOLM, BotKit, SendPolicy
 from tests.matrix.test_app_matrix import answer
 from tests.telegram.conftest import TOKEN
 

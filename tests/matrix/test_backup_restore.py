@@ -17,7 +17,7 @@ from bot.config import load_config, load_secrets
 from bot.transports.matrix import MatrixOptions, MatrixTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
-from tests.matrix.support import MEGOLM, BotKit, SendPolicy
+from tests.matrix.peers import MEGOLM, BotKit, SendPolicy
 from tests.matrix.test_app_matrix import answer, bot_of
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")

@@ -23,9 +23,9 @@ from bot.transports.matrix import MatrixOptions, MatrixTransport
 from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.fakes.telegram_state import FakeUser
-from tests.matrix.support import MEGOLM, BotKit, Peer, SendPolicy
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.fakes.telegram.state import FakeUser
+from tests.matrix.peers import MEGOLM, BotKit, Peer, SendPolicy
 from tests.matrix.test_app_matrix import answer
 from tests.telegram.conftest import TOKEN
 

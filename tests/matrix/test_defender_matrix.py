@@ -16,7 +16,7 @@ from bot.config import load_secrets, parse_config
 from bot.transports.matrix import MatrixOptions, MatrixTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
-from tests.matrix.support import MEGOLM, BotKit, Peer, SendPolicy
+from tests.matrix.peers import MEGOLM, BotKit, Peer, SendPolicy
 from tests.matrix.test_app_matrix import answer, bot_of
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")

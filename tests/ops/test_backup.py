@@ -20,9 +20,9 @@ import pytest
 from handlers.clock import SystemClock
 from storage import Database
 from storage.repos.outbox import Delivery
-from tests.fakes.postgres import PostgresServer
-from tests.fakes.telegram_api import FakeTelegramServer, FakeUser
-from tests.ops.support import MASTER_KEY, TOKEN, Deployment, report
+from tests.fakes.telegram.server import FakeTelegramServer, FakeUser
+from tests.ops.deployment import MASTER_KEY, TOKEN, Deployment, report
+from tests.servers.postgres import PostgresServer
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 SQLITE = "sqlite+aiosqlite:///data/sosbot.db"

@@ -13,7 +13,7 @@ import pytest
 from bot.monitoring import Monitor
 from storage.errors import StorageError
 from tests.handlers.test_intake import ANA, ref_in
-from tests.support.harness import TRIAGE, make_harness
+from tests.harness.bot import TRIAGE, make_harness
 
 
 async def test_failed_turns_and_undelivered_cards_are_counted(

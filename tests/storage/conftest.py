@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import Database
 from storage.engine import make_engine
 from storage.migrate import upgrade_to_head
-from tests.fakes.postgres import PostgresServer
+from tests.servers.postgres import PostgresServer
 
 BACKENDS = ["sqlite", "postgresql"]
 TEMPLATE_DB = "sosbot_storage_template"

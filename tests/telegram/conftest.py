@@ -16,7 +16,7 @@ from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
 from storage.migrate import upgrade_to_head
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
 
 TOKEN = "123456:TEST-token-for-the-fake-server-only"
 MASTER_KEY = base64.b64encode(b"m" * 32).decode()

@@ -13,8 +13,8 @@ from bot.transports.telegram import TelegramTransport, Webhook
 from handlers.clock import FakeClock
 from handlers.services import Services
 from storage.migrate import upgrade_to_head
-from tests.fakes.net import free_port
-from tests.fakes.telegram_api import FakeTelegramServer
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.servers.net import free_port
 from tests.telegram.conftest import MASTER_KEY, TOKEN
 
 

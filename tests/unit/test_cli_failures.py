@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.net import free_port
+from tests.servers.net import free_port
 from tests.unit.test_cli import sosbot
 
 ROOT = Path(__file__).resolve().parents[2]

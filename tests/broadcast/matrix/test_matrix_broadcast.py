@@ -29,7 +29,7 @@ from handlers.services import Services
 from handlers.settings import Settings
 from storage import Database
 from storage.repos.outbox import INACTIVE, SENT, Delivery
-from tests.matrix.support import BotKit, Peer, Recorder
+from tests.matrix.peers import BotKit, Peer, Recorder
 
 ROOMS = 4
 POLICY = LanePolicy(Platform.MATRIX, idempotent=True, poll_interval=0.05, backoff=0.2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.messages import Address
 from tests.handlers.test_intake import ANSWERS, ref_in
-from tests.support.harness import Harness
+from tests.harness.bot import Harness
 
 
 async def report(bot: Harness, who: Address, consent: str = "public_anonymised") -> str:

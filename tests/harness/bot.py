@@ -21,7 +21,7 @@ from handlers.settings import Settings
 from storage import Database
 from storage.migrate import upgrade_to_head
 from storage.repos.outbox import INACTIVE, PENDING, SENT, Outcome
-from tests.support.messenger import MemoryMessenger, Outgoing
+from tests.harness.messenger import MemoryMessenger, Outgoing
 
 TRIAGE = Address(Platform.MATRIX, "!triage:localhost")
 ALICE = Address(Platform.MATRIX, "@alice:localhost")

@@ -16,7 +16,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser, StoredMessage
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser, StoredMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-token-for-the-fake-server-only"

@@ -32,7 +32,7 @@ from bot.transports.matrix_crosssign import CrossSigner, Outcome
 from bot.transports.matrix_messenger import SendPolicy
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
-from tests.fakes.synapse import SynapseServer
+from tests.servers.synapse import SynapseServer
 
 SYNC_MS = 200
 WAIT = 20.0
