@@ -8,38 +8,25 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from bot.admin import EXIT_ERROR, EXIT_OK, open_database
+from bot.admin import EXIT_ERROR, EXIT_OK, open_database, parsed_or_said, with_database
 from bot.config import Config
 from handlers import statistics
 from handlers.partners_csv import parse_csv, to_csv
-from handlers.registry import RegistryFileError
 from handlers.stats import months
 
 
 async def partners_import(config: Config, environ: Mapping[str, str], text: str) -> int:
     """Import a partner CSV: every row checked first; one bad row imports nothing."""
-    try:
-        entries = parse_csv(text)
-    except RegistryFileError as exc:
-        print(f"partners import: nothing imported; {len(exc.errors)} problem(s):", file=sys.stderr)
-        for error in exc.errors:
-            print(f"  {error}", file=sys.stderr)
+    entries = parsed_or_said("partners import", parse_csv, text)
+    if entries is None:
         return EXIT_ERROR
-    db = await open_database(config, environ)
-    try:
-        count = await db.partners.import_partners(entries)
-    finally:
-        await db.close()
+    count = await with_database(config, environ, lambda db: db.partners.import_partners(entries))
     print(f"partners import: {count} partners imported or updated")
     return EXIT_OK
 
 
 async def partners_export(config: Config, environ: Mapping[str, str], out: TextIO) -> int:
-    db = await open_database(config, environ)
-    try:
-        entries = await db.partners.export_partners()
-    finally:
-        await db.close()
+    entries = await with_database(config, environ, lambda db: db.partners.export_partners())
     out.write(to_csv(entries))
     return EXIT_OK
 
