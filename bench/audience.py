@@ -77,8 +77,7 @@ async def run(members: int, subscribed: int, url: str | None) -> None:
             answer, took = await timed(bot, f"/appeal outcome {ref} send")
             print(f"/appeal outcome send: {took:.2f} s — {answer}")
         finally:
-            await bot.scheduler.stop()
-            await bot.db.close()
+            await bot.close()
 
 
 def main() -> None:

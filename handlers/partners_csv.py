@@ -16,18 +16,16 @@ problem is reported with its row.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Sequence
 
 from handlers.registry import (
     RegistryFileError,
     RowError,
+    csv_text,
     language_errors,
     name_errors,
     read_csv,
-    safe_cell,
     split_cell,
 )
 from handlers.vocab import REFERRAL_KINDS
@@ -90,10 +88,17 @@ def parse_csv(text: str) -> list[PartnerEntry]:
 
 
 def to_csv(entries: Sequence[PartnerEntry]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*REQUIRED, *OPTIONAL])
-    for e in entries:
-        row = [e.name, ";".join(e.kinds), ";".join(e.regions), ";".join(e.languages)]
-        writer.writerow([safe_cell(cell) for cell in (*row, e.contact, e.notes)])
-    return buffer.getvalue()
+    return csv_text(
+        [*REQUIRED, *OPTIONAL],
+        (
+            [
+                e.name,
+                ";".join(e.kinds),
+                ";".join(e.regions),
+                ";".join(e.languages),
+                e.contact,
+                e.notes,
+            ]
+            for e in entries
+        ),
+    )

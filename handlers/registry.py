@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from handlers.ids import is_group, is_person
@@ -201,20 +201,31 @@ def _parse_rows(rows: list[CsvRow]) -> list[MemberEntry]:
     return entries
 
 
-def to_csv(entries: Sequence[MemberEntry]) -> str:
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A CSV file operators edit: the header, then the rows with every cell made safe
+    for spreadsheets (``safe_cell``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*REQUIRED, "kind"])
-    for e in entries:
-        row = [
-            e.name,
-            e.country,
-            e.region,
-            ";".join(e.languages),
-            ";".join(e.working_groups),
-            ";".join(e.contacts),
-            ";".join(e.groups),
-            e.kind,
-        ]
+    writer.writerow(header)
+    for row in rows:
         writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()
+
+
+def to_csv(entries: Sequence[MemberEntry]) -> str:
+    return csv_text(
+        [*REQUIRED, "kind"],
+        (
+            [
+                e.name,
+                e.country,
+                e.region,
+                ";".join(e.languages),
+                ";".join(e.working_groups),
+                ";".join(e.contacts),
+                ";".join(e.groups),
+                e.kind,
+            ]
+            for e in entries
+        ),
+    )

@@ -32,5 +32,4 @@ CASEWORK = Casework(
 async def bot(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:  # noqa: F811
     harness = await make_harness(tmp_path, default_settings(casework=CASEWORK), url=db_url)
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()

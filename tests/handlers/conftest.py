@@ -12,5 +12,4 @@ from tests.harness.bot import Harness, make_harness
 async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await make_harness(tmp_path)
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()

@@ -106,5 +106,4 @@ async def test_voice_video_and_location_reach_only_encrypted_rooms(tmp_path: obj
         assert files_in(bot, PLAIN_ROOM) == []
         assert "2.444" not in " ".join(o.text for o in bot.matrix.to(PLAIN_ROOM))
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()

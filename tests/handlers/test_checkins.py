@@ -84,8 +84,7 @@ async def test_a_missed_checkin_alerts_once_and_escalates_across_a_restart(
     alerts = room(first, "Missed check-in")
     assert len(alerts) == 1 and ref in alerts[0]
     assert "Last answer: never" in alerts[0]
-    await first.scheduler.stop()
-    await first.db.close()
+    await first.close()
 
     # The bot restarts; the escalation still comes on time (immediate: 15 minutes).
     second = await make_harness(tmp_path)
@@ -105,8 +104,7 @@ async def test_a_missed_checkin_alerts_once_and_escalates_across_a_restart(
     # The defender answers at last: the room hears it.
     await second.press(ANA, "I am safe")
     assert room(second, f"The defender of {ref} answered the missed check-in: safe.")
-    await second.scheduler.stop()
-    await second.db.close()
+    await second.close()
 
 
 async def safe_reply(bot: Harness, account: Address) -> str:

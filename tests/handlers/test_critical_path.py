@@ -118,8 +118,7 @@ async def test_alerted_only_once_a_room_has_the_card(tmp_path: Path) -> None:
         await bot.advance(timedelta(minutes=5))
         assert len([o for o in bot.telegram.to(ANA) if "alertado" in o.text]) == 1
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()
 
 
 async def test_no_truth_message_when_the_card_arrived(bot: Harness) -> None:

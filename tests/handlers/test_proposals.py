@@ -30,8 +30,7 @@ async def network(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await make_harness(tmp_path, settings)
     await seed(harness)
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()
 
 
 def ref_in(text: str, letter: str) -> str:

@@ -35,8 +35,7 @@ def harness(tmp_path: Path) -> Open:
         try:
             yield bot
         finally:
-            await bot.scheduler.stop()
-            await bot.db.close()
+            await bot.close()
 
     return open_
 

@@ -50,5 +50,4 @@ settings.load_profile(
 async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await make_harness(tmp_path)
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()

@@ -47,8 +47,7 @@ async def logged_while_storing(tmp_path: Path, *, verbose: bool, debug_sql: bool
     try:
         await bot.db.cases.create(REF, None, "days", "advisory_only", "telegram", "x", "", "")
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()
     return "\n".join(capture.lines)
 
 

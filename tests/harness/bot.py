@@ -61,6 +61,11 @@ class Harness:
     def db(self) -> Database:
         return self.services.db
 
+    async def close(self) -> None:
+        """Stop the scheduler, then close the database: a test's end, or a restart's."""
+        await self.scheduler.stop()
+        await self.db.close()
+
     def messenger(self, platform: Platform) -> MemoryMessenger:
         return self.telegram if platform is Platform.TELEGRAM else self.matrix
 

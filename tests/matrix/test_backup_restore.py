@@ -13,12 +13,11 @@ import pytest
 from bot.app import App
 from bot.backup import backup as take_backup
 from bot.backup import restore
-from bot.config import load_config, load_secrets
-from bot.transports.matrix import MatrixOptions, MatrixTransport
+from bot.config import load_config
 from handlers.clock import FakeClock
-from handlers.services import Services
-from tests.matrix.peers import MEGOLM, BotKit, SendPolicy
-from tests.matrix.test_app_matrix import answer, bot_of
+from tests.matrix.apps import answer, report_to_summary, start_app
+from tests.matrix.peers import BotKit
+from tests.matrix.test_app_matrix import bot_of
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 KEY = base64.b64encode(b"r" * 32).decode()
@@ -44,29 +43,14 @@ advisors = ["matrix:{advisor}"]
 
 async def start(kit: BotKit, config_file: Path, clock: FakeClock) -> App:
     config = load_config(config_file)
-    env = {"SOSBOT_MASTER_KEY": KEY, "SOSBOT_MATRIX_PASSWORD": kit.password}
-    options = MatrixOptions(sync_timeout_ms=200, send=SendPolicy(network_delay=0.05))
-
-    def transports(services: Services) -> list[MatrixTransport]:
-        return [MatrixTransport.from_config(config, kit.password, services, options)]
-
-    app = await App.build(config, load_secrets(config, env), clock, transports=transports)  # type: ignore[arg-type]
-    await app.start()
-    return app
+    return await start_app(kit, config, clock, key=KEY)
 
 
 async def test_a_restored_backup_keeps_the_device_and_the_conversation(
     kit: BotKit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     advisor = await kit.person("advisor", tmp_path)
-    created = await advisor.client.room_create(
-        name="Triage",
-        invite=[kit.user_id],
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    triage = str(created.room_id)  # type: ignore[union-attr]
+    triage = await advisor.new_room("Triage", [kit.user_id])
     clock = FakeClock()
     first = write_config(kit, tmp_path / "first", triage, advisor.user_id)
     app = await start(kit, first, clock)
@@ -76,14 +60,7 @@ async def test_a_restored_backup_keeps_the_device_and_the_conversation(
         await advisor.wait_for_member(triage, bot)
         defender = await kit.person("defender", tmp_path)
         dm = await defender.open_dm(bot)
-        await answer(defender, dm, bot, "!report", "What is happening?")
-        await answer(defender, dm, bot, "Armed men came to our office", "Noted")
-        await answer(defender, dm, bot, "done", "Where is this happening?")
-        await answer(defender, dm, bot, "Tunis", "Who is at risk?")
-        await answer(defender, dm, bot, "the women's collective", "How urgent")
-        await answer(defender, dm, bot, "1", "What may the network do")
-        await answer(defender, dm, bot, "advisory group only", "safe way")
-        await answer(defender, dm, bot, "skip", "Please check your report")
+        await report_to_summary(defender, dm, bot, "Armed men came to our office")
 
         # The backup is taken while the bot runs (what `sosbot backup FILE` calls;
         # the CLI itself is run as a process in tests/ops/test_backup.py).

@@ -57,5 +57,4 @@ async def test_failed_turns_and_undelivered_cards_are_counted(
         await monitor.refresh()
         assert undelivered() == 0
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()

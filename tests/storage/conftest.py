@@ -146,6 +146,12 @@ async def raw(url: str) -> AsyncIterator[AsyncConnection]:
         await engine.dispose()
 
 
+async def tamper(url: str, sql: str) -> None:
+    """One statement behind storage's back, as an attacker with the database file would."""
+    async with raw(url) as conn:
+        await conn.execute(text(sql))
+
+
 async def scalar(url: str, sql: str, **params: object) -> object:
     async with raw(url) as conn:
         return (await conn.execute(text(sql), params)).scalar()
