@@ -4,6 +4,7 @@ and what a Matrix person says to it."""
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 from bot.app import App
@@ -17,6 +18,7 @@ from tests.matrix.peers import SYNC_MS, BotKit, Peer
 from tests.telegram.conftest import TOKEN
 
 KEY = base64.b64encode(b"s" * 32).decode()
+CASE_REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 
 
 def matrix_config(
@@ -99,3 +101,22 @@ async def report_to_summary(defender: Peer, dm: str, bot: MatrixTransport, what:
     await answer(defender, dm, bot, "advisory group only", "safe way")
     await answer(defender, dm, bot, "skip", "Please check your report")
     return urgency
+
+
+async def confirm_and_see_card(
+    defender: Peer, dm: str, advisor: Peer, triage: str, bot: MatrixTransport
+) -> str:
+    """Send the report from its summary; once the advisors' room has its card (every
+    message there from the bot decrypted), the card's text."""
+    receipt = await answer(defender, dm, bot, "1", "case reference")
+    match = CASE_REF.search(receipt)
+    assert match, receipt
+    ref = match.group(0)
+
+    def card() -> list[str]:
+        return [b for b in advisor.bodies(triage, bot.user_id) if ref in b and "New case" in b]
+
+    await advisor.until(lambda: bool(card()), "the case card")
+    messages = advisor.from_sender(triage, bot.user_id)
+    assert messages and all(getattr(e, "decrypted", False) for e in messages), "only encrypted"
+    return card()[0]

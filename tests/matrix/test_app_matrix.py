@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.app import App
 from bot.transports.matrix import MatrixTransport
 from handlers.clock import FakeClock
-from tests.matrix.apps import answer, matrix_config, report_to_summary
+from tests.matrix.apps import answer, confirm_and_see_card, matrix_config, report_to_summary
 from tests.matrix.apps import start_app as start_on_synapse
 from tests.matrix.peers import BotKit, Peer
 
@@ -53,19 +53,8 @@ async def test_encrypted_report_to_card_across_a_restart(kit: BotKit, tmp_path: 
         bot = bot_of(app)
         assert bot.client is not None and bot.client.device_id == device
 
-        receipt = await answer(defender, dm, bot, "1", "case reference")
-        match = REF.search(receipt)
-        assert match, receipt
-        ref = match.group(0)
-
-        def card() -> list[str]:
-            return [b for b in advisor.bodies(triage, bot.user_id) if ref in b and "New case" in b]
-
-        await advisor.until(lambda: bool(card()), "the case card")
-        text = card()[0]
+        text = await confirm_and_see_card(defender, dm, advisor, triage, bot)
         assert "Armed men came to <b>our</b> office" in text and "Tunis" in text
-        messages = advisor.from_sender(triage, bot.user_id)
-        assert messages and all(getattr(e, "decrypted", False) for e in messages), "only encrypted"
     finally:
         await app.stop()
 

@@ -4,7 +4,6 @@ folder: the same device goes on decrypting and encrypting (issue 18, item 4)."""
 from __future__ import annotations
 
 import base64
-import re
 import tarfile
 from pathlib import Path
 
@@ -15,11 +14,10 @@ from bot.backup import backup as take_backup
 from bot.backup import restore
 from bot.config import load_config
 from handlers.clock import FakeClock
-from tests.matrix.apps import answer, report_to_summary, start_app
+from tests.matrix.apps import confirm_and_see_card, report_to_summary, start_app
 from tests.matrix.peers import BotKit
 from tests.matrix.test_app_matrix import bot_of
 
-REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 KEY = base64.b64encode(b"r" * 32).decode()
 
 
@@ -89,17 +87,7 @@ async def test_a_restored_backup_keeps_the_device_and_the_conversation(
     try:
         bot = bot_of(app)
         assert bot.client is not None and bot.client.device_id == device
-        receipt = await answer(defender, dm, bot, "1", "case reference")
-        match = REF.search(receipt)
-        assert match, receipt
-        ref = match.group(0)
-
-        def card() -> list[str]:
-            return [b for b in advisor.bodies(triage, bot.user_id) if ref in b and "New case" in b]
-
-        await advisor.until(lambda: bool(card()), "the case card")
-        assert "Armed men came to our office" in card()[0] and "Tunis" in card()[0]
-        messages = advisor.from_sender(triage, bot.user_id)
-        assert messages and all(getattr(e, "decrypted", False) for e in messages)
+        text = await confirm_and_see_card(defender, dm, advisor, triage, bot)
+        assert "Armed men came to our office" in text and "Tunis" in text
     finally:
         await app.stop()
