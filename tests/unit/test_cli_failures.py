@@ -17,12 +17,6 @@ TOKEN = {"SOSBOT_TELEGRAM_TOKEN": "123456:TEST-token-for-no-server-at-all"}
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|DEBUG) ")
 
 
-@pytest.fixture
-def initialised(tmp_path: Path) -> Path:
-    assert sosbot(tmp_path, "init").returncode == 0
-    return tmp_path
-
-
 def configure(folder: Path, telegram: str = "", advisory: str = "") -> None:
     config = folder / "config.toml"
     text = config.read_text()
