@@ -15,7 +15,7 @@ from typing import TextIO, TypeVar
 from bot.config import MASTER_KEY_ENV, Config, read_master_key
 from handlers.clock import SystemClock
 from handlers.registry import RegistryFileError, parse_csv, to_csv
-from storage import Database
+from storage import Database, MemberEntry
 from storage.admin import rotate_master_key, verify_audit
 from storage.keys import (
     fsync_dir,
@@ -141,20 +141,42 @@ async def with_database(
         await db.close()
 
 
-async def members_import(config: Config, environ: Mapping[str, str], text: str) -> int:
-    """Import a member CSV: every row checked first; one bad row imports nothing."""
-    entries = parsed_or_said("members import", parse_csv, text)
+async def import_file(
+    config: Config,
+    environ: Mapping[str, str],
+    text: str,
+    command: str,
+    parse: Callable[[str], T],
+    store: Callable[[Database, T], Awaitable[int]],
+    what: str,
+) -> int:
+    """``sosbot members|partners import``: every row checked first (one bad row
+    imports nothing), then ``store`` in the database; says how many ``what``."""
+    entries = parsed_or_said(command, parse, text)
     if entries is None:
         return EXIT_ERROR
+    count = await with_database(config, environ, lambda db: store(db, entries))
+    print(f"{command}: {count} {what} imported or updated")
+    return EXIT_OK
 
-    async def store(db: Database) -> int:
+
+async def members_import(config: Config, environ: Mapping[str, str], text: str) -> int:
+    """Import a member CSV: every row checked first; one bad row imports nothing."""
+
+    async def store(db: Database, entries: list[MemberEntry]) -> int:
         count = await db.members.import_members(entries)
         await db.audit.append("system", "members.import", None, str(count))
         return count
 
-    count = await with_database(config, environ, store)
-    print(f"members import: {count} organisations and individuals imported or updated")
-    return EXIT_OK
+    return await import_file(
+        config,
+        environ,
+        text,
+        "members import",
+        parse_csv,
+        store,
+        "organisations and individuals",
+    )
 
 
 async def members_export(config: Config, environ: Mapping[str, str], out: TextIO) -> int:

@@ -8,21 +8,22 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from bot.admin import EXIT_ERROR, EXIT_OK, open_database, parsed_or_said, with_database
+from bot.admin import EXIT_ERROR, EXIT_OK, import_file, open_database, with_database
 from bot.config import Config
 from handlers import statistics
 from handlers.partners_csv import parse_csv, to_csv
 from handlers.stats import months
+from storage import Database
+from storage.records_casework import PartnerEntry
 
 
 async def partners_import(config: Config, environ: Mapping[str, str], text: str) -> int:
     """Import a partner CSV: every row checked first; one bad row imports nothing."""
-    entries = parsed_or_said("partners import", parse_csv, text)
-    if entries is None:
-        return EXIT_ERROR
-    count = await with_database(config, environ, lambda db: db.partners.import_partners(entries))
-    print(f"partners import: {count} partners imported or updated")
-    return EXIT_OK
+
+    async def store(db: Database, entries: list[PartnerEntry]) -> int:
+        return await db.partners.import_partners(entries)
+
+    return await import_file(config, environ, text, "partners import", parse_csv, store, "partners")
 
 
 async def partners_export(config: Config, environ: Mapping[str, str], out: TextIO) -> int:
