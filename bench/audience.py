@@ -23,7 +23,7 @@ from pathlib import Path
 
 from handlers.refs import parse_ref
 from storage import MemberEntry
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness, default_settings, make_harness
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness, default_settings, make_harness
 
 REGIONS = ("Americas", "Africa", "MENA", "Europe")
 
@@ -77,8 +77,7 @@ async def run(members: int, subscribed: int, url: str | None) -> None:
             answer, took = await timed(bot, f"/appeal outcome {ref} send")
             print(f"/appeal outcome send: {took:.2f} s — {answer}")
         finally:
-            await bot.scheduler.stop()
-            await bot.db.close()
+            await bot.close()
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ Parts:
 - ``engine``: ``--engine`` messages to a messenger that returns at once: the
   dispatcher and its database alone.
 - ``matrix``: ``--rooms`` encrypted rooms (default 200) on a local Synapse
-  (tests/fakes/synapse.py) with the bot exempt from rate limits: the time
+  (tests/servers/synapse.py) with the bot exempt from rate limits: the time
   until every room has the message (``--matrix-rate``: the dispatcher's
   Matrix gate, 20/s in the bot). With ``--matrix-default-limit``, a second
   appeal to the same rooms after the exemption is removed: Synapse's
@@ -54,7 +54,7 @@ from handlers.messages import Platform
 from storage.repos.outbox import Delivery
 from tests.broadcast.conftest import TOKEN
 from tests.broadcast.conftest import build_bot as build_test_bot
-from tests.fakes.telegram_api import FakeTelegramServer
+from tests.fakes.telegram.server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "URGENT ACTION: sign the letter for the radio presenters of Cauca. " * 4
@@ -149,7 +149,7 @@ def _record_round_trips(app: Any) -> list[float]:
 SERVER_SCRIPT = """
 import asyncio, sys
 sys.path.insert(0, {root!r})
-from tests.fakes.telegram_api import FakeTelegramServer
+from tests.fakes.telegram.server import FakeTelegramServer
 
 async def main():
     server = FakeTelegramServer(rate_limits=False)

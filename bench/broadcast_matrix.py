@@ -31,8 +31,8 @@ from handlers.services import Services
 from handlers.settings import Settings
 from storage import Database
 from storage.repos.outbox import Delivery
-from tests.fakes.synapse import SynapseServer
-from tests.matrix.support import MEGOLM, BotKit, Recorder, localpart
+from tests.matrix.peers import MEGOLM, BotKit, Recorder, localpart
+from tests.servers.synapse import SynapseServer
 
 TEXT = "URGENT ACTION: sign the letter for the radio presenters of Cauca."
 SYNAPSE_DEFAULT_MESSAGE_RATE = {"per_second": 0.2, "burst_count": 10}

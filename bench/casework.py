@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.storage import postgres_server
+from bench.storage import on_both_backends, print_table
 from handlers import statistics
 from handlers.statistics import DIMENSIONS
 from storage import Database
@@ -91,28 +90,8 @@ async def main() -> None:
     parser.add_argument("--postgres", help="a postgresql+asyncpg:// URL of an empty database")
     args = parser.parse_args()
 
-    table: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        table["SQLite"] = await bench(url, args.cases, args.rows)
-    server = None
-    pg_url = args.postgres
-    if pg_url is None:
-        server = postgres_server()
-        if server is not None:
-            pg_url = server.create_database("sosbot_bench")  # type: ignore[attr-defined]
-    try:
-        if pg_url is not None:
-            table["PostgreSQL"] = await bench(pg_url, args.cases, args.rows)
-        else:
-            print("PostgreSQL: skipped (no --postgres URL and no local binaries)")
-    finally:
-        if server is not None:
-            server.stop()  # type: ignore[attr-defined]
-    names = list(next(iter(table.values())))
-    print(f"{'':36}" + "".join(f"{backend:>14}" for backend in table))
-    for name in names:
-        print(f"{name:36}" + "".join(f"{table[b][name]:>14.1f}" for b in table))
+    table = await on_both_backends(lambda url: bench(url, args.cases, args.rows), args.postgres)
+    print_table(table, 36, 1)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storage.records import DeadlineKind
-from tests.support.harness import TRIAGE, drain_outbox, make_harness
+from tests.harness.bot import TRIAGE, drain_outbox, make_harness
 
 
 async def main(series: int) -> None:

@@ -33,7 +33,7 @@ from bot.config import load_secrets, parse_config
 from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
 
 TOKEN = "123456:BENCH-token-for-the-fake-server-only"
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")

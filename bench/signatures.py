@@ -22,8 +22,8 @@ from pathlib import Path
 
 from handlers.messages import Address, IncomingMessage, Platform
 from storage import MemberEntry
-from tests.support.harness import ALICE, TRIAGE, default_settings, drain_outbox, make_harness
-from tests.support.messenger import MemoryMessenger
+from tests.harness.bot import ALICE, TRIAGE, default_settings, drain_outbox, make_harness
+from tests.harness.messenger import MemoryMessenger
 
 CONCURRENCY = 50  # messages handled at once, as transports do for different chats
 
@@ -89,7 +89,7 @@ async def run(members: int, url: str | None) -> None:
 
 
 async def open_appeal(bot: object) -> str:
-    from tests.support.harness import BOB, Harness
+    from tests.harness.bot import BOB, Harness
 
     assert isinstance(bot, Harness)
     answer = (await bot.send(ALICE, "/appeal new", chat=TRIAGE))[-1].text
@@ -119,7 +119,7 @@ def main() -> None:
     if not args.postgres:
         asyncio.run(run(args.members, args.url))
         return
-    from tests.fakes.postgres import PostgresServer
+    from tests.servers.postgres import PostgresServer
 
     with PostgresServer(durable=True) as server:
         print("PostgreSQL: fsync, synchronous_commit and full_page_writes on")

@@ -7,7 +7,7 @@ and the history, exactly as the bot does it. Run by hand, never in tests:
     .venv/bin/python bench/storage.py --cases 2000 --postgres postgresql+asyncpg://…/db
 
 Without ``--postgres`` a temporary PostgreSQL cluster is started with the
-test suite's helper (tests/fakes/postgres.py) when the binaries exist.
+test suite's helper (tests/servers/postgres.py) when the binaries exist.
 Prints figures only; asserts nothing.
 """
 
@@ -102,12 +102,47 @@ async def bench(url: str, cases: int, signatures: int) -> dict[str, float]:
 
 def postgres_server() -> object | None:
     try:
-        from tests.fakes.postgres import PostgresServer, find_pg_bindir
+        from tests.servers.postgres import PostgresServer, find_pg_bindir
     except ImportError:
         return None
     if find_pg_bindir() is None:
         return None
     return PostgresServer().start()
+
+
+Figures = dict[str, float]
+
+
+async def on_both_backends(
+    run: Callable[[str], Awaitable[Figures]], postgres_url: str | None
+) -> dict[str, Figures]:
+    """``run(url)`` on a fresh SQLite file, then on PostgreSQL: ``postgres_url``,
+    or a throwaway local server when the binaries are there (skipped otherwise)."""
+    table: dict[str, Figures] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        table["SQLite"] = await run(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+    server = None
+    if postgres_url is None:
+        server = postgres_server()
+        if server is not None:
+            postgres_url = server.create_database("sosbot_bench")  # type: ignore[attr-defined]
+    try:
+        if postgres_url is not None:
+            table["PostgreSQL"] = await run(postgres_url)
+        else:
+            print("PostgreSQL: skipped (no --postgres URL and no local binaries)")
+    finally:
+        if server is not None:
+            server.stop()  # type: ignore[attr-defined]
+    return table
+
+
+def print_table(table: dict[str, Figures], width: int, decimals: int) -> None:
+    """One row a figure, one column a backend."""
+    names = list(next(iter(table.values())))
+    print(f"{'':{width}}" + "".join(f"{backend:>14}" for backend in table))
+    for name in names:
+        print(f"{name:{width}}" + "".join(f"{table[b][name]:>14.{decimals}f}" for b in table))
 
 
 async def main() -> None:
@@ -117,30 +152,10 @@ async def main() -> None:
     parser.add_argument("--postgres", help="a postgresql+asyncpg:// URL of an empty database")
     args = parser.parse_args()
 
-    table: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        table["SQLite"] = await bench(url, args.cases, args.signatures)
-
-    server = None
-    pg_url = args.postgres
-    if pg_url is None:
-        server = postgres_server()
-        if server is not None:
-            pg_url = server.create_database("sosbot_bench")  # type: ignore[attr-defined]
-    try:
-        if pg_url is not None:
-            table["PostgreSQL"] = await bench(pg_url, args.cases, args.signatures)
-        else:
-            print("PostgreSQL: skipped (no --postgres URL and no local binaries)")
-    finally:
-        if server is not None:
-            server.stop()  # type: ignore[attr-defined]
-
-    names = list(next(iter(table.values())))
-    print(f"{'':28}" + "".join(f"{backend:>14}" for backend in table))
-    for name in names:
-        print(f"{name:28}" + "".join(f"{table[b][name]:>14.0f}" for b in table))
+    table = await on_both_backends(
+        lambda url: bench(url, args.cases, args.signatures), args.postgres
+    )
+    print_table(table, 28, 0)
 
 
 if __name__ == "__main__":

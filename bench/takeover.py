@@ -5,7 +5,7 @@ Run by hand, never in tests (about a minute):
     .venv/bin/python bench/takeover.py --rounds 3
 
 Each round starts an active process and a standby (real processes, a
-throwaway PostgreSQL from tests/fakes/postgres.py, the fake Telegram Bot
+throwaway PostgreSQL from tests/servers/postgres.py, the fake Telegram Bot
 API), SIGKILLs the active one and measures, from the kill, the seconds until
 the standby holds the lock and until its Telegram transport has started
 (polling again). The fence
@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fakes.postgres import PostgresServer
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.ops.support import TOKEN, Deployment
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.ops.deployment import TOKEN, Deployment
+from tests.servers.postgres import PostgresServer
 
 
 async def one_round(pg: PostgresServer, root: Path) -> tuple[float, float]:

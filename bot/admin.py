@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from bot.config import MASTER_KEY_ENV, Config, read_master_key
 from handlers.clock import SystemClock
 from handlers.registry import RegistryFileError, parse_csv, to_csv
-from storage import Database
+from storage import Database, MemberEntry
 from storage.admin import rotate_master_key, verify_audit
 from storage.keys import (
     fsync_dir,
@@ -25,6 +25,8 @@ from storage.keys import (
     sibling,
     write_master_key_file,
 )
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_ERROR = 0, 1
 
@@ -116,30 +118,68 @@ def read_members_file(path: Path) -> str | None:
         return None
 
 
-async def members_import(config: Config, environ: Mapping[str, str], text: str) -> int:
-    """Import a member CSV: every row checked first; one bad row imports nothing."""
+def parsed_or_said(command: str, parse: Callable[[str], T], text: str) -> T | None:
+    """``parse(text)``, or None after listing every problem of the file: one bad
+    row imports nothing (``sosbot members import``, ``sosbot partners import``)."""
     try:
-        entries = parse_csv(text)
+        return parse(text)
     except RegistryFileError as exc:
-        print(f"members import: nothing imported; {len(exc.errors)} problem(s):", file=sys.stderr)
+        print(f"{command}: nothing imported; {len(exc.errors)} problem(s):", file=sys.stderr)
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
-        return EXIT_ERROR
+        return None
+
+
+async def with_database(
+    config: Config, environ: Mapping[str, str], work: Callable[[Database], Awaitable[T]]
+) -> T:
+    """Run ``work`` on the config's database, closed afterwards whatever happens."""
     db = await _open(config, environ)
     try:
-        count = await db.members.import_members(entries)
-        await db.audit.append("system", "members.import", None, str(count))
+        return await work(db)
     finally:
         await db.close()
-    print(f"members import: {count} organisations and individuals imported or updated")
+
+
+async def import_file(
+    config: Config,
+    environ: Mapping[str, str],
+    text: str,
+    command: str,
+    parse: Callable[[str], T],
+    store: Callable[[Database, T], Awaitable[int]],
+    what: str,
+) -> int:
+    """``sosbot members|partners import``: every row checked first (one bad row
+    imports nothing), then ``store`` in the database; says how many ``what``."""
+    entries = parsed_or_said(command, parse, text)
+    if entries is None:
+        return EXIT_ERROR
+    count = await with_database(config, environ, lambda db: store(db, entries))
+    print(f"{command}: {count} {what} imported or updated")
     return EXIT_OK
 
 
+async def members_import(config: Config, environ: Mapping[str, str], text: str) -> int:
+    """Import a member CSV: every row checked first; one bad row imports nothing."""
+
+    async def store(db: Database, entries: list[MemberEntry]) -> int:
+        count = await db.members.import_members(entries)
+        await db.audit.append("system", "members.import", None, str(count))
+        return count
+
+    return await import_file(
+        config,
+        environ,
+        text,
+        "members import",
+        parse_csv,
+        store,
+        "organisations and individuals",
+    )
+
+
 async def members_export(config: Config, environ: Mapping[str, str], out: TextIO) -> int:
-    db = await _open(config, environ)
-    try:
-        entries = await db.members.export_members()
-    finally:
-        await db.close()
+    entries = await with_database(config, environ, lambda db: db.members.export_members())
     out.write(to_csv(entries))
     return EXIT_OK

@@ -8,38 +8,26 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from bot.admin import EXIT_ERROR, EXIT_OK, open_database
+from bot.admin import EXIT_ERROR, EXIT_OK, import_file, open_database, with_database
 from bot.config import Config
 from handlers import statistics
 from handlers.partners_csv import parse_csv, to_csv
-from handlers.registry import RegistryFileError
 from handlers.stats import months
+from storage import Database
+from storage.records_casework import PartnerEntry
 
 
 async def partners_import(config: Config, environ: Mapping[str, str], text: str) -> int:
     """Import a partner CSV: every row checked first; one bad row imports nothing."""
-    try:
-        entries = parse_csv(text)
-    except RegistryFileError as exc:
-        print(f"partners import: nothing imported; {len(exc.errors)} problem(s):", file=sys.stderr)
-        for error in exc.errors:
-            print(f"  {error}", file=sys.stderr)
-        return EXIT_ERROR
-    db = await open_database(config, environ)
-    try:
-        count = await db.partners.import_partners(entries)
-    finally:
-        await db.close()
-    print(f"partners import: {count} partners imported or updated")
-    return EXIT_OK
+
+    async def store(db: Database, entries: list[PartnerEntry]) -> int:
+        return await db.partners.import_partners(entries)
+
+    return await import_file(config, environ, text, "partners import", parse_csv, store, "partners")
 
 
 async def partners_export(config: Config, environ: Mapping[str, str], out: TextIO) -> int:
-    db = await open_database(config, environ)
-    try:
-        entries = await db.partners.export_partners()
-    finally:
-        await db.close()
+    entries = await with_database(config, environ, lambda db: db.partners.export_partners())
     out.write(to_csv(entries))
     return EXIT_OK
 

@@ -11,12 +11,12 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__, logs
 from bot.config import Config, ConfigError, find_config, load_config, load_secrets
@@ -264,16 +264,30 @@ async def _audit_verify(config: Config) -> int:
 
 
 async def _members(config: Config, action: str, file: str | None) -> int:
-    from bot.admin import members_export, members_import, read_members_file
+    from bot.admin import members_export, members_import
+
+    return await _csv_file(config, action, file, "members", members_export, members_import)
+
+
+async def _csv_file(
+    config: Config,
+    action: str,
+    file: str | None,
+    command: str,
+    export: Callable[[Config, Mapping[str, str], TextIO], Awaitable[int]],
+    import_: Callable[[Config, Mapping[str, str], str], Awaitable[int]],
+) -> int:
+    """``sosbot members|partners export``, or ``import FILE`` once the file is read."""
+    from bot.admin import read_members_file
 
     if action == "export":
-        return await members_export(config, dict(os.environ), sys.stdout)
+        return await export(config, dict(os.environ), sys.stdout)
     text = read_members_file(Path(file)) if file else None
     if text is None:
         if not file:
-            print("members import: name the CSV file to import", file=sys.stderr)
+            print(f"{command} import: name the CSV file to import", file=sys.stderr)
         return EXIT_ERROR
-    return await members_import(config, dict(os.environ), text)
+    return await import_(config, dict(os.environ), text)
 
 
 async def _discover(config: Config) -> int:
@@ -294,17 +308,9 @@ def _backup(config: Config, command: str, file: Path) -> int:
 
 
 async def _partners(config: Config, action: str, file: str | None) -> int:
-    from bot.admin import read_members_file
     from bot.admin_casework import partners_export, partners_import
 
-    if action == "export":
-        return await partners_export(config, dict(os.environ), sys.stdout)
-    text = read_members_file(Path(file)) if file else None
-    if text is None:
-        if not file:
-            print("partners import: name the CSV file to import", file=sys.stderr)
-        return EXIT_ERROR
-    return await partners_import(config, dict(os.environ), text)
+    return await _csv_file(config, action, file, "partners", partners_export, partners_import)
 
 
 async def _stats(config: Config, args: argparse.Namespace) -> int:

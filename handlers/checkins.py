@@ -139,17 +139,26 @@ async def _by_defender(turn: Turn, args: Mapping[str, Any]) -> None:
     if isinstance(schedule, str):
         await turn.say(schedule)
         return
+    checkin = await _start_series(turn, turn.account.id, wanted, "defender", schedule)
+    await ask_word(turn, checkin)
+
+
+async def _start_series(
+    turn: Turn, account_id: int, ref: str, proposed_by: str, schedule: tuple[timedelta, timedelta]
+) -> Checkin:
+    """Start a series of check-ins (every ``schedule[0]`` for ``schedule[1]``); the
+    series it replaces, if any, loses its pending deadlines."""
     interval, length = schedule
-    checkin, replaced = await db.checkins.start(
-        turn.account.id,
-        wanted,
-        proposed_by="defender",
+    checkin, replaced = await turn.services.db.checkins.start(
+        account_id,
+        ref,
+        proposed_by=proposed_by,
         interval=interval,
         length=length,
         grace=turn.services.settings.checkin_grace,
     )
     await _cancel_deadlines(turn.services, replaced)
-    await ask_word(turn, checkin)
+    return checkin
 
 
 async def _by_advisor(turn: Turn, ref: str, args: Mapping[str, Any]) -> None:
@@ -181,16 +190,7 @@ async def _by_advisor(turn: Turn, ref: str, args: Mapping[str, Any]) -> None:
             turn.t("The defender of {ref} cannot be reached (withdrawn or unreachable).", ref=ref)
         )
         return
-    interval, length = schedule
-    checkin, replaced = await db.checkins.start(
-        case.reporter_account_id,
-        ref,
-        proposed_by="advisor",
-        interval=interval,
-        length=length,
-        grace=turn.services.settings.checkin_grace,
-    )
-    await _cancel_deadlines(turn.services, replaced)
+    checkin = await _start_series(turn, case.reporter_account_id, ref, "advisor", schedule)
     await news.tell_defender(
         turn.services,
         ref,
@@ -205,7 +205,7 @@ async def _by_advisor(turn: Turn, ref: str, args: Mapping[str, Any]) -> None:
             (f"checkin:decline:{checkin.id}", N_("Decline")),
         ],
         ref=ref,
-        interval=_span(interval),
+        interval=_span(schedule[0]),
         end=when(checkin.ends_at),
         grace=_span(checkin.grace),
     )

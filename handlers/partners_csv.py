@@ -16,14 +16,19 @@ problem is reported with its row.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Sequence
 
-from handlers.registry import RegistryFileError, RowError, read_csv, safe_cell
+from handlers.registry import (
+    RegistryFileError,
+    RowError,
+    csv_text,
+    language_errors,
+    name_errors,
+    read_csv,
+    split_cell,
+)
 from handlers.vocab import REFERRAL_KINDS
-from storage.records import LANGUAGES
 from storage.records_casework import PartnerEntry
 
 REQUIRED = ("name", "kinds", "regions", "languages")
@@ -34,22 +39,12 @@ _CHAT_CONTACT = {
 }
 
 
-def _cells(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(";") if part.strip())
-
-
 def _row(
     number: int, cells: dict[str, str], seen: dict[str, int], cell_errors: list[RowError]
 ) -> tuple[PartnerEntry | None, list[RowError]]:
-    errors = list(cell_errors)
     name = cells["name"]
-    if not name:
-        errors.append(RowError(number, "name", "empty"))
-    elif name.casefold() in seen:
-        errors.append(RowError(number, "name", f"also on row {seen[name.casefold()]}"))
-    else:
-        seen[name.casefold()] = number
-    kinds = tuple(k.lower() for k in _cells(cells["kinds"]))
+    errors = [*cell_errors, *name_errors(number, name, seen)]
+    kinds = tuple(k.lower() for k in split_cell(cells["kinds"]))
     if not kinds:
         errors.append(RowError(number, "kinds", "empty: name at least one kind"))
     for kind in kinds:
@@ -57,10 +52,8 @@ def _row(
             errors.append(
                 RowError(number, "kinds", f"{kind!r} is not one of {', '.join(REFERRAL_KINDS)}")
             )
-    languages = tuple(lang.lower() for lang in _cells(cells["languages"]))
-    for lang in languages:
-        if lang not in LANGUAGES:
-            errors.append(RowError(number, "languages", f"{lang!r} is not one of en, es, fr, ar"))
+    languages = tuple(lang.lower() for lang in split_cell(cells["languages"]))
+    errors += language_errors(number, languages)
     contact = cells.get("contact", "")
     platform, sep, ident = contact.partition(":")
     if sep and platform.lower() in _CHAT_CONTACT:
@@ -70,7 +63,7 @@ def _row(
     if errors:
         return None, errors
     entry = PartnerEntry(
-        name, kinds, _cells(cells["regions"]), languages, contact, cells.get("notes", "")
+        name, kinds, split_cell(cells["regions"]), languages, contact, cells.get("notes", "")
     )
     return entry, []
 
@@ -95,10 +88,17 @@ def parse_csv(text: str) -> list[PartnerEntry]:
 
 
 def to_csv(entries: Sequence[PartnerEntry]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*REQUIRED, *OPTIONAL])
-    for e in entries:
-        row = [e.name, ";".join(e.kinds), ";".join(e.regions), ";".join(e.languages)]
-        writer.writerow([safe_cell(cell) for cell in (*row, e.contact, e.notes)])
-    return buffer.getvalue()
+    return csv_text(
+        [*REQUIRED, *OPTIONAL],
+        (
+            [
+                e.name,
+                ";".join(e.kinds),
+                ";".join(e.regions),
+                ";".join(e.languages),
+                e.contact,
+                e.notes,
+            ]
+            for e in entries
+        ),
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from handlers.ids import is_group, is_person
@@ -49,15 +49,35 @@ class RegistryFileError(ValueError):
         self.errors = list(errors)
 
 
-def _cells(value: str) -> tuple[str, ...]:
+def split_cell(value: str) -> tuple[str, ...]:
+    """The ';'-separated values of one cell, blanks dropped."""
     return tuple(part.strip() for part in value.split(";") if part.strip())
+
+
+def name_errors(number: int, name: str, seen: dict[str, int]) -> list[RowError]:
+    """A row's name must be there and on no earlier row (any case); ``seen`` remembers it."""
+    if not name:
+        return [RowError(number, "name", "empty")]
+    if name.casefold() in seen:
+        return [RowError(number, "name", f"also on row {seen[name.casefold()]}")]
+    seen[name.casefold()] = number
+    return []
+
+
+def language_errors(number: int, languages: Sequence[str]) -> list[RowError]:
+    """One error for each language the bot does not speak."""
+    return [
+        RowError(number, "languages", f"{lang!r} is not one of en, es, fr, ar")
+        for lang in languages
+        if lang not in LANGUAGES
+    ]
 
 
 def _addresses(
     row: int, column: str, value: str, valid: Callable[[str, str], bool], what: str
 ) -> tuple[tuple[str, ...], list[RowError]]:
     found, errors = [], []
-    for item in _cells(value):
+    for item in split_cell(value):
         platform, sep, ident = item.partition(":")
         if not sep or platform.lower() not in _PLATFORMS:
             errors.append(
@@ -149,25 +169,15 @@ def _parse_rows(rows: list[CsvRow]) -> list[MemberEntry]:
         if not cells:  # a stray comma: nothing to read in this row
             errors += cell_errors
             continue
-        row_errors = list(cell_errors)
         name = cells["name"]
-        if not name:
-            row_errors.append(RowError(number, "name", "empty"))
-        elif name.casefold() in seen:
-            row_errors.append(RowError(number, "name", f"also on row {seen[name.casefold()]}"))
-        else:
-            seen[name.casefold()] = number
+        row_errors = [*cell_errors, *name_errors(number, name, seen)]
         kind = cells.get("kind", "").lower() or MemberKind.ORGANISATION
         if kind not in KINDS:
             row_errors.append(
                 RowError(number, "kind", f"{kind!r} is not organisation or individual")
             )
-        languages = tuple(lang.lower() for lang in _cells(cells["languages"]))
-        for lang in languages:
-            if lang not in LANGUAGES:
-                row_errors.append(
-                    RowError(number, "languages", f"{lang!r} is not one of en, es, fr, ar")
-                )
+        languages = tuple(lang.lower() for lang in split_cell(cells["languages"]))
+        row_errors += language_errors(number, languages)
         contacts, problems = _addresses(number, "contacts", cells["contacts"], is_person, "account")
         row_errors += problems
         groups, problems = _addresses(number, "groups", cells["groups"], is_group, "group or room")
@@ -181,7 +191,7 @@ def _parse_rows(rows: list[CsvRow]) -> list[MemberEntry]:
                     cells["country"],
                     cells["region"],
                     languages,
-                    _cells(cells["working_groups"]),
+                    split_cell(cells["working_groups"]),
                     contacts,
                     groups,
                 )
@@ -191,20 +201,31 @@ def _parse_rows(rows: list[CsvRow]) -> list[MemberEntry]:
     return entries
 
 
-def to_csv(entries: Sequence[MemberEntry]) -> str:
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A CSV file operators edit: the header, then the rows with every cell made safe
+    for spreadsheets (``safe_cell``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*REQUIRED, "kind"])
-    for e in entries:
-        row = [
-            e.name,
-            e.country,
-            e.region,
-            ";".join(e.languages),
-            ";".join(e.working_groups),
-            ";".join(e.contacts),
-            ";".join(e.groups),
-            e.kind,
-        ]
+    writer.writerow(header)
+    for row in rows:
         writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()
+
+
+def to_csv(entries: Sequence[MemberEntry]) -> str:
+    return csv_text(
+        [*REQUIRED, "kind"],
+        (
+            [
+                e.name,
+                e.country,
+                e.region,
+                ";".join(e.languages),
+                ";".join(e.working_groups),
+                ";".join(e.contacts),
+                ";".join(e.groups),
+                e.kind,
+            ]
+            for e in entries
+        ),
+    )

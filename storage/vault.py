@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Insert
 
 from storage.crypto import IndexKeys, Keyring, random_key
 from storage.errors import DecryptionError, RotationPending, StorageError, UnknownMasterKey
@@ -84,17 +84,21 @@ class Vault:
         """Create, wrap and store a fresh data key; return its id and the key."""
         primary = await self.primary_key_id(session)
         key, key_id = random_key(), new_id()
-        await session.execute(
-            insert(DataKey).values(
-                id=key_id,
-                master_key_id=primary,
-                wrapped=self.keyring.wrap(primary, key, key_id),
-                name=None,
-                created_at=now,
-            )
-        )
+        await session.execute(self._insert_key(primary, key, key_id, None, now))
         self._remember(key_id, key)
         return key_id, key
+
+    def _insert_key(
+        self, primary: str, key: bytes, key_id: int, name: str | None, now: datetime
+    ) -> Insert:
+        """The row of data key ``key_id``, stored wrapped under master key ``primary``."""
+        return insert(DataKey).values(
+            id=key_id,
+            master_key_id=primary,
+            wrapped=self.keyring.wrap(primary, key, key_id),
+            name=name,
+            created_at=now,
+        )
 
     async def key(self, session: AsyncSession, data_key_id: int | None) -> bytes:
         """The plaintext data key ``data_key_id`` (cached after the first unwrap)."""
@@ -144,14 +148,7 @@ class Vault:
             primary = await self.primary_key_id(session)
             secret, key_id = random_key(), new_id()
             await _insert_once(
-                session,
-                insert(DataKey).values(
-                    id=key_id,
-                    master_key_id=primary,
-                    wrapped=self.keyring.wrap(primary, secret, key_id),
-                    name=INDEX_KEY_NAME,
-                    created_at=now,
-                ),
+                session, self._insert_key(primary, secret, key_id, INDEX_KEY_NAME, now)
             )
         await self.load_index(session)
 

@@ -1,4 +1,4 @@
-"""Prove the PostgreSQL and Synapse test components work (tests/plugins/components.py).
+"""Prove the PostgreSQL and Synapse test components work (tests/servers/fixtures.py).
 
 The E2EE test doubles as the reference for driving matrix-nio 0.26 (vodozemac)
 against a real Synapse without ``sync_forever``.  The call sequence that works:
@@ -63,9 +63,9 @@ from nio import (
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.fakes.postgres import PostgresServer
-from tests.fakes.synapse import SynapseHTTPError, SynapseServer
-from tests.plugins import components
+from tests.servers import fixtures as components
+from tests.servers.postgres import PostgresServer
+from tests.servers.synapse import SynapseHTTPError, SynapseServer
 
 SYNC_TIMEOUT_MS = 1_000  # long-poll per sync; loops below are bounded by WAIT_SECONDS
 WAIT_SECONDS = 30.0

@@ -34,7 +34,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser, tiny_png
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser, tiny_png
 
 TOKEN = "123456:TEST-TOKEN"
 OTHER_TOKEN = "654321:OTHER-TOKEN"

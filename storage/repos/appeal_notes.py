@@ -18,6 +18,7 @@ from storage.models import MemberGroup as GroupRow
 from storage.records import MemberGroup
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository, open_text, seal_text
+from storage.repos.members import member_group
 from storage.types import new_id
 
 OUTCOME = "outcome"
@@ -87,21 +88,10 @@ class AppealNotes(Repository):
                     .where(AppealRecipient.appeal_id == row.id)
                 )
             ).scalars()
-            groups = [await self._group(session, g) for g in rows]
+            groups = [await member_group(self._vault, session, g) for g in rows]
         if not groups:
             return None
         return [g for g in groups if g.active and not g.muted]
-
-    async def _group(self, session: AsyncSession, row: GroupRow) -> MemberGroup:
-        key = await self._vault.key(session, row.data_key_id)
-        return MemberGroup(
-            id=row.id,
-            address=open_text(key, "member_groups", "chat", row.id, row.chat_enc) or "",
-            organisation_id=row.organisation_id,
-            language=row.language,
-            active=row.active,
-            muted=row.muted,
-        )
 
     @staticmethod
     async def _appeal(session: AsyncSession, ref: str) -> AppealRow:

@@ -195,11 +195,7 @@ class Appeals(Repository):
         """Sign for an organisation; False if it had already signed. ``Conflict`` unless open."""
         now = self._store.now()
         async with self._store.write() as session:
-            row = await self._row(session, ref, lock=True)
-            if row.state == DRAFT:  # handlers answer as for an unknown appeal
-                raise Conflict("the appeal is a draft")
-            if row.state != SENT:
-                raise Conflict("the appeal is not open for signatures")
+            row = await self._open_for_signatures(session, ref)
             org = await session.get(OrgRow, organisation_id)
             if org is None or not org.active:
                 raise NotFound("no such organisation")
@@ -228,11 +224,7 @@ class Appeals(Repository):
     async def unsign(self, ref: str, organisation_id: int, signer: str) -> bool:
         now = self._store.now()
         async with self._store.write() as session:
-            row = await self._row(session, ref, lock=True)
-            if row.state == DRAFT:  # handlers answer as for an unknown appeal
-                raise Conflict("the appeal is a draft")
-            if row.state != SENT:
-                raise Conflict("the appeal is not open for signatures")
+            row = await self._open_for_signatures(session, ref)
             result = await session.execute(
                 delete(Signature).where(
                     Signature.appeal_id == row.id, Signature.organisation_id == organisation_id
@@ -288,6 +280,15 @@ class Appeals(Repository):
         row = (await session.execute(stmt)).scalar_one_or_none()
         if row is None:
             raise NotFound("no such appeal")
+        return row
+
+    async def _open_for_signatures(self, session: AsyncSession, ref: str) -> AppealRow:
+        """The appeal's row, locked; ``Conflict`` unless it was sent and is not closed."""
+        row = await self._row(session, ref, lock=True)
+        if row.state == DRAFT:  # handlers answer as for an unknown appeal
+            raise Conflict("the appeal is a draft")
+        if row.state != SENT:
+            raise Conflict("the appeal is not open for signatures")
         return row
 
     async def _draft(self, session: AsyncSession, ref: str) -> AppealRow:

@@ -22,6 +22,7 @@ from storage.models import Organisation as OrgRow
 from storage.records import MemberEntry, MemberGroup, MemberKind, Organisation
 from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.types import new_id
+from storage.vault import Vault
 
 KINDS: tuple[str, ...] = tuple(MemberKind)
 EDITABLE = ("kind", "country", "region", "languages", "working_groups")
@@ -427,15 +428,7 @@ class Members(Repository):
         )
 
     async def _group(self, session: AsyncSession, row: GroupRow) -> MemberGroup:
-        key = await self._vault.key(session, row.data_key_id)
-        return MemberGroup(
-            id=row.id,
-            address=open_text(key, "member_groups", "chat", row.id, row.chat_enc) or "",
-            organisation_id=row.organisation_id,
-            language=row.language,
-            active=row.active,
-            muted=row.muted,
-        )
+        return await member_group(self._vault, session, row)
 
     async def _set_group(self, chat_address: str, **values: bool) -> bool:
         chat_hash = self._vault.index.address_hash(chat_address)
@@ -446,3 +439,17 @@ class Members(Repository):
                 .values(**values, updated_at=self._store.now())
             )
             return rowcount(result) > 0
+
+
+async def member_group(vault: Vault, session: AsyncSession, row: GroupRow) -> MemberGroup:
+    """A member group's record, its chat address opened with the group's data key
+    (also what the appeal recipients' list reads)."""
+    key = await vault.key(session, row.data_key_id)
+    return MemberGroup(
+        id=row.id,
+        address=open_text(key, "member_groups", "chat", row.id, row.chat_enc) or "",
+        organisation_id=row.organisation_id,
+        language=row.language,
+        active=row.active,
+        muted=row.muted,
+    )

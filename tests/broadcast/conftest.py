@@ -9,8 +9,9 @@ progress intervals shortened so that a test takes seconds.
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,19 +19,41 @@ from typing import Any
 import pytest
 
 from bot.app import App
-from bot.config import load_secrets, parse_config
-from bot.transports.telegram import TelegramTransport
 from handlers.broadcast import queue_broadcast
 from handlers.clock import SystemClock
-from handlers.services import Services
-from storage.migrate import upgrade_to_head
+from handlers.hub import MessengerHub
+from handlers.messages import Address, Sent
 from storage.repos.outbox import Delivery
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, StoredMessage
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, StoredMessage
+from tests.telegram.conftest import TOKEN, build_app
 
-TOKEN = "123456:TEST-token-for-the-fake-server-only"
 MASTER_KEY = base64.b64encode(b"b" * 32).decode()
 FAST = {"poll_interval": 0.05, "backoff": 0.2}
 TICK = 0.2  # how often the reporter looks (the final report comes within a tick)
+
+
+def hang_after_sending(hub: MessengerHub, count: int) -> tuple[asyncio.Event, Callable[[], None]]:
+    """Make ``hub.send_text`` hang for ever once its ``count``-th message is out, so a
+    crash or kill finds that sender there: sent, its outcome not yet written. Returns
+    the event set at that moment, and what puts the real ``send_text`` back."""
+    real_send = hub.send_text
+    sends = 0
+    crashed = asyncio.Event()
+
+    async def send_then_hang(chat: Address, text: str, **kwargs: Any) -> Sent:
+        nonlocal sends
+        sent = await real_send(chat, text, **kwargs)
+        sends += 1
+        if sends == count:
+            crashed.set()
+            await asyncio.Event().wait()  # the crash or kill finds this sender here
+        return sent
+
+    def restore() -> None:
+        hub.send_text = real_send  # type: ignore[method-assign]
+
+    hub.send_text = send_then_hang  # type: ignore[method-assign]
+    return crashed, restore
 
 
 async def build_bot(
@@ -60,17 +83,7 @@ rooms = ["telegram:{triage_id}"]
 advisors = [{listed}]
 allow_content_in_unencrypted_rooms = true
 """
-    config = parse_config(text, path)
-    config.bot.data_dir.mkdir(exist_ok=True)
-    await upgrade_to_head(config.storage.url)
-    secrets = load_secrets(
-        config, {"SOSBOT_MASTER_KEY": MASTER_KEY, "SOSBOT_TELEGRAM_TOKEN": TOKEN}
-    )
-
-    def transports(services: Services) -> list[TelegramTransport]:  # type: ignore[type-arg]
-        return [TelegramTransport(TOKEN, services, base_url, poll_timeout=1)]
-
-    app = await App.build(config, secrets, SystemClock(), transports=transports)  # type: ignore[arg-type]
+    app = await build_app(text, path, base_url, SystemClock(), master_key=MASTER_KEY)
     app.dispatcher.tune(**{**FAST, **(tune or {})})
     # Progress edits count against the triage group's 20 a minute like any message:
     # tests that do not look at them show none (``progress``: seconds between edits).

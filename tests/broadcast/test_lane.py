@@ -19,7 +19,7 @@ from handlers.messenger import (
     TransientSendError,
 )
 from storage.repos.outbox import FAILED, INACTIVE, PENDING, SENDING, SENT, UNCERTAIN
-from tests.broadcast.fakes import (
+from tests.broadcast.lane_doubles import (
     MemoryOutbox,
     ScriptedMessenger,
     VirtualTime,

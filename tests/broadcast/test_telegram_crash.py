@@ -8,11 +8,9 @@ new App on the same database then resumes.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from handlers.messages import Address, Sent
 from storage.repos.outbox import SENT, UNCERTAIN
-from tests.broadcast.conftest import Network
+from tests.broadcast.conftest import Network, hang_after_sending
 
 GROUPS, PEOPLE = 30, 20
 
@@ -52,25 +50,11 @@ async def test_a_crash_after_a_send_before_its_outcome_is_written(network: Netwo
     await network.start()
     await network.add_members(GROUPS, PEOPLE)
     app = network.running
-    hub = app.services.hub
-    real_send = hub.send_text
-    sends = 0
-    crashed = asyncio.Event()
-
-    async def send_then_die(chat: Address, text: str, **kwargs: Any) -> Sent:
-        nonlocal sends
-        sent = await real_send(chat, text, **kwargs)
-        sends += 1
-        if sends == 10:
-            crashed.set()
-            await asyncio.Event().wait()  # the kill finds this sender here
-        return sent
-
-    hub.send_text = send_then_die  # type: ignore[method-assign]
+    crashed, restore = hang_after_sending(app.services.hub, 10)
     await network.broadcast()
     await asyncio.wait_for(crashed.wait(), 10)
     await app.dispatcher.kill()
-    hub.send_text = real_send  # type: ignore[method-assign]
+    restore()
     counts, report = await _resume_and_check(network)
     assert counts.get(UNCERTAIN, 0) >= 1
     assert "Uncertain" in report

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from handlers.vocab import Casework
+from tests.harness.bot import Harness, default_settings, make_harness
 from tests.storage.conftest import (  # noqa: F401  (fixtures, used by name)
     backend,
     db_url,
@@ -20,7 +21,6 @@ from tests.storage.conftest import (  # noqa: F401  (fixtures, used by name)
     sqlite_path,
     sqlite_template,
 )
-from tests.support.harness import Harness, default_settings, make_harness
 
 CASEWORK = Casework(
     working_groups=("land", "gender"),
@@ -32,5 +32,4 @@ CASEWORK = Casework(
 async def bot(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:  # noqa: F811
     harness = await make_harness(tmp_path, default_settings(casework=CASEWORK), url=db_url)
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from handlers.messages import Address, Platform
 from storage.records_casework import PartnerEntry
-from tests.casework.support import report
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness
+from tests.casework.reports import report
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 LUIS = Address(Platform.TELEGRAM, "7002")

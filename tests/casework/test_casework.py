@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from handlers.messages import Address, Platform
 from tests.handlers.test_intake import full_report
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness
 from tests.storage.conftest import raw
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 STRANGER = Address(Platform.TELEGRAM, "9999")

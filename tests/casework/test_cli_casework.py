@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.unit.test_cli import initialised, sosbot  # noqa: F401  (fixture, used by name)
+from tests.unit.conftest import initialised, initialised_once  # noqa: F401  (fixtures)
+from tests.unit.test_cli import sosbot
 
 PARTNERS = (
     "name,kinds,regions,languages,contact,notes\n"

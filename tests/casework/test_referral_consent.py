@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.casework.support import report
+from tests.casework.reports import report
 from tests.casework.test_referrals import ANA, PARTNER_CHAT, referral_ref, say, seeded
+from tests.harness.bot import TRIAGE, Harness
 from tests.storage.conftest import raw
-from tests.support.harness import TRIAGE, Harness
 
 
 async def narrow(bot: Harness, ref: str, label: str) -> None:

@@ -11,8 +11,8 @@ from handlers.messages import Address, Platform
 from handlers.partners_csv import parse_csv, to_csv
 from handlers.registry import RegistryFileError
 from storage.records_casework import PartnerEntry
-from tests.casework.support import report
-from tests.support.harness import ALICE, TRIAGE, Harness
+from tests.casework.reports import report
+from tests.harness.bot import ALICE, TRIAGE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 PARTNER_CHAT = Address(Platform.MATRIX, "@legal:localhost")

@@ -23,8 +23,8 @@ from handlers import vocab
 from handlers.messages import Address, Platform
 from storage.records import Urgency
 from tests.casework.conftest import CASEWORK
+from tests.harness.bot import ALICE, TRIAGE, Harness
 from tests.storage.conftest import raw
-from tests.support.harness import ALICE, TRIAGE, Harness
 
 CASES = 500
 # Country weights: GT has 2 cases and PH 1 (small cells), some cases are not tagged with one.

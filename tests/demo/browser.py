@@ -21,7 +21,7 @@ from playwright.async_api import (
 )
 
 from bot.demo import Demo
-from tests.demo.support import CHROMIUM, CHROMIUM_ARGS
+from tests.demo.constants import CHROMIUM, CHROMIUM_ARGS
 
 expect.set_options(timeout=10_000)
 

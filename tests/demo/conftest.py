@@ -18,8 +18,8 @@ import pytest_asyncio
 from pytest_asyncio import is_async_test
 
 from bot.demo import Demo
-from tests.demo.support import CHROMIUM, START
-from tests.plugins.components import component_missing, in_ci
+from tests.demo.constants import CHROMIUM, START
+from tests.servers.fixtures import component_missing, in_ci
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser

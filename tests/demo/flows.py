@@ -18,7 +18,7 @@ from handlers.conversation.steps import CONSENTS, STEPS, URGENCIES
 from handlers.i18n import render
 from handlers.vocab import country_name
 from tests.demo.browser import DemoPage
-from tests.demo.support import CASE_REF
+from tests.demo.constants import CASE_REF
 
 
 @dataclass(frozen=True)

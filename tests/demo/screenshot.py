@@ -14,8 +14,8 @@ from pathlib import Path
 
 from bot.demo import Demo
 from tests.demo.browser import launch_browser, open_page
+from tests.demo.constants import START
 from tests.demo.flows import ack_by_reply, appeal, card, report, sign
-from tests.demo.support import START
 from tests.demo.test_browser_appeal import TEXTS
 from tests.demo.test_browser_flows import REPORTS
 

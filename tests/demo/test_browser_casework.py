@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from tests.demo.browser import DemoPage
+from tests.demo.constants import START
 from tests.demo.flows import ack_by_reply, card, report
-from tests.demo.support import START
 from tests.demo.test_browser_flows import REPORTS
 
 REFERRAL_REF = re.compile(r"R-[0-9A-HJKMNP-TV-Z]{6}")

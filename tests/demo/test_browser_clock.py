@@ -7,8 +7,8 @@ from datetime import timedelta
 from playwright.async_api import expect
 
 from tests.demo.browser import DemoPage
+from tests.demo.constants import START
 from tests.demo.flows import sos
-from tests.demo.support import START
 
 
 async def test_the_page_shows_the_demo_time_and_moves_it(page: DemoPage) -> None:

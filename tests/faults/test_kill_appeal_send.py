@@ -37,9 +37,9 @@ from storage import AppealState, BroadcastKind, DeadlineKind
 from storage.errors import NotFound
 from storage.repos.outbox import SENT, UNCERTAIN
 from tests.broadcast.conftest import start_bot
-from tests.fakes.postgres import PostgresServer
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
-from tests.faults.support import MAX_COMMITS, Place, Places, Zygote, copies, last_id, texts_after
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
+from tests.faults.processes import MAX_COMMITS, Place, Places, Zygote, copies, last_id, texts_after
+from tests.servers.postgres import PostgresServer
 
 APPEAL = re.compile(r"A-[0-9A-HJKMNP-TV-Z]{6}")
 TOKEN = "123456:TEST-token-for-the-fake-server-only"

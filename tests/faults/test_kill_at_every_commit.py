@@ -27,9 +27,8 @@ import pytest
 
 from bot.broadcast.lane import MAY_REPEAT
 from tests.broadcast.conftest import start_bot
-from tests.fakes.postgres import PostgresServer
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser, StoredMessage
-from tests.faults.support import (
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser, StoredMessage
+from tests.faults.processes import (
     MAX_COMMITS,
     Place,
     Places,
@@ -38,6 +37,7 @@ from tests.faults.support import (
     last_id,
     texts_after,
 )
+from tests.servers.postgres import PostgresServer
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 TOKEN = "123456:TEST-token-for-the-fake-server-only"

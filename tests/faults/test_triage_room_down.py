@@ -30,11 +30,11 @@ from bot.transports.matrix import MatrixOptions, MatrixTransport
 from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
-from tests.fakes.synapse import SynapseServer
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
 from tests.matrix.conftest import _bot_kit as bot_kit
-from tests.matrix.support import BotKit, SendPolicy
+from tests.matrix.peers import BotKit, SendPolicy
 from tests.matrix.test_defender_matrix import room
+from tests.servers.synapse import SynapseServer
 from tests.telegram.conftest import TOKEN, start_app
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")

@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Harness, make_harness
+from tests.harness.bot import Harness, make_harness
 
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await make_harness(tmp_path)
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()

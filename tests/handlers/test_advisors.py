@@ -10,7 +10,7 @@ import pytest
 
 from handlers import roster
 from handlers.messages import Address, Platform
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness
 
 CAROL = Address(Platform.TELEGRAM, "3003")
 DAN = Address(Platform.MATRIX, "@dan:localhost")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from handlers.messages import LOCATION_MIME, Address, Attachment, AttachmentKind, Platform
 from handlers.settings import Settings
 from tests.handlers.test_intake import full_report
-from tests.support.harness import ALICE, TRIAGE, Harness, default_settings, make_harness
+from tests.harness.bot import ALICE, TRIAGE, Harness, default_settings, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 PLAIN_ROOM = Address(Platform.MATRIX, "!plain:localhost")  # not end-to-end encrypted
@@ -106,5 +106,4 @@ async def test_voice_video_and_location_reach_only_encrypted_rooms(tmp_path: obj
         assert files_in(bot, PLAIN_ROOM) == []
         assert "2.444" not in " ".join(o.text for o in bot.matrix.to(PLAIN_ROOM))
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()

@@ -11,7 +11,7 @@ import pytest
 from handlers.messages import Address, Platform
 from handlers.refs import parse_ref
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness
 
 TIERRA_GROUP = Address(Platform.TELEGRAM, "-1001")  # es, Americas
 GOMA_ROOM = Address(Platform.MATRIX, "!goma:localhost")  # fr, Africa

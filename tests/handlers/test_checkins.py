@@ -9,7 +9,7 @@ from handlers import checkins
 from handlers.i18n import render
 from handlers.messages import Address, Platform
 from tests.handlers.test_intake import full_report
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     COORDINATOR,
     TRIAGE,
@@ -17,7 +17,7 @@ from tests.support.harness import (
     drain_outbox,
     make_harness,
 )
-from tests.support.messenger import Outgoing
+from tests.harness.messenger import Outgoing
 
 ANA = Address(Platform.TELEGRAM, "7001")
 MEMBER_GROUP = Address(Platform.TELEGRAM, "-100777")
@@ -84,8 +84,7 @@ async def test_a_missed_checkin_alerts_once_and_escalates_across_a_restart(
     alerts = room(first, "Missed check-in")
     assert len(alerts) == 1 and ref in alerts[0]
     assert "Last answer: never" in alerts[0]
-    await first.scheduler.stop()
-    await first.db.close()
+    await first.close()
 
     # The bot restarts; the escalation still comes on time (immediate: 15 minutes).
     second = await make_harness(tmp_path)
@@ -105,8 +104,7 @@ async def test_a_missed_checkin_alerts_once_and_escalates_across_a_restart(
     # The defender answers at last: the room hears it.
     await second.press(ANA, "I am safe")
     assert room(second, f"The defender of {ref} answered the missed check-in: safe.")
-    await second.scheduler.stop()
-    await second.db.close()
+    await second.close()
 
 
 async def safe_reply(bot: Harness, account: Address) -> str:

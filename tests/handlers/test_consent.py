@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.messages import Address, Platform
 from tests.handlers.test_appeals import ready_appeal, say, seed
 from tests.handlers.test_intake import full_report
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness, drain_outbox
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness, drain_outbox
 
 ANA = Address(Platform.TELEGRAM, "7001")
 STRANGER = Address(Platform.TELEGRAM, "9999")

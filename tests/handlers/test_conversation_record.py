@@ -14,7 +14,7 @@ from handlers.conversation.record import (
 )
 from handlers.keys import Kind
 from tests.handlers.test_intake import ANA, ref_in
-from tests.support.harness import Harness
+from tests.harness.bot import Harness
 
 
 def test_a_record_survives_its_round_trip() -> None:

@@ -14,7 +14,7 @@ import pytest
 from handlers.messages import Address, Platform
 from storage.errors import StorageError
 from tests.handlers.test_intake import ANA, full_report, ref_in
-from tests.support.harness import ALICE, TRIAGE, Harness, default_settings, make_harness
+from tests.harness.bot import ALICE, TRIAGE, Harness, default_settings, make_harness
 
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 SENDS = {"send_text", "ask", "send_file", "delete_message", "delete_messages"}
@@ -118,8 +118,7 @@ async def test_alerted_only_once_a_room_has_the_card(tmp_path: Path) -> None:
         await bot.advance(timedelta(minutes=5))
         assert len([o for o in bot.telegram.to(ANA) if "alertado" in o.text]) == 1
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()
 
 
 async def test_no_truth_message_when_the_card_arrived(bot: Harness) -> None:
@@ -136,7 +135,7 @@ async def test_an_edit_is_never_a_second_message(bot: Harness) -> None:
 
     edited = IncomingMessage(chat=ANA, sender=ANA, text="They burned the office twice", edited=True)
     await bot.router.deliver(edited, bot.telegram)
-    from tests.support.harness import drain_outbox
+    from tests.harness.bot import drain_outbox
 
     await drain_outbox(bot)
     assert "edited messages" in bot.telegram.last(ANA).text

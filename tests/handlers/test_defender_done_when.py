@@ -14,7 +14,7 @@ from storage.records_casework import PartnerEntry
 from tests.handlers.test_after_ask import LOCATION, PLAIN_ROOM, VIDEO, VOICE, files_in
 from tests.handlers.test_checkins import questions, room, set_up, tick
 from tests.handlers.test_intake import ANSWERS, full_report, ref_in
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     BOB,
     COORDINATOR,

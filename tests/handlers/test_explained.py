@@ -20,7 +20,7 @@ from tests.handlers.test_appeals import (
     seed,
 )
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     BOB,
     TRIAGE,
@@ -38,8 +38,7 @@ async def named(tmp_path: Path) -> Harness:
     settings = replace(default_settings(advisors=(ALICE, BOB, CARLOS)), advisor_names=dict(NAMES))
     harness = await make_harness(tmp_path, settings)
     yield harness  # type: ignore[misc]
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()
 
 
 async def _case(bot: Harness) -> str:

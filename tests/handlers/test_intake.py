@@ -9,7 +9,7 @@ import pytest
 from handlers.i18n import FSI, render
 from handlers.messages import Address, Attachment, AttachmentKind, Platform
 from handlers.refs import parse_ref
-from tests.support.harness import TRIAGE, Harness, make_harness
+from tests.harness.bot import TRIAGE, Harness, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 
@@ -29,7 +29,10 @@ def ref_in(text: str) -> str:
     raise AssertionError(f"no case reference in {text!r}")
 
 
-async def full_report(bot: Harness, who: Address, language: str) -> str:
+async def full_report(
+    bot: Harness, who: Address, language: str, consent: str = "public_anonymised"
+) -> str:
+    """A whole report through the defender's conversation; its reference."""
     what, where, at_risk = ANSWERS[language]
     await bot.send(who, "/start", hint=language)
     await bot.press(who, f"lang:{language}")
@@ -39,7 +42,7 @@ async def full_report(bot: Harness, who: Address, language: str) -> str:
     await bot.send(who, where)
     await bot.send(who, at_risk)
     await bot.press(who, "urgency:days")
-    await bot.press(who, "consent:public_anonymised")
+    await bot.press(who, f"consent:{consent}")
     await bot.press(who, "contact:skip")
     replies = await bot.press(who, "summary:confirm")
     receipt = next(o for o in replies if o.chat == who and "C-" in o.text)
@@ -104,8 +107,7 @@ async def test_a_restart_mid_conversation_resumes_where_it_stopped(tmp_path: Pat
     await first.send(ANA, "Our radio station was raided.")
     await first.press(ANA, "what:done")
     await first.send(ANA, "Honduras")
-    await first.scheduler.stop()
-    await first.db.close()
+    await first.close()
 
     second = await make_harness(tmp_path)
     replies = await second.send(ANA, "The journalists of the station")
@@ -116,8 +118,7 @@ async def test_a_restart_mid_conversation_resumes_where_it_stopped(tmp_path: Pat
     replies = await second.press(ANA, "summary:confirm")
     case = await second.db.cases.get(ref_in(replies[0].text))
     assert case.what == "Our radio station was raided." and case.where == "Honduras"
-    await second.scheduler.stop()
-    await second.db.close()
+    await second.close()
 
 
 async def test_sos_alerts_at_once_then_completes(bot: Harness) -> None:
@@ -199,7 +200,7 @@ async def test_photos_and_documents_reach_the_case(bot: Harness) -> None:
 
 
 async def test_unencrypted_room_gets_metadata_only(tmp_path: Path) -> None:
-    from tests.support.harness import default_settings
+    from tests.harness.bot import default_settings
 
     room = Address(Platform.TELEGRAM, "-100555")
     bot = await make_harness(tmp_path, default_settings(advisory_rooms=(room,)))
@@ -207,8 +208,7 @@ async def test_unencrypted_room_gets_metadata_only(tmp_path: Path) -> None:
     card = bot.telegram.to(room)[-1].text
     assert ref in card and "Cauca" not in card and "Popayán" not in card
     assert not [o for o in bot.telegram.to(room) if o.file]
-    await bot.scheduler.stop()
-    await bot.db.close()
+    await bot.close()
 
 
 async def test_stale_button_is_refused(bot: Harness) -> None:

@@ -17,7 +17,7 @@ from handlers.i18n import render
 from handlers.messages import Address, Platform
 from handlers.vocab import Casework
 from tests.handlers.test_intake import ANSWERS, ref_in
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness, default_settings, make_harness
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness, default_settings, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 GROUP = Address(Platform.TELEGRAM, "-100500")  # an advisory room that is not E2EE

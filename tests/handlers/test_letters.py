@@ -12,7 +12,7 @@ from tests.handlers.test_appeals import (
     seeded,
 )
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import ALICE, TRIAGE, Harness
+from tests.harness.bot import ALICE, TRIAGE, Harness
 
 __all__ = ["seeded"]
 

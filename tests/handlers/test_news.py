@@ -10,7 +10,7 @@ from handlers.messages import Address, Platform
 from storage.records_casework import PartnerEntry
 from tests.handlers.test_appeals import ready_appeal, say, seed
 from tests.handlers.test_intake import full_report
-from tests.support.harness import ALICE, BOB, TRIAGE, Harness, drain_outbox
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness, drain_outbox
 
 ANA = Address(Platform.TELEGRAM, "7001")
 ADVISOR_TRACES = ("alice", "@alice", str(BOB.id), "localhost")

@@ -19,7 +19,7 @@ from tests.handlers.test_appeals import (
     seed,
 )
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import ALICE, Harness, make_harness
+from tests.harness.bot import ALICE, Harness, make_harness
 
 LATE_GROUP = Address(Platform.TELEGRAM, "-1004")  # registered after the appeal was sent
 
@@ -71,8 +71,7 @@ async def test_outcome_is_sent_once_across_a_restart(tmp_path: Path) -> None:
     before = [o.chat for o in [*bot.telegram.sent, *bot.matrix.sent] if "released" in o.text]
     assert before == [TIERRA_GROUP]
     stopped_at = bot.clock.now()
-    await bot.scheduler.stop()
-    await bot.db.close()
+    await bot.close()
 
     bot = await make_harness(tmp_path)
     try:
@@ -85,8 +84,7 @@ async def test_outcome_is_sent_once_across_a_restart(tmp_path: Path) -> None:
         after = [o.chat for o in [*bot.telegram.sent, *bot.matrix.sent] if "released" in o.text]
         assert Counter([*before, *after]) == Counter([TIERRA_GROUP, GOMA_ROOM, TUNIS_GROUP])
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()
 
 
 async def test_outcome_is_refused_for_a_draft_bad_input_and_without_consent(

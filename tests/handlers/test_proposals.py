@@ -11,7 +11,7 @@ from handlers.messages import Address, Attachment, AttachmentKind, Platform
 from handlers.refs import parse_ref
 from tests.handlers.test_appeals import LUCIA, STRANGER, TIERRA_GROUP, UNREGISTERED, say, seed
 from tests.handlers.test_intake import ANA, full_report
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     BOB,
     TRIAGE,
@@ -30,8 +30,7 @@ async def network(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await make_harness(tmp_path, settings)
     await seed(harness)
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()
 
 
 def ref_in(text: str, letter: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.handlers.test_appeals import say
-from tests.support.harness import ALICE, Harness
+from tests.harness.bot import ALICE, Harness
 
 
 async def test_add_keeps_working_groups_and_shows_the_record(bot: Harness) -> None:

@@ -10,7 +10,7 @@ from handlers import resources
 from handlers.command_table import COMMANDS
 from handlers.i18n import LANGUAGES
 from handlers.messages import Address, Platform
-from tests.support.harness import Harness
+from tests.harness.bot import Harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 HELPLINES = ("accessnow.org", "frontlinedefenders.org", "protectdefenders.eu")

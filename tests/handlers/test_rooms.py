@@ -11,7 +11,7 @@ import pytest
 from handlers import rooms
 from handlers.messages import Address, Platform
 from handlers.settings import Settings
-from tests.support.harness import (
+from tests.harness.bot import (
     COORDINATOR,
     TRIAGE,
     Harness,
@@ -35,8 +35,7 @@ def harness(tmp_path: Path) -> Open:
         try:
             yield bot
         finally:
-            await bot.scheduler.stop()
-            await bot.db.close()
+            await bot.close()
 
     return open_
 

@@ -15,7 +15,7 @@ from handlers.clock import SystemClock
 from handlers.hub import MessengerHub
 from handlers.services import Services
 from storage.records import DeadlineKind
-from tests.support.harness import default_settings, open_database
+from tests.harness.bot import default_settings, open_database
 
 
 async def running_scheduler(tmp_path: Path) -> Scheduler:

@@ -12,7 +12,7 @@ from tests.handlers.test_appeals import (
     say,
     seeded,
 )
-from tests.support.harness import ALICE, BOB, Harness
+from tests.harness.bot import ALICE, BOB, Harness
 
 GOMA_PERSON = STRANGER.__class__(GOMA_ROOM.platform, "@amani:localhost")
 __all__ = ["seeded"]  # the fixture, shared with test_appeals

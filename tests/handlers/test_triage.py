@@ -11,7 +11,7 @@ from handlers.messages import Address, Platform
 from storage import Referral
 from storage.records_casework import PartnerEntry
 from tests.handlers.test_intake import full_report, ref_in
-from tests.support.harness import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
+from tests.harness.bot import ALICE, BOB, COORDINATOR, TRIAGE, Harness, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7001")
 SARA = Address(Platform.MATRIX, "@sara:localhost")
@@ -80,16 +80,14 @@ async def test_restart_before_the_deadline_still_escalates_on_time(tmp_path: Pat
     first = await make_harness(tmp_path)
     ref = await sos_case(first)
     start = first.clock.now()
-    await first.scheduler.stop()
-    await first.db.close()
+    await first.close()
 
     second = await make_harness(tmp_path)
     second.clock.advance(second.clock.now() - second.clock.now())  # same fake start time
     assert second.clock.now() == start
     await second.advance(timedelta(minutes=15))
     assert len(alerts(second, ref)) == 1
-    await second.scheduler.stop()
-    await second.db.close()
+    await second.close()
 
 
 async def test_a_late_deadline_acts_once(bot: Harness) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support.harness import Harness, make_harness
+from tests.harness.bot import Harness, make_harness
 from tests.telegram.conftest import world  # noqa: F401 - the Telegram world fixture
 
 # Property tests: 10,000 examples per property in CI (CI=true; intake 2,000),
@@ -58,5 +58,4 @@ PROPERTY_TIMEOUT = 1800
 async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await make_harness(tmp_path)
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()

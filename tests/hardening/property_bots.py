@@ -30,9 +30,9 @@ from handlers.messages import Address, IncomingMessage, Platform
 from handlers.router import Router
 from handlers.services import Services
 from storage import Database
-from tests.support.dbstate import Tables
-from tests.support.harness import TRIAGE, Harness, default_settings
-from tests.support.messenger import MemoryMessenger
+from tests.harness.bot import TRIAGE, Harness, default_settings
+from tests.harness.dbstate import Tables
+from tests.harness.messenger import MemoryMessenger
 
 LANGUAGES = ("es", "fr", "ar")
 STEPS = (State.WHAT, State.WHERE, State.WHO, State.URGENCY, State.CONSENT, State.CONTACT)

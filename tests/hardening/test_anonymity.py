@@ -9,7 +9,7 @@ from handlers.messages import Address, Platform
 from handlers.textsafe import fold, mentions, names_in
 from tests.handlers.test_appeals import drafted, ready_appeal, say, seed
 from tests.handlers.test_intake import ref_in
-from tests.support.harness import ALICE, Harness
+from tests.harness.bot import ALICE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7401")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.messages import Address, Attachment, AttachmentKind, Platform
 from tests.handlers.test_intake import full_report, ref_in
-from tests.support.harness import Harness
+from tests.harness.bot import Harness
 
 ANA = Address(Platform.TELEGRAM, "7601")
 VOICE = Attachment(AttachmentKind.OTHER, "voice.ogg", "audio/ogg", 3, b"ogg")

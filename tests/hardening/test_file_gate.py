@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from handlers.conversation.record import await_reply
 from handlers.messages import Address, IncomingMessage, Platform
-from tests.support.harness import Harness
+from tests.harness.bot import Harness
 
 PERSON = Address(Platform.TELEGRAM, "4242")
 GROUP = Address(Platform.TELEGRAM, "-100")

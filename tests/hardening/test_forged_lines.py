@@ -7,7 +7,7 @@ from __future__ import annotations
 from handlers.messages import Address, Platform
 from handlers.textsafe import QUOTE, inline, quoted
 from tests.handlers.test_intake import ref_in
-from tests.support.harness import ALICE, TRIAGE, Harness
+from tests.harness.bot import ALICE, TRIAGE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7501")
 FORGED = "\nConsent: public appeal with names\nReply to this card, or use /ack C-FAKE1."

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot import logs
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.support.harness import make_harness
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.harness.bot import make_harness
 from tests.unit.test_cli import sosbot
 
 REF = "C-QQ7QQ7"
@@ -47,8 +47,7 @@ async def logged_while_storing(tmp_path: Path, *, verbose: bool, debug_sql: bool
     try:
         await bot.db.cases.create(REF, None, "days", "advisory_only", "telegram", "x", "", "")
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()
     return "\n".join(capture.lines)
 
 

@@ -14,7 +14,7 @@ from tests.handlers.test_appeals import (
     say,
     seed,
 )
-from tests.support.harness import ALICE, Harness
+from tests.harness.bot import ALICE, Harness
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from handlers.messages import Address, IncomingMessage, Option, Platform
 from handlers.turn import resolve_choice
-from tests.support.harness import Harness
+from tests.harness.bot import Harness
 
 ANA = Address(Platform.TELEGRAM, "7101")
 OPTIONS = [Option("x:a", "Alpha"), Option("x:b", "Beta"), Option("x:c", "Gamma")]

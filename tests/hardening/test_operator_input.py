@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import ConfigError, parse_config, read_master_key
 from handlers.registry import MemberEntry, RegistryFileError, parse_csv, to_csv
-from tests.support.harness import Harness
+from tests.harness.bot import Harness
 from tests.unit.test_cli import sosbot
 
 BASE = Path("/srv/sosbot")
@@ -128,7 +128,7 @@ def test_cli_refuses_a_demo_folder(tmp_path: Path) -> None:
 async def test_the_signatories_export_neutralises_formulas(bot: Harness) -> None:
     from handlers.appeals import export_files
     from tests.handlers.test_appeals import TIERRA_GROUP, ready_appeal, say, seed
-    from tests.support.harness import ALICE, drain_outbox
+    from tests.harness.bot import ALICE, drain_outbox
 
     await seed(bot)
     org = await bot.db.members.upsert_organisation("=cmd|'/c calc'!A1", country="@CO", region="-")

@@ -14,7 +14,7 @@
 
 "Changes nothing" is checked at the database level: every row of every
 table, ciphertexts byte for byte, except the outbox row that carries the
-answer (tests/support/dbstate.py); for the operator's tools, the sha256 of
+answer (tests/harness/dbstate.py); for the operator's tools, the sha256 of
 every file. The bot and the data folder are built once per property and
 the database restored before each example (tests/hardening/property_bots.py).
 
@@ -57,7 +57,7 @@ from tests.hardening.property_bots import (
     assert_in_language,
     property_bot,
 )
-from tests.support.dbstate import changed
+from tests.harness.dbstate import changed
 
 pytestmark = pytest.mark.timeout(PROPERTY_TIMEOUT)
 

@@ -11,7 +11,7 @@ import pytest
 from handlers.messages import Address, Platform
 from storage.records import EventKind
 from tests.handlers.test_intake import ref_in
-from tests.support.harness import TRIAGE, Harness, default_settings, make_harness
+from tests.harness.bot import TRIAGE, Harness, default_settings, make_harness
 
 ANA = Address(Platform.TELEGRAM, "7201")
 LUIS = Address(Platform.TELEGRAM, "7202")
@@ -21,8 +21,7 @@ LUIS = Address(Platform.TELEGRAM, "7202")
 async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await make_harness(tmp_path, default_settings(reports_per_day=3))
     yield harness
-    await harness.scheduler.stop()
-    await harness.db.close()
+    await harness.close()
 
 
 async def sos_then_cancel(bot: Harness, who: Address, text: str) -> list[str]:

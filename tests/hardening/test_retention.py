@@ -8,7 +8,7 @@ from datetime import timedelta
 from handlers.deadlines import FINISHED_OUTBOX_KEPT
 from handlers.messages import Address, Platform
 from tests.handlers.test_intake import full_report
-from tests.support.harness import ALICE, TRIAGE, Harness
+from tests.harness.bot import ALICE, TRIAGE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7701")
 MINUTE = timedelta(minutes=1)

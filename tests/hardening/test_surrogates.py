@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.messages import Address, Platform
 from storage.repos.base import open_text, seal_text
 from tests.handlers.test_intake import ref_in
-from tests.support.harness import Harness
+from tests.harness.bot import Harness
 
 ANA = Address(Platform.MATRIX, "@ana:localhost")
 KEY = bytes(32)

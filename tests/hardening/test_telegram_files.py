@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.transports.telegram import TelegramTransport
-from tests.fakes.telegram_api import FakeUser, tiny_png
+from tests.fakes.telegram.objects import FakeUser
+from tests.fakes.telegram.server import tiny_png
 from tests.telegram.conftest import TelegramWorld
 from tests.telegram.test_intake_telegram import last_id, press, say
 

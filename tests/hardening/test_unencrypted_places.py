@@ -13,7 +13,7 @@ from handlers.broadcast import ProgressReporter
 from handlers.messages import Address, Platform
 from tests.handlers.test_appeals import TIERRA_GROUP, ready_appeal, seed
 from tests.handlers.test_intake import ANA, ANSWERS, full_report
-from tests.support.harness import (
+from tests.harness.bot import (
     ALICE,
     BOB,
     TRIAGE,
@@ -40,8 +40,7 @@ async def harness(tmp_path: Path, allow: bool) -> Harness:
 async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
     bot = await harness(tmp_path, allow=False)
     yield bot
-    await bot.scheduler.stop()
-    await bot.db.close()
+    await bot.close()
 
 
 async def answer(bot: Harness, who: Address, text: str, chat: Address) -> str:
@@ -97,5 +96,4 @@ async def test_the_operator_may_allow_content(tmp_path: Path) -> None:
         assert WHAT in await answer(bot, BOB, f"/case {ref}", chat=BOB)
         assert "Colectivo Tierra" in await answer(bot, BOB, "/member list", chat=TG_TRIAGE)
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()

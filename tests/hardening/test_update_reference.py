@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 from tests.handlers.test_appeals import ready_appeal, say, seed
-from tests.support.harness import ALICE, Harness
+from tests.harness.bot import ALICE, Harness
 
 TEXT = "The defender was released this morning"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from handlers.messages import Address, Platform
 from tests.handlers.test_intake import ANSWERS, full_report
 from tests.hardening.wal import commit_offsets, recoverable_texts
-from tests.support.harness import ALICE, TRIAGE, Harness
+from tests.harness.bot import ALICE, TRIAGE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7301")
 KEY = b"k" * 32

@@ -8,15 +8,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import App
-from bot.config import load_secrets, parse_config
-from bot.transports.telegram import TelegramTransport, Webhook
+from bot.transports.telegram import Webhook
 from handlers.clock import FakeClock
-from handlers.services import Services
-from storage.migrate import upgrade_to_head
-from tests.fakes.net import free_port
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.telegram.conftest import MASTER_KEY, TOKEN
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.servers.net import free_port
+from tests.telegram.conftest import TOKEN, build_app
 from tests.telegram.test_webhook import update
 
 
@@ -35,20 +31,9 @@ async def test_a_wrong_secret_header_is_checked_with_compare_digest(
         server.add_bot(TOKEN)
         person = server.new_user("Defender")
         server.add_chat(person)
-        config = parse_config(
-            f'[telegram]\nenabled = true\nbase_url = "{server.base_url}"\n', tmp_path
-        )
-        config.bot.data_dir.mkdir()
-        await upgrade_to_head(config.storage.url)
-        secrets = load_secrets(
-            config, {"SOSBOT_MASTER_KEY": MASTER_KEY, "SOSBOT_TELEGRAM_TOKEN": TOKEN}
-        )
         hook = Webhook.derive("https://bot.ngo.example", f"127.0.0.1:{free_port()}", TOKEN)
-
-        def transports(services: Services) -> list[TelegramTransport]:
-            return [TelegramTransport(TOKEN, services, server.base_url, webhook=hook)]
-
-        app = await App.build(config, secrets, FakeClock(), transports=transports)  # type: ignore[arg-type]
+        config = f'[telegram]\nenabled = true\nbase_url = "{server.base_url}"\n'
+        app = await build_app(config, tmp_path, server.base_url, FakeClock(), webhook=hook)
         await app.start()
         try:
             local = f"http://127.0.0.1:{hook.port}/{hook.path}"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.synapse import SynapseServer
-from tests.matrix.support import BotKit, localpart
+from tests.matrix.peers import BotKit, localpart
+from tests.servers.synapse import SynapseServer
 
 
 async def _bot_kit(server: SynapseServer, tmp_path: Path) -> BotKit:

@@ -9,41 +9,20 @@ import re
 from pathlib import Path
 
 from bot.app import App
-from bot.config import load_secrets, parse_config
-from bot.transports.matrix import MatrixOptions, MatrixTransport
+from bot.transports.matrix import MatrixTransport
 from handlers.clock import FakeClock
-from handlers.services import Services
-from tests.matrix.support import MEGOLM, BotKit, Peer, SendPolicy
+from tests.matrix.apps import answer, confirm_and_see_card, matrix_config, report_to_summary
+from tests.matrix.apps import start_app as start_on_synapse
+from tests.matrix.peers import BotKit, Peer
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 KEY = base64.b64encode(b"s" * 32).decode()
 
 
 async def start_app(kit: BotKit, path: Path, triage: str, advisor: Peer, clock: FakeClock) -> App:
-    config = parse_config(
-        f"""
-[matrix]
-enabled = true
-homeserver = "{kit.server.base_url}"
-user_id = "{kit.user_id}"
-store_dir = "{kit.store_dir}"
-[advisory]
-rooms = ["matrix:{triage}"]
-advisors = ["matrix:{advisor.user_id}"]
-""",
-        path,
-    )
-    secrets = load_secrets(
-        config, {"SOSBOT_MASTER_KEY": KEY, "SOSBOT_MATRIX_PASSWORD": kit.password}
-    )
-    options = MatrixOptions(sync_timeout_ms=200, send=SendPolicy(network_delay=0.05))
-
-    def transports(services: Services) -> list[MatrixTransport]:
-        return [MatrixTransport.from_config(config, kit.password, services, options)]
-
-    app = await App.build(config, secrets, clock, transports=transports)  # type: ignore[arg-type]
-    await app.start()
-    return app
+    advisory = f'rooms = ["matrix:{triage}"]\nadvisors = ["matrix:{advisor.user_id}"]'
+    config = matrix_config(kit, path, advisory)
+    return await start_on_synapse(kit, config, clock, key=KEY)
 
 
 def bot_of(app: App) -> MatrixTransport:
@@ -52,30 +31,9 @@ def bot_of(app: App) -> MatrixTransport:
     return transport
 
 
-async def answer(peer: Peer, room: str, bot: MatrixTransport, text: str, expect: str) -> str:
-    """Say ``text`` and wait for a bot message containing ``expect``; return it."""
-    before = len(peer.bodies(room, bot.user_id))
-    await peer.say(room, text)
-    found: list[str] = []
-
-    def arrived() -> bool:
-        found[:] = [b for b in peer.bodies(room, bot.user_id)[before:] if expect in b]
-        return bool(found)
-
-    await peer.until(arrived, f"a bot message with {expect!r}")
-    return found[0]
-
-
 async def test_encrypted_report_to_card_across_a_restart(kit: BotKit, tmp_path: Path) -> None:
     advisor = await kit.person("advisor", tmp_path)
-    created = await advisor.client.room_create(
-        name="Triage",
-        invite=[kit.user_id],
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    triage = str(created.room_id)  # type: ignore[union-attr]
+    triage = await advisor.new_room("Triage", [kit.user_id])
     clock = FakeClock()
     app = await start_app(kit, tmp_path, triage, advisor, clock)
     try:
@@ -85,15 +43,8 @@ async def test_encrypted_report_to_card_across_a_restart(kit: BotKit, tmp_path: 
         defender = await kit.person("defender", tmp_path)
         dm = await defender.open_dm(bot)
 
-        await answer(defender, dm, bot, "!report", "What is happening?")
-        await answer(defender, dm, bot, "Armed men came to <b>our</b> office", "Noted")
-        await answer(defender, dm, bot, "done", "Where is this happening?")
-        await answer(defender, dm, bot, "Tunis", "Who is at risk?")
-        urgency = await answer(defender, dm, bot, "the women's collective", "How urgent")
+        urgency = await report_to_summary(defender, dm, bot, "Armed men came to <b>our</b> office")
         assert "1. Immediate danger (hours)" in urgency, "choices are a numbered list"
-        await answer(defender, dm, bot, "1", "What may the network do")
-        await answer(defender, dm, bot, "advisory group only", "safe way")
-        await answer(defender, dm, bot, "skip", "Please check your report")
 
         # The bot restarts with the summary open: same device, same sessions.
         device = bot.client.device_id if bot.client else None
@@ -102,33 +53,15 @@ async def test_encrypted_report_to_card_across_a_restart(kit: BotKit, tmp_path: 
         bot = bot_of(app)
         assert bot.client is not None and bot.client.device_id == device
 
-        receipt = await answer(defender, dm, bot, "1", "case reference")
-        match = REF.search(receipt)
-        assert match, receipt
-        ref = match.group(0)
-
-        def card() -> list[str]:
-            return [b for b in advisor.bodies(triage, bot.user_id) if ref in b and "New case" in b]
-
-        await advisor.until(lambda: bool(card()), "the case card")
-        text = card()[0]
+        text = await confirm_and_see_card(defender, dm, advisor, triage, bot)
         assert "Armed men came to <b>our</b> office" in text and "Tunis" in text
-        messages = advisor.from_sender(triage, bot.user_id)
-        assert messages and all(getattr(e, "decrypted", False) for e in messages), "only encrypted"
     finally:
         await app.stop()
 
 
 async def test_triage_and_relay_both_ways_on_synapse(kit: BotKit, tmp_path: Path) -> None:
     advisor = await kit.person("advisor", tmp_path)
-    created = await advisor.client.room_create(
-        name="Triage",
-        invite=[kit.user_id],
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    triage = str(created.room_id)  # type: ignore[union-attr]
+    triage = await advisor.new_room("Triage", [kit.user_id])
     app = await start_app(kit, tmp_path, triage, advisor, FakeClock())
     try:
         bot = bot_of(app)

@@ -13,15 +13,10 @@ import re
 from pathlib import Path
 
 from bot.admin import members_import
-from bot.app import App
-from bot.config import load_secrets, parse_config
-from bot.transports.matrix import MatrixOptions, MatrixTransport
-from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
-from handlers.services import Services
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.matrix.support import MEGOLM, BotKit, SendPolicy
-from tests.matrix.test_app_matrix import answer
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app
+from tests.matrix.peers import BotKit
 from tests.telegram.conftest import TOKEN
 
 REF = re.compile(r"[CA]-[0-9A-HJKMNP-TV-Z]{6}")
@@ -31,18 +26,8 @@ KEY = base64.b64encode(b"a" * 32).decode()
 async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: Path) -> None:
     advisor = await kit.person("advisor", tmp_path)
     member = await kit.person("member", tmp_path)
-    triage = str(
-        (
-            await advisor.client.room_create(
-                name="Triage",
-                invite=[kit.user_id],
-                initial_state=[
-                    {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-                ],
-            )
-        ).room_id
-    )  # type: ignore[union-attr]
-    goma = str((await member.client.room_create(name="Réseau Goma", invite=[kit.user_id])).room_id)  # type: ignore[union-attr]
+    triage = await advisor.new_room("Triage", [kit.user_id])
+    goma = await member.new_room("Réseau Goma", [kit.user_id], encrypted=False)
 
     async with FakeTelegramServer() as server:
         server.add_bot(TOKEN)
@@ -51,43 +36,13 @@ async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: 
         tierra = server.new_group("Colectivo Tierra")
         tierra_member = server.new_user("Lucía", language_code="es")
         stranger = server.new_user("Stranger")
-        config = parse_config(
-            f"""
-[telegram]
-enabled = true
-base_url = "{server.base_url}"
-[matrix]
-enabled = true
-homeserver = "{kit.server.base_url}"
-user_id = "{kit.user_id}"
-store_dir = "{kit.store_dir}"
-[advisory]
-rooms = ["matrix:{triage}"]
-advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]
-""",
-            tmp_path,
-        )
+        advisory = f"""rooms = ["matrix:{triage}"]
+advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
+        config = matrix_config(kit, tmp_path, advisory, telegram_url=server.base_url)
         config.bot.data_dir.mkdir(exist_ok=True)
-        secrets = load_secrets(
-            config,
-            {
-                "SOSBOT_MASTER_KEY": KEY,
-                "SOSBOT_TELEGRAM_TOKEN": TOKEN,
-                "SOSBOT_MATRIX_PASSWORD": kit.password,
-            },
-        )
-        options = MatrixOptions(sync_timeout_ms=200, send=SendPolicy(network_delay=0.05))
-
-        def transports(services: Services) -> list[object]:
-            return [
-                TelegramTransport(TOKEN, services, server.base_url, poll_timeout=1),
-                MatrixTransport.from_config(config, kit.password, services, options),
-            ]
-
-        app = await App.build(config, secrets, FakeClock(), transports=transports)  # type: ignore[arg-type]
-        await app.start()
+        app = await start_app(kit, config, FakeClock(), key=KEY, telegram_url=server.base_url)
         try:
-            bot = next(t for t in app.transports if isinstance(t, MatrixTransport))
+            bot = matrix_bot(app)
             await advisor.wait_for_member(triage, bot)
             await member.wait_for_member(goma, bot)
             # The registry comes from a member CSV, as `sosbot members import` reads it; the

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import tarfile
 from pathlib import Path
 
@@ -14,14 +13,12 @@ import pytest
 from bot.app import App
 from bot.backup import backup as take_backup
 from bot.backup import restore
-from bot.config import load_config, load_secrets
-from bot.transports.matrix import MatrixOptions, MatrixTransport
+from bot.config import load_config
 from handlers.clock import FakeClock
-from handlers.services import Services
-from tests.matrix.support import MEGOLM, BotKit, SendPolicy
-from tests.matrix.test_app_matrix import answer, bot_of
+from tests.matrix.apps import confirm_and_see_card, report_to_summary, start_app
+from tests.matrix.peers import BotKit
+from tests.matrix.test_app_matrix import bot_of
 
-REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 KEY = base64.b64encode(b"r" * 32).decode()
 
 
@@ -45,29 +42,14 @@ advisors = ["matrix:{advisor}"]
 
 async def start(kit: BotKit, config_file: Path, clock: FakeClock) -> App:
     config = load_config(config_file)
-    env = {"SOSBOT_MASTER_KEY": KEY, "SOSBOT_MATRIX_PASSWORD": kit.password}
-    options = MatrixOptions(sync_timeout_ms=200, send=SendPolicy(network_delay=0.05))
-
-    def transports(services: Services) -> list[MatrixTransport]:
-        return [MatrixTransport.from_config(config, kit.password, services, options)]
-
-    app = await App.build(config, load_secrets(config, env), clock, transports=transports)  # type: ignore[arg-type]
-    await app.start()
-    return app
+    return await start_app(kit, config, clock, key=KEY)
 
 
 async def test_a_restored_backup_keeps_the_device_and_the_conversation(
     kit: BotKit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     advisor = await kit.person("advisor", tmp_path)
-    created = await advisor.client.room_create(
-        name="Triage",
-        invite=[kit.user_id],
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    triage = str(created.room_id)  # type: ignore[union-attr]
+    triage = await advisor.new_room("Triage", [kit.user_id])
     clock = FakeClock()
     first = write_config(kit, tmp_path / "first", triage, advisor.user_id)
     app = await start(kit, first, clock)
@@ -77,14 +59,7 @@ async def test_a_restored_backup_keeps_the_device_and_the_conversation(
         await advisor.wait_for_member(triage, bot)
         defender = await kit.person("defender", tmp_path)
         dm = await defender.open_dm(bot)
-        await answer(defender, dm, bot, "!report", "What is happening?")
-        await answer(defender, dm, bot, "Armed men came to our office", "Noted")
-        await answer(defender, dm, bot, "done", "Where is this happening?")
-        await answer(defender, dm, bot, "Tunis", "Who is at risk?")
-        await answer(defender, dm, bot, "the women's collective", "How urgent")
-        await answer(defender, dm, bot, "1", "What may the network do")
-        await answer(defender, dm, bot, "advisory group only", "safe way")
-        await answer(defender, dm, bot, "skip", "Please check your report")
+        await report_to_summary(defender, dm, bot, "Armed men came to our office")
 
         # The backup is taken while the bot runs (what `sosbot backup FILE` calls;
         # the CLI itself is run as a process in tests/ops/test_backup.py).
@@ -116,17 +91,7 @@ async def test_a_restored_backup_keeps_the_device_and_the_conversation(
     try:
         bot = bot_of(app)
         assert bot.client is not None and bot.client.device_id == device
-        receipt = await answer(defender, dm, bot, "1", "case reference")
-        match = REF.search(receipt)
-        assert match, receipt
-        ref = match.group(0)
-
-        def card() -> list[str]:
-            return [b for b in advisor.bodies(triage, bot.user_id) if ref in b and "New case" in b]
-
-        await advisor.until(lambda: bool(card()), "the case card")
-        assert "Armed men came to our office" in card()[0] and "Tunis" in card()[0]
-        messages = advisor.from_sender(triage, bot.user_id)
-        assert messages and all(getattr(e, "decrypted", False) for e in messages)
+        text = await confirm_and_see_card(defender, dm, advisor, triage, bot)
+        assert "Armed men came to our office" in text and "Tunis" in text
     finally:
         await app.stop()

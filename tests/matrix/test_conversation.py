@@ -12,7 +12,7 @@ import pytest
 
 from handlers.messages import Address, Option, Platform
 from handlers.messenger import DestinationGone
-from tests.matrix.support import MEGOLM, BotKit, Recorder
+from tests.matrix.peers import MEGOLM, BotKit, Recorder
 
 
 async def test_encrypted_direct_message_round_trip(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.transports.matrix_crosssign import SEEDS_SECRET, Seeds, public_of, verify_json
-from tests.matrix.support import BotKit, MemorySecrets, Recorder
+from tests.matrix.peers import BotKit, MemorySecrets, Recorder
 
 
 def _only(keys: dict[str, Any]) -> tuple[str, str]:

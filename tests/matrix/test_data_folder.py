@@ -18,15 +18,11 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
-from bot.config import load_secrets, parse_config
-from bot.transports.matrix import MatrixOptions, MatrixTransport
-from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
-from handlers.services import Services
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.fakes.telegram_state import FakeUser
-from tests.matrix.support import MEGOLM, BotKit, Peer, SendPolicy
-from tests.matrix.test_app_matrix import answer
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.fakes.telegram.state import FakeUser
+from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app
+from tests.matrix.peers import BotKit, Peer
 from tests.telegram.conftest import TOKEN
 
 pytestmark = pytest.mark.synapse
@@ -55,46 +51,13 @@ def scan(folder: Path, needles: list[str]) -> list[str]:
 async def build_app(
     kit: BotKit, tmp_path: Path, server: FakeTelegramServer, triage: str, advisor: Peer
 ) -> App:
-    config = parse_config(
-        f"""
-[telegram]
-enabled = true
-base_url = "{server.base_url}"
-[matrix]
-enabled = true
-homeserver = "{kit.server.base_url}"
-user_id = "{kit.user_id}"
-[advisory]
-rooms = ["matrix:{triage}"]
-advisors = ["matrix:{advisor.user_id}"]
-""",
-        tmp_path,
+    advisory = f'rooms = ["matrix:{triage}"]\nadvisors = ["matrix:{advisor.user_id}"]'
+    config = matrix_config(
+        kit, tmp_path, advisory, telegram_url=server.base_url, own_store_dir=False
     )
     assert config.matrix.store_dir.is_relative_to(config.bot.data_dir)
     config.bot.data_dir.mkdir(exist_ok=True)
-    secrets = load_secrets(
-        config,
-        {
-            "SOSBOT_MASTER_KEY": KEY,
-            "SOSBOT_TELEGRAM_TOKEN": TOKEN,
-            "SOSBOT_MATRIX_PASSWORD": kit.password,
-        },
-    )
-    options = MatrixOptions(sync_timeout_ms=200, send=SendPolicy(network_delay=0.05))
-
-    def transports(services: Services) -> list[object]:
-        return [
-            TelegramTransport(TOKEN, services, server.base_url, poll_timeout=1),
-            MatrixTransport.from_config(config, kit.password, services, options),
-        ]
-
-    app = await App.build(config, secrets, FakeClock(), transports=transports)  # type: ignore[arg-type]
-    await app.start()
-    return app
-
-
-def matrix_bot(app: App) -> MatrixTransport:
-    return next(t for t in app.transports if isinstance(t, MatrixTransport))
+    return await start_app(kit, config, FakeClock(), key=KEY, telegram_url=server.base_url)
 
 
 async def telegram(server: FakeTelegramServer, user: FakeUser, text: str, expect: str) -> str:
@@ -120,14 +83,7 @@ async def telegram_press(
 
 async def test_no_defender_identifier_under_the_data_folder(kit: BotKit, tmp_path: Path) -> None:
     advisor = await kit.person("advisor", tmp_path)
-    created = await advisor.client.room_create(
-        name="Triage",
-        invite=[kit.user_id],
-        initial_state=[
-            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-        ],
-    )
-    triage = str(created.room_id)  # type: ignore[union-attr]
+    triage = await advisor.new_room("Triage", [kit.user_id])
     data = tmp_path / "data"
     async with FakeTelegramServer() as server:
         server.add_bot(TOKEN)

@@ -12,12 +12,11 @@ from pathlib import Path
 from nio import UploadResponse
 
 from bot.app import App
-from bot.config import load_secrets, parse_config
-from bot.transports.matrix import MatrixOptions, MatrixTransport
 from handlers.clock import FakeClock
-from handlers.services import Services
-from tests.matrix.support import MEGOLM, BotKit, Peer, SendPolicy
-from tests.matrix.test_app_matrix import answer, bot_of
+from tests.matrix.apps import answer, matrix_config
+from tests.matrix.apps import start_app as start_on_synapse
+from tests.matrix.peers import BotKit, Peer
+from tests.matrix.test_app_matrix import bot_of
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 KEY = base64.b64encode(b"s" * 32).decode()
@@ -26,41 +25,15 @@ VOICE = b"OggS\x00\x02voice-note-of-the-defender"
 
 async def start_app(kit: BotKit, path: Path, rooms: list[str], advisor: Peer) -> App:
     listed = ", ".join(f'"matrix:{room}"' for room in rooms)
-    config = parse_config(
-        f"""
-[matrix]
-enabled = true
-homeserver = "{kit.server.base_url}"
-user_id = "{kit.user_id}"
-store_dir = "{kit.store_dir}"
-[advisory]
-rooms = [{listed}]
+    advisory = f"""rooms = [{listed}]
 advisors = ["matrix:{advisor.user_id}"]
-allow_content_in_unencrypted_rooms = true
-""",
-        path,
-    )
-    secrets = load_secrets(
-        config, {"SOSBOT_MASTER_KEY": KEY, "SOSBOT_MATRIX_PASSWORD": kit.password}
-    )
-    options = MatrixOptions(sync_timeout_ms=200, send=SendPolicy(network_delay=0.05))
-
-    def transports(services: Services) -> list[MatrixTransport]:
-        return [MatrixTransport.from_config(config, kit.password, services, options)]
-
-    app = await App.build(config, secrets, FakeClock(), transports=transports)  # type: ignore[arg-type]
-    await app.start()
-    return app
+allow_content_in_unencrypted_rooms = true"""
+    config = matrix_config(kit, path, advisory)
+    return await start_on_synapse(kit, config, FakeClock(), key=KEY)
 
 
 async def room(advisor: Peer, kit: BotKit, name: str, encrypted: bool) -> str:
-    state = (
-        [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}]
-        if encrypted
-        else []
-    )
-    created = await advisor.client.room_create(name=name, invite=[kit.user_id], initial_state=state)
-    return str(created.room_id)  # type: ignore[union-attr]
+    return await advisor.new_room(name, [kit.user_id], encrypted=encrypted)
 
 
 async def send_voice(peer: Peer, room_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.transports.matrix_dms import LOOKUP_KEY, DirectRooms
-from tests.matrix.support import BotKit, MemorySecrets, Recorder
+from tests.matrix.peers import BotKit, MemorySecrets, Recorder
 
 ANA, ROOM, OTHER = "@ana:example.org", "!Qx9-_Qx9-_Qx9-_Qx9-_Qx9-_Qx9-_Qx9-_Qx9-_abc", "!b:x"
 

@@ -15,7 +15,7 @@ from bot.transports.matrix_state import (
     MatrixStoreLost,
     crypto_store_path,
 )
-from tests.matrix.support import BotKit, Recorder
+from tests.matrix.peers import BotKit, Recorder
 
 
 def mode(path: Path) -> int:

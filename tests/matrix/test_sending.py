@@ -13,7 +13,7 @@ from nio.crypto.attachments import decrypt_attachment
 from bot.transports.matrix_messenger import SendPolicy
 from handlers.messages import Address, AttachmentKind, IncomingMessage, Platform
 from handlers.messenger import DestinationGone, RateLimited, TransientSendError
-from tests.matrix.support import BotKit, Peer, Recorder, wait_until
+from tests.matrix.peers import BotKit, Peer, Recorder, wait_until
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
 

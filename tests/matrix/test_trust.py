@@ -19,7 +19,7 @@ from nio import MegolmEvent
 from bot.transports.matrix_crosssign import Seeds, b64, cross_signing_key, public_of, sign_json
 from bot.transports.matrix_trust import ROOM_NOTICE, cross_signed_devices
 from handlers.messages import Address, Platform
-from tests.matrix.support import BotKit, Peer, Recorder, cross_sign, wait_until
+from tests.matrix.peers import BotKit, Peer, Recorder, cross_sign, wait_until
 
 pytestmark = pytest.mark.synapse
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from handlers.i18n import render
-from tests.matrix.support import BotKit, Peer, Recorder, wait_until
+from tests.matrix.peers import BotKit, Peer, Recorder, wait_until
 
 RESEND = "I could not decrypt your last message. Please send it again."
 

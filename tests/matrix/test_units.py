@@ -43,8 +43,8 @@ from bot.transports.matrix_state import (
 from bot.transports.matrix_store import PLAIN_HEADER
 from handlers.messages import Address, Platform
 from handlers.messenger import DestinationGone, RateLimited, TransientSendError
-from tests.fakes.net import free_port
-from tests.matrix.support import MemoryAccounts, MemorySecrets, Recorder
+from tests.matrix.peers import MemoryAccounts, MemorySecrets, Recorder
+from tests.servers.net import free_port
 
 ROOM = Address(Platform.MATRIX, "!room:example.org")
 

@@ -15,7 +15,7 @@ from handlers.messages import Address, Platform
 from handlers.services import Services
 from handlers.settings import Settings
 from storage import Database
-from tests.matrix.support import BotKit, Recorder
+from tests.matrix.peers import BotKit, Recorder
 
 
 async def test_from_config_keeps_its_secrets_in_the_database(kit: BotKit, tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ import pytest
 from handlers.clock import SystemClock
 from storage import Database
 from storage.repos.outbox import Delivery
-from tests.fakes.postgres import PostgresServer
-from tests.fakes.telegram_api import FakeTelegramServer, FakeUser
-from tests.ops.support import MASTER_KEY, TOKEN, Deployment, report
+from tests.fakes.telegram.server import FakeTelegramServer, FakeUser
+from tests.ops.deployment import MASTER_KEY, TOKEN, Deployment, initialised, report
+from tests.servers.postgres import PostgresServer
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 SQLITE = "sqlite+aiosqlite:///data/sosbot.db"
@@ -30,16 +30,8 @@ SQLITE = "sqlite+aiosqlite:///data/sosbot.db"
 
 @pytest.fixture
 async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with FakeTelegramServer() as server:
-        server.add_bot(TOKEN)
-        dep = Deployment(server, tmp_path, SQLITE, server.new_group("Advisory group"))
-        code, out, err = await dep.command("a", "init")
-        assert code == 0, out + err
-        try:
-            yield dep
-        finally:
-            await dep.stop_all()
-        assert server.internal_errors == []
+    async with initialised(tmp_path, SQLITE) as dep:
+        yield dep
 
 
 async def case_report(dep: Deployment, defender: FakeUser, *, first_half: bool) -> str | None:

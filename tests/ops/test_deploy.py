@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.plugins.components import component_missing
+from tests.servers.fixtures import component_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "sosbot.service"

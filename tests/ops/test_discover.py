@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.ops.support import TOKEN, Deployment
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.ops.deployment import TOKEN, Deployment
 
 SQLITE = "sqlite+aiosqlite:///data/sosbot.db"
 

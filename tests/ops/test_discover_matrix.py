@@ -15,10 +15,10 @@ from urllib.parse import quote
 from nio import RoomCreateResponse
 
 from bot.transports.matrix_http import api_request
-from tests.fakes.net import free_port
-from tests.fakes.synapse import SynapseServer
-from tests.matrix.support import MEGOLM, Peer, localpart, new_peer
-from tests.ops.support import MASTER_KEY, ROOT, BotProcess
+from tests.matrix.peers import MEGOLM, Peer, localpart, new_peer
+from tests.ops.deployment import MASTER_KEY, ROOT, BotProcess
+from tests.servers.net import free_port
+from tests.servers.synapse import SynapseServer
 
 
 def config(folder: Path, server: SynapseServer, bot: str) -> Path:

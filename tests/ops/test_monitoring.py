@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fakes.net import free_port
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.ops.support import TOKEN, Deployment, report
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.ops.deployment import TOKEN, Deployment, report
+from tests.servers.net import free_port
 
 ALLOWED_LABELS = {
     "platform": {"telegram", "matrix"},

@@ -17,7 +17,7 @@ from tests.handlers.test_checkins import room as checkin_room
 from tests.handlers.test_checkins import set_up as checkin_set_up
 from tests.handlers.test_checkins import tick as checkin_tick
 from tests.handlers.test_intake import ANA, ref_in
-from tests.support.harness import TRIAGE, make_harness
+from tests.harness.bot import TRIAGE, make_harness
 
 
 async def test_failed_turns_and_undelivered_cards_are_counted(
@@ -61,8 +61,7 @@ async def test_failed_turns_and_undelivered_cards_are_counted(
         await monitor.refresh()
         assert undelivered() == 0
     finally:
-        await bot.scheduler.stop()
-        await bot.db.close()
+        await bot.close()
 
 
 async def test_missed_checkins_are_counted_across_a_restart(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from handlers.clock import SystemClock
 from storage import Database
 from storage.repos.outbox import SENT, UNCERTAIN, Delivery
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
-from tests.ops.support import MASTER_KEY, TOKEN, BotProcess, Deployment, press, report
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
+from tests.ops.deployment import MASTER_KEY, TOKEN, BotProcess, Deployment, press, report
 
 TAKEOVER_S = 15
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from nio import RoomCreateResponse, RoomPreset
 
-from tests.fakes.synapse import SynapseServer
-from tests.matrix.support import MEGOLM, Peer, localpart, new_peer
-from tests.ops.support import MASTER_KEY, ROOT, BotProcess
+from tests.matrix.peers import MEGOLM, Peer, localpart, new_peer
+from tests.ops.deployment import MASTER_KEY, ROOT, BotProcess
+from tests.servers.synapse import SynapseServer
 
 TAKEOVER_S = 15
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import Database
 from storage.engine import make_engine
 from storage.migrate import upgrade_to_head
-from tests.fakes.postgres import PostgresServer
+from tests.servers.postgres import PostgresServer
 
 BACKENDS = ["sqlite", "postgresql"]
 TEMPLATE_DB = "sosbot_storage_template"
@@ -144,6 +144,12 @@ async def raw(url: str) -> AsyncIterator[AsyncConnection]:
             yield conn
     finally:
         await engine.dispose()
+
+
+async def tamper(url: str, sql: str) -> None:
+    """One statement behind storage's back, as an attacker with the database file would."""
+    async with raw(url) as conn:
+        await conn.execute(text(sql))
 
 
 async def scalar(url: str, sql: str, **params: object) -> object:

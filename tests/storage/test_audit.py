@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import text
 
 from storage import Database
-from tests.storage.conftest import Clock, raw
+from tests.storage.conftest import Clock, raw, tamper
 
 ALICE = "matrix:@alice:example.org"
 
@@ -43,8 +43,7 @@ async def test_the_log_never_holds_raw_addresses(db: Database, db_url: str) -> N
 
 async def test_an_altered_entry_is_named(db: Database, db_url: str) -> None:
     await fill(db)
-    async with raw(db_url) as conn:
-        await conn.execute(text("UPDATE audit_log SET action = 'case.close' WHERE seq = 5"))
+    await tamper(db_url, "UPDATE audit_log SET action = 'case.close' WHERE seq = 5")
     verdict = await db.audit.verify()
     assert (verdict.ok, verdict.first_bad_seq, verdict.problem) == (False, 5, "altered")
     assert "entry 5 altered" in verdict.message
@@ -52,27 +51,23 @@ async def test_an_altered_entry_is_named(db: Database, db_url: str) -> None:
 
 async def test_an_altered_detail_or_time_is_named(db: Database, db_url: str, clock: Clock) -> None:
     await fill(db, clock=clock)
-    async with raw(db_url) as conn:
-        await conn.execute(
-            text(
-                "UPDATE audit_log SET detail_enc = "
-                "(SELECT detail_enc FROM audit_log WHERE seq = 2) WHERE seq = 7"
-            )
-        )
+    await tamper(
+        db_url,
+        "UPDATE audit_log SET detail_enc = "
+        "(SELECT detail_enc FROM audit_log WHERE seq = 2) WHERE seq = 7",
+    )
     verdict = await db.audit.verify()
     assert (verdict.first_bad_seq, verdict.problem) == (7, "altered")
-    async with raw(db_url) as conn:
-        await conn.execute(
-            text("UPDATE audit_log SET at = (SELECT at FROM audit_log WHERE seq = 1) WHERE seq = 3")
-        )
+    await tamper(
+        db_url, "UPDATE audit_log SET at = (SELECT at FROM audit_log WHERE seq = 1) WHERE seq = 3"
+    )
     verdict = await db.audit.verify()
     assert (verdict.first_bad_seq, verdict.problem) == (3, "altered")
 
 
 async def test_a_removed_entry_is_named(db: Database, db_url: str) -> None:
     await fill(db)
-    async with raw(db_url) as conn:
-        await conn.execute(text("DELETE FROM audit_log WHERE seq = 4"))
+    await tamper(db_url, "DELETE FROM audit_log WHERE seq = 4")
     verdict = await db.audit.verify()
     assert (verdict.first_bad_seq, verdict.problem) == (4, "removed")
 
@@ -92,8 +87,7 @@ async def test_a_removed_and_renumbered_entry_is_named(db: Database, db_url: str
 
 async def test_removing_the_last_entries_is_noticed(db: Database, db_url: str) -> None:
     await fill(db)
-    async with raw(db_url) as conn:
-        await conn.execute(text("DELETE FROM audit_log WHERE seq >= 9"))
+    await tamper(db_url, "DELETE FROM audit_log WHERE seq >= 9")
     verdict = await db.audit.verify()
     assert (verdict.first_bad_seq, verdict.problem) == (9, "removed")
 

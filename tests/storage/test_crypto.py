@@ -16,7 +16,7 @@ from storage.crypto import (
     seal,
     unseal,
 )
-from tests.storage.conftest import Clock, raw
+from tests.storage.conftest import Clock, raw, tamper
 
 ANA = "telegram:5550173942"
 ALICE = "matrix:@alice:example.org"
@@ -104,8 +104,7 @@ async def test_a_flipped_byte_in_a_stored_field_fails_to_decrypt(db: Database, d
 
 async def test_a_ciphertext_moved_to_another_field_fails(db: Database, db_url: str) -> None:
     await make_case(db)
-    async with raw(db_url) as conn:
-        await conn.execute(text("UPDATE cases SET who_enc = what_enc"))
+    await tamper(db_url, "UPDATE cases SET who_enc = what_enc")
     with pytest.raises(DecryptionError):
         await db.cases.get("C-7K4QM2")
 
@@ -114,13 +113,11 @@ async def test_a_ciphertext_moved_to_another_row_under_the_same_key_fails(
     db: Database, db_url: str
 ) -> None:
     await make_case(db)  # the case and its events share one data key
-    async with raw(db_url) as conn:
-        await conn.execute(
-            text(
-                "UPDATE case_events SET text_enc = "
-                "(SELECT text_enc FROM case_events WHERE seq = 2) WHERE seq = 3"
-            )
-        )
+    await tamper(
+        db_url,
+        "UPDATE case_events SET text_enc = "
+        "(SELECT text_enc FROM case_events WHERE seq = 2) WHERE seq = 3",
+    )
     with pytest.raises(DecryptionError):
         await db.cases.history("C-7K4QM2")
 
@@ -128,23 +125,19 @@ async def test_a_ciphertext_moved_to_another_row_under_the_same_key_fails(
 async def test_a_ciphertext_moved_to_another_case_fails(db: Database, db_url: str) -> None:
     await make_case(db)
     await db.cases.create("C-OTHER1", None, "days", "advisory_only", "matrix", "x", "y", "z")
-    async with raw(db_url) as conn:
-        await conn.execute(
-            text(
-                "UPDATE cases SET what_enc = (SELECT what_enc FROM cases WHERE ref = 'C-7K4QM2') "
-                "WHERE ref = 'C-OTHER1'"
-            )
-        )
+    await tamper(
+        db_url,
+        "UPDATE cases SET what_enc = (SELECT what_enc FROM cases WHERE ref = 'C-7K4QM2') "
+        "WHERE ref = 'C-OTHER1'",
+    )
     with pytest.raises(DecryptionError):
         await db.cases.get("C-OTHER1")
     # and pointing a case at another case's data key does not help either
-    async with raw(db_url) as conn:
-        await conn.execute(
-            text(
-                "UPDATE cases SET data_key_id = "
-                "(SELECT data_key_id FROM cases WHERE ref = 'C-OTHER1') WHERE ref = 'C-7K4QM2'"
-            )
-        )
+    await tamper(
+        db_url,
+        "UPDATE cases SET data_key_id = "
+        "(SELECT data_key_id FROM cases WHERE ref = 'C-OTHER1') WHERE ref = 'C-7K4QM2'",
+    )
     with pytest.raises(DecryptionError):
         await db.cases.get("C-7K4QM2")
 

@@ -9,14 +9,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage import Database, SchemaNotCurrent, SchemaTooNew
 from storage.engine import make_engine
 from storage.migrate import alembic_config, current_revision, head_revision, main, upgrade_to_head
 from storage.models import metadata
-from tests.storage.conftest import Clock, raw
+from tests.storage.conftest import Clock, tamper
 
 
 def _diff(connection: Connection) -> list[object]:
@@ -68,8 +67,7 @@ async def test_open_refuses_a_database_behind_the_code(empty_url: str, clock: Cl
 
 
 async def test_a_database_from_a_newer_sosbot_is_refused(db_url: str, clock: Clock) -> None:
-    async with raw(db_url) as conn:
-        await conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    await tamper(db_url, "UPDATE alembic_version SET version_num = '0099_future'")
     with pytest.raises(SchemaTooNew, match="newer sosbot") as caught:
         await Database.open(db_url, os.urandom(32), clock.now)
     assert "0099_future" in str(caught.value)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from storage import Database
-from tests.fakes.postgres import PostgresServer
+from tests.servers.postgres import PostgresServer
 from tests.storage.conftest import Clock
 
 REPORT = "Soldiers threatened Mariela Quintero at the Tumaco office"

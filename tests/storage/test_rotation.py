@@ -20,7 +20,7 @@ from storage.keys import (
     read_master_key_file,
     write_master_key_file,
 )
-from tests.storage.conftest import Clock, raw, scalar
+from tests.storage.conftest import Clock, raw, scalar, tamper
 
 ALICE = "matrix:@alice:example.org"
 
@@ -218,15 +218,13 @@ async def test_verify_audit_from_the_command_line(
     assert verdict.ok and verdict.entries == 4
     with pytest.raises(WrongMasterKey):
         await verify_audit(db_url, os.urandom(32))
-    async with raw(db_url) as conn:
-        await conn.execute(text("UPDATE audit_log SET object_ref = 'C-XXXXXX' WHERE seq = 2"))
+    await tamper(db_url, "UPDATE audit_log SET object_ref = 'C-XXXXXX' WHERE seq = 2")
     assert (await verify_audit(db_url, master_key)).first_bad_seq == 2
 
 
 async def test_a_destroyed_data_key_is_reported_not_crashed(db: Database, db_url: str) -> None:
     await fill(db, 1)
-    async with raw(db_url) as conn:
-        await conn.execute(text("UPDATE cases SET data_key_id = NULL"))
+    await tamper(db_url, "UPDATE cases SET data_key_id = NULL")
     with pytest.raises(DecryptionError):
         await db.cases.history("C-000000")
 

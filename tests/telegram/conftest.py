@@ -12,11 +12,11 @@ import pytest
 
 from bot.app import App
 from bot.config import load_secrets, parse_config
-from bot.transports.telegram import TelegramTransport
-from handlers.clock import FakeClock
+from bot.transports.telegram import TelegramTransport, Webhook
+from handlers.clock import Clock, FakeClock
 from handlers.services import Services
 from storage.migrate import upgrade_to_head
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
 
 TOKEN = "123456:TEST-token-for-the-fake-server-only"
 MASTER_KEY = base64.b64encode(b"m" * 32).decode()
@@ -39,6 +39,30 @@ class TelegramWorld:
         return clock
 
 
+async def build_app(
+    config_text: str,
+    path: Path,
+    base_url: str,
+    clock: Clock,
+    *,
+    master_key: str = MASTER_KEY,
+    webhook: Webhook | None = None,
+) -> App:
+    """The App with its Telegram transport on the fake server at ``base_url`` (polling,
+    or ``webhook``), its database migrated; not started."""
+    config = parse_config(config_text, path)
+    config.bot.data_dir.mkdir(exist_ok=True)
+    await upgrade_to_head(config.storage.url)
+    secrets = load_secrets(
+        config, {"SOSBOT_MASTER_KEY": master_key, "SOSBOT_TELEGRAM_TOKEN": TOKEN}
+    )
+
+    def transports(services: Services) -> list[TelegramTransport]:
+        return [TelegramTransport(TOKEN, services, base_url, poll_timeout=1, webhook=webhook)]
+
+    return await App.build(config, secrets, clock, transports=transports)  # type: ignore[arg-type]
+
+
 async def start_app(
     server: FakeTelegramServer,
     path: Path,
@@ -54,17 +78,7 @@ enabled = true
 base_url = "{server.base_url}"
 {extra}
 """
-    config = parse_config(text, path)
-    config.bot.data_dir.mkdir(exist_ok=True)
-    await upgrade_to_head(config.storage.url)
-    secrets = load_secrets(
-        config, {"SOSBOT_MASTER_KEY": MASTER_KEY, "SOSBOT_TELEGRAM_TOKEN": TOKEN}
-    )
-
-    def transports(services: Services) -> list[TelegramTransport]:  # type: ignore[type-arg]
-        return [TelegramTransport(TOKEN, services, server.base_url, poll_timeout=1)]
-
-    app = await App.build(config, secrets, clock or FakeClock(), transports=transports)  # type: ignore[arg-type]
+    app = await build_app(text, path, server.base_url, clock or FakeClock())
     if tune:  # the outbox lanes' policy (retry backoff, in real seconds)
         app.dispatcher.tune(**tune)
     await app.start()

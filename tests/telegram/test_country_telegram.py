@@ -11,7 +11,7 @@ import pytest
 
 from handlers.i18n import render
 from handlers.vocab import country_name
-from tests.fakes.telegram_api import FakeTelegramServer
+from tests.fakes.telegram.server import FakeTelegramServer
 from tests.telegram.conftest import TOKEN, TelegramWorld, start_app
 from tests.telegram.test_intake_telegram import LABELS, REF, press, say
 

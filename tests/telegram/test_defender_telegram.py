@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tests.fakes.telegram_api import FakeUser
-from tests.fakes.telegram_types import as_chat
+from tests.fakes.telegram.objects import as_chat
+from tests.fakes.telegram.server import FakeUser
 from tests.telegram.conftest import TelegramWorld
 from tests.telegram.test_intake_telegram import last_id, press, say
 from tests.telegram.test_transport_telegram import report

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from handlers.i18n import render
-from tests.fakes.telegram_api import FakeUser, StoredMessage
+from tests.fakes.telegram.server import FakeUser, StoredMessage
 from tests.telegram.conftest import TelegramWorld, start_app
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")

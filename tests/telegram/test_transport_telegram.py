@@ -7,7 +7,7 @@ import re
 
 from handlers.messages import Address
 from storage.records import Account
-from tests.fakes.telegram_api import FakeUser, tiny_png
+from tests.fakes.telegram.server import FakeUser, tiny_png
 from tests.telegram.conftest import TelegramWorld
 from tests.telegram.test_intake_telegram import last_id, press, say
 

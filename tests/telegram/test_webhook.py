@@ -7,15 +7,12 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.app import App
-from bot.config import load_secrets, parse_config
-from bot.transports.telegram import TelegramTransport, Webhook
+from bot.config import parse_config
+from bot.transports.telegram import Webhook
 from handlers.clock import FakeClock
-from handlers.services import Services
-from storage.migrate import upgrade_to_head
-from tests.fakes.net import free_port
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.telegram.conftest import MASTER_KEY, TOKEN
+from tests.fakes.telegram.server import FakeTelegramServer
+from tests.servers.net import free_port
+from tests.telegram.conftest import TOKEN, build_app
 
 
 def update(update_id: int, user_id: int, text: str) -> dict[str, object]:
@@ -38,20 +35,9 @@ async def test_webhook_receives_updates_with_the_secret_only(tmp_path: Path) -> 
         server.add_bot(TOKEN)
         person = server.new_user("Defender")
         server.add_chat(person)  # as if they had written before: Telegram lets the bot answer
-        config = parse_config(
-            f'[telegram]\nenabled = true\nbase_url = "{server.base_url}"\n', tmp_path
-        )
-        config.bot.data_dir.mkdir()
-        await upgrade_to_head(config.storage.url)
-        secrets = load_secrets(
-            config, {"SOSBOT_MASTER_KEY": MASTER_KEY, "SOSBOT_TELEGRAM_TOKEN": TOKEN}
-        )
         hook = Webhook.derive("https://bot.ngo.example", f"127.0.0.1:{free_port()}", TOKEN)
-
-        def transports(services: Services) -> list[TelegramTransport]:
-            return [TelegramTransport(TOKEN, services, server.base_url, webhook=hook)]
-
-        app = await App.build(config, secrets, FakeClock(), transports=transports)  # type: ignore[arg-type]
+        config = f'[telegram]\nenabled = true\nbase_url = "{server.base_url}"\n'
+        app = await build_app(config, tmp_path, server.base_url, FakeClock(), webhook=hook)
         await app.start()
         try:
             [registered] = server.requests_for("setWebhook")

@@ -27,19 +27,15 @@ def sosbot(
     )
 
 
-@pytest.fixture
-def initialised(tmp_path: Path) -> Path:
-    result = sosbot(tmp_path, "init")
-    assert result.returncode == 0, result.stderr
-    return tmp_path
-
-
 def test_version(tmp_path: Path) -> None:
     result = sosbot(tmp_path, "--version")
     assert result.returncode == 0 and result.stdout.startswith("sosbot ")
 
 
-def test_init_creates_everything_and_is_idempotent(initialised: Path) -> None:
+def test_init_creates_everything_and_is_idempotent(tmp_path: Path) -> None:
+    first = sosbot(tmp_path, "init")
+    assert first.returncode == 0, first.stderr
+    initialised = tmp_path
     key = initialised / "data" / "master.key"
     assert (initialised / "config.toml").exists()
     assert (initialised / "data" / "sosbot.db").exists()

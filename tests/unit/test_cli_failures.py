@@ -9,18 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.net import free_port
+from tests.servers.net import free_port
 from tests.unit.test_cli import sosbot
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = {"SOSBOT_TELEGRAM_TOKEN": "123456:TEST-token-for-no-server-at-all"}
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|DEBUG) ")
-
-
-@pytest.fixture
-def initialised(tmp_path: Path) -> Path:
-    assert sosbot(tmp_path, "init").returncode == 0
-    return tmp_path
 
 
 def configure(folder: Path, telegram: str = "", advisory: str = "") -> None:

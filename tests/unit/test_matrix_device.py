@@ -17,7 +17,7 @@ from bot.transports.matrix_state import (
     save_credentials,
     standby_store_problem,
 )
-from tests.matrix.support import MemorySecrets
+from tests.matrix.peers import MemorySecrets
 
 BOT = "@sosbot:example.net"
 

@@ -13,7 +13,6 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,12 +23,13 @@ from bot.transports.matrix import MatrixTransport
 from handlers.broadcast import queue_broadcast
 from handlers.clock import SystemClock
 from handlers.hub import MessengerHub
-from handlers.messages import Address, Platform, Sent
+from handlers.messages import Platform
 from handlers.services import Services
 from handlers.settings import Settings
 from storage import Database
 from storage.repos.outbox import INACTIVE, SENT, Delivery
-from tests.matrix.support import BotKit, Peer, Recorder
+from tests.broadcast.conftest import hang_after_sending
+from tests.matrix.peers import BotKit, Peer, Recorder
 
 ROOMS = 4
 POLICY = LanePolicy(Platform.MATRIX, idempotent=True, poll_interval=0.05, backoff=0.2)
@@ -107,25 +107,12 @@ async def net(kit: BotKit, tmp_path: Path) -> AsyncIterator[MatrixNet]:
 async def test_a_crash_mid_send_is_resent_by_transaction_id_and_arrives_once(
     net: MatrixNet,
 ) -> None:
-    real_send = net.services.hub.send_text
-    sends = 0
-    crashed = asyncio.Event()
-
-    async def send_then_die(chat: Address, text: str, **kwargs: Any) -> Sent:
-        nonlocal sends
-        sent = await real_send(chat, text, **kwargs)
-        sends += 1
-        if sends == 2:
-            crashed.set()
-            await asyncio.Event().wait()  # the crash finds this sender here
-        return sent
-
-    net.services.hub.send_text = send_then_die  # type: ignore[method-assign]
+    crashed, restore = hang_after_sending(net.services.hub, 2)
     dispatcher = await net.start_dispatcher()
     await net.broadcast()
     await asyncio.wait_for(crashed.wait(), 30)
     await dispatcher.kill()
-    net.services.hub.send_text = real_send  # type: ignore[method-assign]
+    restore()
     assert (await net.db.outbox.counts("appeal", "A-MATRIX")).get("sending", 0) >= 1
 
     await net.start_dispatcher()  # resends the in-flight one with the same transaction id

@@ -5,8 +5,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Callable
 
-from tests.fakes.telegram_state import BotState, FaultRule, Membership, WorldState
-from tests.fakes.telegram_types import (
+from tests.fakes.telegram.objects import (
     JSON,
     ApiError,
     FakeChat,
@@ -16,6 +15,7 @@ from tests.fakes.telegram_types import (
     as_chat,
     image_size,
 )
+from tests.fakes.telegram.state import BotState, FaultRule, Membership, WorldState
 
 
 class TelegramWorld(WorldState):

@@ -12,13 +12,13 @@
     reply = await server.wait_for_message(alice.id)
     await server.stop()
 
-Only what sosbot uses is there (see ``telegram_methods`` and ``telegram_messages``);
+Only what sosbot uses is there (see ``methods`` and ``messages``);
 any ``parse_mode`` is refused. ``rate_limits=True`` turns on strict flood control
-(``telegram_state.RateLimiter``: sliding windows, 429 with ``retry_after``).
+(``state.RateLimiter``: sliding windows, 429 with ``retry_after``).
 Answers are the real Bot API's JSON (``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": N, "description": ..., "parameters": ...}``) with the real
 HTTP status codes, error texts and limits. The state and the test-side API live in
-``telegram_state.TelegramWorld``; the methods in ``telegram_methods``.
+``state.TelegramWorld``; the methods in ``methods``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.telegram_messages import MESSAGE_METHODS
-from tests.fakes.telegram_methods import BOT_METHODS
-from tests.fakes.telegram_types import (
+from tests.fakes.telegram.messages import MESSAGE_METHODS
+from tests.fakes.telegram.methods import BOT_METHODS
+from tests.fakes.telegram.objects import (
     JSON,
     MB,
     ApiError,
@@ -47,7 +47,7 @@ from tests.fakes.telegram_types import (
     UploadedFile,
     tiny_png,
 )
-from tests.fakes.telegram_world import TelegramWorld
+from tests.fakes.telegram.world import TelegramWorld
 
 __all__ = [
     "ApiError",

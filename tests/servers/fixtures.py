@@ -1,17 +1,17 @@
 """Session-scoped fixtures for real PostgreSQL and Synapse servers.
 
-Register with ``pytest_plugins = ["tests.plugins.components"]`` in tests/conftest.py.
+Register with ``pytest_plugins = ["tests.servers.fixtures"]`` in tests/conftest.py.
 
 Fixtures
 --------
 ``postgres_server`` (session)
-    A started :class:`tests.fakes.postgres.PostgresServer`.  Use
+    A started :class:`tests.servers.postgres.PostgresServer`.  Use
     ``postgres_server.create_database(name=None) -> url`` for an isolated database
     and ``postgres_server.dump(dbname) -> bytes`` to scan a pg_dump.
 ``postgres_url`` (function)
     ``postgres_server.create_database()`` with a unique name: an empty database per test.
 ``synapse_server`` (session)
-    A started :class:`tests.fakes.synapse.SynapseServer` with all rate limits raised.
+    A started :class:`tests.servers.synapse.SynapseServer` with all rate limits raised.
 ``synapse_server_rate_limited`` (session, started only when requested)
     Same, but ``rc_message`` is 0.2/s with burst 2, for ``M_LIMIT_EXCEEDED`` tests.
 ``synapse_server_own`` (function)
@@ -38,8 +38,8 @@ from typing import NoReturn
 
 import pytest
 
-from tests.fakes.postgres import PostgresServer, PostgresUnavailable, find_pg_bindir
-from tests.fakes.synapse import SynapseServer
+from tests.servers.postgres import PostgresServer, PostgresUnavailable, find_pg_bindir
+from tests.servers.synapse import SynapseServer
 
 _FIXTURE_MARKERS = {
     "postgres_server": "postgres",

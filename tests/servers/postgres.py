@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from tests.fakes.net import free_port
+from tests.servers.net import free_port
 
 __all__ = ["PostgresServer", "PostgresUnavailable", "find_pg_bindir"]
 

@@ -13,10 +13,12 @@ import os
 import signal
 import sys
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser, StoredMessage
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser, StoredMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-token-for-the-fake-server-only"
@@ -212,3 +214,21 @@ async def report(server: FakeTelegramServer, user: FakeUser, *, first_half: bool
     await press(server, user, "Skip", "Please check your report")
     receipt = await press(server, user, "Send the report", "case reference")
     return receipt.text or ""
+
+
+@asynccontextmanager
+async def initialised(
+    tmp_path: Path, url: str, *, rate_limits: bool = False
+) -> AsyncIterator[Deployment]:
+    """A deployment on the fake Telegram whose machine "a" ran ``sosbot init``; every
+    process is stopped afterwards, and the fake server must have seen no internal error."""
+    async with FakeTelegramServer(rate_limits=rate_limits) as server:
+        server.add_bot(TOKEN)
+        dep = Deployment(server, tmp_path, url, server.new_group("Advisory group"))
+        code, out, err = await dep.command("a", "init")
+        assert code == 0, out + err
+        try:
+            yield dep
+        finally:
+            await dep.stop_all()
+        assert server.internal_errors == []

@@ -18,8 +18,8 @@ from bot.config import parse_config
 from handlers.clock import SystemClock
 from storage import Database
 from tests.broadcast.conftest import MASTER_KEY
-from tests.fakes.postgres import PostgresServer
-from tests.fakes.telegram_api import FakeChat, FakeTelegramServer, FakeUser
+from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
+from tests.servers.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_COMMITS = 40

@@ -1,4 +1,4 @@
-"""Bot API methods that send, edit and delete messages (see ``telegram_methods``).
+"""Bot API methods that send, edit and delete messages (see ``methods``).
 
 Only what sosbot calls: ``sendMessage``, ``sendDocument``, ``editMessageText`` and
 ``deleteMessage``. sosbot sends plain text only, so any ``parse_mode`` (or
@@ -12,9 +12,8 @@ import copy
 import mimetypes
 from typing import Any
 
-from tests.fakes.telegram_methods import MethodTable, chat_id_param
-from tests.fakes.telegram_state import BotState, WorldState
-from tests.fakes.telegram_types import (
+from tests.fakes.telegram.methods import MethodTable, chat_id_param
+from tests.fakes.telegram.objects import (
     JSON,
     ApiError,
     FakeChat,
@@ -24,6 +23,7 @@ from tests.fakes.telegram_types import (
     bad_request,
     too_many_requests,
 )
+from tests.fakes.telegram.state import BotState, WorldState
 
 MESSAGE_METHODS = MethodTable()
 method = MESSAGE_METHODS.register

@@ -1,4 +1,4 @@
-"""Plain data types of the fake Telegram Bot API (see ``telegram_api.py``).
+"""Plain data types of the fake Telegram Bot API (see ``server.py``).
 
 Everything here is JSON in the shape the real Bot API uses, wrapped in small dataclasses
 so that tests can build people and chats and inspect what the bot sent.

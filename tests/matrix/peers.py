@@ -32,11 +32,16 @@ from bot.transports.matrix_crosssign import CrossSigner, Outcome
 from bot.transports.matrix_messenger import SendPolicy
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
-from tests.fakes.synapse import SynapseServer
+from tests.servers.synapse import SynapseServer
 
 SYNC_MS = 200
 WAIT = 20.0
 MEGOLM = "m.megolm.v1.aes-sha2"
+
+
+def encryption_state() -> list[dict[str, Any]]:
+    """A new room's initial state that turns Megolm encryption on."""
+    return [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}]
 
 
 def localpart(prefix: str) -> str:
@@ -191,15 +196,21 @@ class Peer:
             if r == room_id and e.sender == sender and e.source.get("type") == "m.room.message"
         ]
 
+    async def new_room(self, name: str, invite: list[str], *, encrypted: bool = True) -> str:
+        """Create a room (Megolm-encrypted unless told otherwise) inviting ``invite``."""
+        created = await self.client.room_create(
+            name=name, invite=invite, initial_state=encryption_state() if encrypted else []
+        )
+        assert isinstance(created, RoomCreateResponse), created
+        return str(created.room_id)
+
     async def open_dm(self, bot: MatrixTransport, *, direct: bool = True) -> str:
         """Create an encrypted room with the bot and wait until it can talk there."""
         created = await self.client.room_create(
             is_direct=direct,
             preset=RoomPreset.trusted_private_chat if direct else RoomPreset.private_chat,
             invite=[bot.user_id],
-            initial_state=[
-                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-            ],
+            initial_state=encryption_state(),
         )
         assert isinstance(created, RoomCreateResponse), created
         room_id = str(created.room_id)

@@ -1,8 +1,8 @@
 """State of the fake Telegram world: bots, chats, messages, updates, files and limits.
 
-``WorldState`` holds everything; ``telegram_world.TelegramWorld`` adds the test-side API
-(simulated people, inspection, waiting), ``telegram_methods.py`` and
-``telegram_messages.py`` implement the Bot API methods and ``telegram_api.py`` serves them
+``WorldState`` holds everything; ``world.TelegramWorld`` adds the test-side API
+(simulated people, inspection, waiting), ``methods.py`` and
+``messages.py`` implement the Bot API methods and ``server.py`` serves them
 over HTTP.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from tests.fakes.telegram_types import (
+from tests.fakes.telegram.objects import (
     JSON,
     MB,
     ApiError,

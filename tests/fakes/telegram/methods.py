@@ -4,7 +4,7 @@ Only the methods sosbot (and python-telegram-bot on its behalf) calls: ``getMe``
 ``getUpdates``, ``setWebhook``, ``deleteWebhook``, ``answerCallbackQuery`` and
 ``getFile``; any other method answers 404 like an unknown one. Each method is
 ``async (world, bot, params) -> result`` and raises ``ApiError`` with the real Bot
-API's codes and descriptions. The message methods are in ``telegram_messages``.
+API's codes and descriptions. The message methods are in ``messages``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.fakes.telegram_state import DEFAULT_UPDATE_TYPES, BotState, WorldState
-from tests.fakes.telegram_types import (
+from tests.fakes.telegram.objects import (
     JSON,
     ApiError,
     Params,
     bad_request,
 )
+from tests.fakes.telegram.state import DEFAULT_UPDATE_TYPES, BotState, WorldState
 
 Handler = Callable[[WorldState, BotState, Params], Awaitable[Any]]
 

@@ -21,7 +21,7 @@ from handlers.settings import Settings
 from storage import Database
 from storage.migrate import upgrade_to_head
 from storage.repos.outbox import INACTIVE, PENDING, SENT, Outcome
-from tests.support.messenger import MemoryMessenger, Outgoing
+from tests.harness.messenger import MemoryMessenger, Outgoing
 
 TRIAGE = Address(Platform.MATRIX, "!triage:localhost")
 ALICE = Address(Platform.MATRIX, "@alice:localhost")
@@ -60,6 +60,11 @@ class Harness:
     @property
     def db(self) -> Database:
         return self.services.db
+
+    async def close(self) -> None:
+        """Stop the scheduler, then close the database: a test's end, or a restart's."""
+        await self.scheduler.stop()
+        await self.db.close()
 
     def messenger(self, platform: Platform) -> MemoryMessenger:
         return self.telegram if platform is Platform.TELEGRAM else self.matrix

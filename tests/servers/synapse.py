@@ -43,7 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from tests.fakes.net import free_port
+from tests.servers.net import free_port
 
 __all__ = [
     "RegisteredUser",

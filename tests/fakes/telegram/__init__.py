@@ -1,0 +1,1 @@
+"""The fake Telegram Bot API, for the real python-telegram-bot."""

@@ -1,0 +1,122 @@
+"""The whole bot (``App``) on the test Synapse, alone or beside the fake Telegram,
+and what a Matrix person says to it."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+from bot.app import App
+from bot.config import Config, load_secrets, parse_config
+from bot.transports.matrix import MatrixOptions, MatrixTransport
+from bot.transports.matrix_messenger import SendPolicy
+from bot.transports.telegram import TelegramTransport
+from handlers.clock import FakeClock
+from handlers.services import Services
+from tests.matrix.peers import SYNC_MS, BotKit, Peer
+from tests.telegram.conftest import TOKEN
+
+KEY = base64.b64encode(b"s" * 32).decode()
+CASE_REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
+
+
+def matrix_config(
+    kit: BotKit,
+    path: Path,
+    advisory: str,
+    *,
+    telegram_url: str | None = None,
+    own_store_dir: bool = True,
+) -> Config:
+    """The config of ``kit``'s bot with the ``[advisory]`` lines given, and Telegram on
+    the fake server at ``telegram_url`` if given. ``own_store_dir=False`` leaves the
+    Matrix store where the config puts it by default (under the data folder)."""
+    telegram = f'[telegram]\nenabled = true\nbase_url = "{telegram_url}"\n' if telegram_url else ""
+    store = f'store_dir = "{kit.store_dir}"\n' if own_store_dir else ""
+    text = f"""{telegram}[matrix]
+enabled = true
+homeserver = "{kit.server.base_url}"
+user_id = "{kit.user_id}"
+{store}[advisory]
+{advisory}
+"""
+    return parse_config(text, path)
+
+
+async def start_app(
+    kit: BotKit,
+    config: Config,
+    clock: FakeClock,
+    *,
+    key: str = KEY,
+    telegram_url: str | None = None,
+) -> App:
+    """Build and start the app with its Matrix transport as ``kit``'s bot account and,
+    given ``telegram_url`` (a fake Bot API server), its Telegram transport too."""
+    env = {"SOSBOT_MASTER_KEY": key, "SOSBOT_MATRIX_PASSWORD": kit.password}
+    if telegram_url is not None:
+        env["SOSBOT_TELEGRAM_TOKEN"] = TOKEN
+    secrets = load_secrets(config, env)
+    options = MatrixOptions(sync_timeout_ms=SYNC_MS, send=SendPolicy(network_delay=0.05))
+
+    def transports(services: Services) -> list[object]:
+        matrix = MatrixTransport.from_config(config, kit.password, services, options)
+        if telegram_url is None:
+            return [matrix]
+        return [TelegramTransport(TOKEN, services, telegram_url, poll_timeout=1), matrix]
+
+    app = await App.build(config, secrets, clock, transports=transports)  # type: ignore[arg-type]
+    await app.start()
+    return app
+
+
+def matrix_bot(app: App) -> MatrixTransport:
+    return next(t for t in app.transports if isinstance(t, MatrixTransport))
+
+
+async def answer(peer: Peer, room: str, bot: MatrixTransport, text: str, expect: str) -> str:
+    """Say ``text`` and wait for a bot message containing ``expect``; return it."""
+    before = len(peer.bodies(room, bot.user_id))
+    await peer.say(room, text)
+    found: list[str] = []
+
+    def arrived() -> bool:
+        found[:] = [b for b in peer.bodies(room, bot.user_id)[before:] if expect in b]
+        return bool(found)
+
+    await peer.until(arrived, f"a bot message with {expect!r}")
+    return found[0]
+
+
+async def report_to_summary(defender: Peer, dm: str, bot: MatrixTransport, what: str) -> str:
+    """A report in Tunis through the defender's conversation, up to its summary (not yet
+    sent); returns the urgency question."""
+    await answer(defender, dm, bot, "!report", "What is happening?")
+    await answer(defender, dm, bot, what, "Noted")
+    await answer(defender, dm, bot, "done", "Where is this happening?")
+    await answer(defender, dm, bot, "Tunis", "Who is at risk?")
+    urgency = await answer(defender, dm, bot, "the women's collective", "How urgent")
+    await answer(defender, dm, bot, "1", "What may the network do")
+    await answer(defender, dm, bot, "advisory group only", "safe way")
+    await answer(defender, dm, bot, "skip", "Please check your report")
+    return urgency
+
+
+async def confirm_and_see_card(
+    defender: Peer, dm: str, advisor: Peer, triage: str, bot: MatrixTransport
+) -> str:
+    """Send the report from its summary; once the advisors' room has its card (every
+    message there from the bot decrypted), the card's text."""
+    receipt = await answer(defender, dm, bot, "1", "case reference")
+    match = CASE_REF.search(receipt)
+    assert match, receipt
+    ref = match.group(0)
+
+    def card() -> list[str]:
+        return [b for b in advisor.bodies(triage, bot.user_id) if ref in b and "New case" in b]
+
+    await advisor.until(lambda: bool(card()), "the case card")
+    messages = advisor.from_sender(triage, bot.user_id)
+    assert messages and all(getattr(e, "decrypted", False) for e in messages), "only encrypted"
+    return card()[0]

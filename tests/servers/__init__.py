@@ -1,0 +1,1 @@
+"""Real servers the tests start (PostgreSQL, Synapse), their fixtures."""
