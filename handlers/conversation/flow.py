@@ -9,6 +9,7 @@ the state's entry in ``STATES`` takes the message. The diagram is in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -120,13 +121,14 @@ async def answer_step(turn: Turn, conversation: Conversation) -> bool:
         await turn.say(turn.t("That question is closed. Here is the current one."))
         await steps.ask(turn, conversation)
         return True
-    before = conversation.to_json()
+    # A deep copy (as stored): the draft's lists are changed in place by the step.
+    before = json.dumps(conversation.to_json(), sort_keys=True)
     following = await steps.answer(turn, current, conversation.draft)
     if following is None:
         # Stay: store what the answer added (text or files of the first step);
         # a refused answer added nothing, and rewriting the record would still
         # change the database (a fresh nonce): it is left alone.
-        if conversation.to_json() != before:
+        if json.dumps(conversation.to_json(), sort_keys=True) != before:
             await store(turn, conversation)
     else:
         await go(turn, conversation, following)

@@ -4,6 +4,7 @@ the fake Bot API server."""
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,8 +87,10 @@ base_url = "{server.base_url}"
     return app
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[TelegramWorld]:
+@contextlib.asynccontextmanager
+async def open_world(tmp_path: Path, more_config: str = "") -> AsyncIterator[TelegramWorld]:
+    """The fake Bot API, a triage group, an advisor, and the bot running against them
+    (``more_config``: TOML sections added to the triage settings)."""
     async with FakeTelegramServer() as server:
         server.add_bot(TOKEN)
         triage = server.new_group("Advisory group")
@@ -97,7 +100,7 @@ async def world(tmp_path: Path) -> AsyncIterator[TelegramWorld]:
 rooms = ["telegram:{triage.id}"]
 advisors = ["telegram:{advisor.id}"]
 allow_content_in_unencrypted_rooms = true
-"""
+{more_config}"""
         (tmp_path / "extra.toml").write_text(extra)
         world = TelegramWorld(
             server, await start_app(server, tmp_path, extra), triage, advisor, tmp_path
@@ -107,3 +110,9 @@ allow_content_in_unencrypted_rooms = true
         finally:
             await world.app.stop()  # the app running now, which a test may have restarted
         assert server.internal_errors == []
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[TelegramWorld]:
+    async with open_world(tmp_path) as opened:
+        yield opened

@@ -11,33 +11,16 @@ import pytest
 
 from handlers.i18n import render
 from handlers.vocab import country_name
-from tests.fakes.telegram.server import FakeTelegramServer
-from tests.telegram.conftest import TOKEN, TelegramWorld, start_app
+from tests.telegram.conftest import TelegramWorld, open_world
 from tests.telegram.test_intake_telegram import LABELS, REF, press, say
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[TelegramWorld]:
-    async with FakeTelegramServer() as server:
-        server.add_bot(TOKEN)
-        triage = server.new_group("Advisory group")
-        advisor = server.new_user("Alice", language_code="en")
-        extra = f"""
-[advisory]
-rooms = ["telegram:{triage.id}"]
-advisors = ["telegram:{advisor.id}"]
-allow_content_in_unencrypted_rooms = true
-[casework]
-intake_countries = ["CO", "MX", "KE"]
-"""
-        world = TelegramWorld(
-            server, await start_app(server, tmp_path, extra), triage, advisor, tmp_path
-        )
-        try:
-            yield world
-        finally:
-            await world.app.stop()
-        assert server.internal_errors == []
+    async with open_world(
+        tmp_path, '[casework]\nintake_countries = ["CO", "MX", "KE"]\n'
+    ) as opened:
+        yield opened
 
 
 @pytest.mark.parametrize(
