@@ -77,6 +77,10 @@ data_dir = "data"
 [telegram]
 enabled = true
 base_url = "{server.base_url}"
+# These tests prove the flows, not Telegram's pacing of about one message a
+# second to a person (tests/broadcast proves that, against strict windows):
+# at that pace a report's dozen answers would take twelve seconds a test.
+private_messages_per_second = 50
 {extra}
 """
     app = await build_app(text, path, server.base_url, clock or FakeClock())
