@@ -7,8 +7,11 @@ nothing waits for it: the tests read the time of its armed job."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.scheduler import JOB_ID, Scheduler
 from handlers.clock import SystemClock
@@ -18,13 +21,19 @@ from storage.records import DeadlineKind
 from tests.harness.bot import default_settings, open_database
 
 
-async def running_scheduler(tmp_path: Path) -> Scheduler:
+@pytest.fixture
+async def scheduler(tmp_path: Path) -> AsyncIterator[Scheduler]:
+    """The scheduler on the system clock, APScheduler started."""
     clock = SystemClock()
     db = await open_database(tmp_path, clock, None)  # type: ignore[arg-type]
     services = Services(db=db, clock=clock, settings=default_settings(), hub=MessengerHub())
-    scheduler = Scheduler(services)
-    await scheduler.start()
-    return scheduler
+    running = Scheduler(services)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+        await db.close()
 
 
 def armed_at(scheduler: Scheduler) -> datetime:
@@ -34,50 +43,33 @@ def armed_at(scheduler: Scheduler) -> datetime:
     return job.next_run_time.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-async def test_a_deadline_committed_in_a_turn_moves_the_job_earlier(tmp_path: Path) -> None:
-    scheduler = await running_scheduler(tmp_path)
+async def test_a_deadline_committed_in_a_turn_moves_the_job_earlier(scheduler: Scheduler) -> None:
     db = scheduler.services.db
-    try:
-        first = armed_at(scheduler)  # the daily purge, an hour from now
-        soon = datetime.now(UTC) + timedelta(minutes=2)
-        await db.run(lambda: db.deadlines.schedule(DeadlineKind.CARD_CHECK, "C-TEST01", soon))
-        assert first > soon
-        assert armed_at(scheduler) == soon
-    finally:
-        await scheduler.stop()
-        await db.close()
+    first = armed_at(scheduler)  # the daily purge, an hour from now
+    soon = datetime.now(UTC) + timedelta(minutes=2)
+    await db.run(lambda: db.deadlines.schedule(DeadlineKind.CARD_CHECK, "C-TEST01", soon))
+    assert first > soon
+    assert armed_at(scheduler) == soon
 
 
-async def test_a_later_deadline_leaves_the_earlier_job(tmp_path: Path) -> None:
-    scheduler = await running_scheduler(tmp_path)
+async def test_a_later_deadline_leaves_the_earlier_job(scheduler: Scheduler) -> None:
     db = scheduler.services.db
-    try:
-        first = armed_at(scheduler)
-        later = first + timedelta(days=3)
-        await db.run(lambda: db.deadlines.schedule(DeadlineKind.CARD_CHECK, "C-TEST02", later))
-        assert armed_at(scheduler) == first
-    finally:
-        await scheduler.stop()
-        await db.close()
+    first = armed_at(scheduler)
+    later = first + timedelta(days=3)
+    await db.run(lambda: db.deadlines.schedule(DeadlineKind.CARD_CHECK, "C-TEST02", later))
+    assert armed_at(scheduler) == first
 
 
-async def test_a_rolled_back_turn_arms_nothing(tmp_path: Path) -> None:
-    scheduler = await running_scheduler(tmp_path)
+async def test_a_rolled_back_turn_arms_nothing(scheduler: Scheduler) -> None:
     db = scheduler.services.db
-    try:
-        first = armed_at(scheduler)
+    first = armed_at(scheduler)
 
-        async def turn() -> None:
-            await db.deadlines.schedule(
-                DeadlineKind.CARD_CHECK, "C-TEST03", datetime.now(UTC) + timedelta(minutes=1)
-            )
-            raise RuntimeError("the turn fails after setting its deadline")
+    async def turn() -> None:
+        await db.deadlines.schedule(
+            DeadlineKind.CARD_CHECK, "C-TEST03", datetime.now(UTC) + timedelta(minutes=1)
+        )
+        raise RuntimeError("the turn fails after setting its deadline")
 
-        try:
-            await db.run(turn)
-        except RuntimeError:
-            pass
-        assert armed_at(scheduler) == first
-    finally:
-        await scheduler.stop()
-        await db.close()
+    with pytest.raises(RuntimeError):
+        await db.run(turn)
+    assert armed_at(scheduler) == first
