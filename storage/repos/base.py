@@ -157,14 +157,22 @@ class Store:
             log.error("write-ahead log not emptied after an erasure: %s", exc)
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    async def write(self, *, savepoint: bool = True) -> AsyncIterator[AsyncSession]:
         """A read-write transaction, committed on success, rolled back on error.
 
         Inside an open unit of work this is a SAVEPOINT of the unit's
         transaction instead: the call stays all-or-nothing (a taken
         reference can be retried) and commits with the rest of the turn.
+        ``savepoint=False``: join the unit without one, for writes that no
+        caller catches (queueing a message, saving a conversation, marking
+        rows sent): if one fails, the turn fails and its own savepoint rolls
+        it all back; two statements fewer per call.
         """
         unit = current_unit()
+        if unit is not None and not savepoint:
+            with _storage_errors():
+                yield unit.session
+            return
         if unit is not None:
             had_key = unit.outbox_key is not None
             try:

@@ -32,7 +32,7 @@ class Conversations(Repository):
     async def save(self, account_id: int, state: str, data: dict[str, Any]) -> Conversation:
         """Store the conversation's state; ``data`` must be JSON-serialisable."""
         now = self._store.now()
-        async with self._store.write() as session:
+        async with self._store.write(savepoint=False) as session:
             account = await session.get(AccountRow, account_id, with_for_update=True)
             if account is None:
                 raise NotFound("no such account")

@@ -97,7 +97,7 @@ class Outbox(BroadcastHeaders):
     # ------------------------------------------------------------- enqueueing
     async def post(self, message: Message) -> int:
         """Queue one message (in the current unit of work); returns its row id."""
-        async with self._store.write() as session:
+        async with self._store.write(savepoint=False) as session:
             return await add_message(session, self._store, message)
 
     async def enqueue(
@@ -226,7 +226,7 @@ class Outbox(BroadcastHeaders):
         """
         now = self._store.now()
         marked: set[int] = set()
-        async with self._store.write() as session:
+        async with self._store.write(savepoint=False) as session:
             await self._apply(session, outcomes, now)
             for start in range(0, len(starting), _CHUNK):
                 result = await session.execute(

@@ -30,7 +30,7 @@ class CallbackTokens(Repository):
         index = self._vault.index
         chat_hash = index.address_hash(chat_address)
         tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in keys]
-        async with self._store.write() as session:
+        async with self._store.write(savepoint=False) as session:
             for token, key in zip(tokens, keys, strict=True):
                 hashed = token_hash(token)
                 session.add(
