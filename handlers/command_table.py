@@ -309,7 +309,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     # Member groups.
     member_command(
-        "sign",
+        members.SIGN,
         lambda turn, a: members.sign(turn, a["appeal"], a["organisation"]),
         APPEAL,
         Arg("organisation", ArgKind.REST, optional=True),

@@ -15,13 +15,15 @@ from typing import Any
 
 from handlers import keys, places
 from handlers.commands import BadArgument
-from handlers.i18n import LANGUAGES
+from handlers.i18n import LANGUAGES, render
 from handlers.keys import Kind
 from handlers.refs import RefKind, parse_ref
 from handlers.turn import Turn
 from storage import MemberEntry, MemberKind, Organisation
 from storage.errors import Conflict, NotFound
 
+SIGN = "sign"
+"""The command a member signs an appeal with (batched by handlers/signing.py)."""
 INVITE_LIFETIME = timedelta(days=7)
 FIELDS = ("country", "region", "languages", "groups", "kind")
 # What a field typed in the room is called in the registry: ``groups=`` are
@@ -265,7 +267,7 @@ async def _signer_organisation(
             ),
         )
     if len(orgs) > 1:
-        names = ", ".join(o.name for o in orgs)
+        names = ", ".join(sorted((o.name for o in orgs), key=str.casefold))
         return (
             None,
             None,
@@ -304,11 +306,14 @@ async def sign(turn: Turn, ref: str, wanted: str | None, *, undo: bool = False) 
         else:
             await turn.say(turn.t("Signing for {ref} is closed.", ref=ref))
         return
-    await turn.say(
-        turn.t("{name} signed {ref}. Thank you.", name=org.name, ref=ref)
-        if new
-        else turn.t("{name} has already signed {ref}.", name=org.name, ref=ref)
-    )
+    await turn.say(signed_text(turn.language, org.name, ref, new))
+
+
+def signed_text(language: str, name: str, ref: str, new: bool) -> str:
+    """The signer's confirmation (also sent by the batches of handlers/signing.py)."""
+    if new:
+        return render(language, "{name} signed {ref}. Thank you.", name=name, ref=ref)
+    return render(language, "{name} has already signed {ref}.", name=name, ref=ref)
 
 
 async def on_choice(turn: Turn) -> bool:

@@ -74,6 +74,13 @@ class Postman:
         message = Message(str(chat), text, kind, ref, language, held=held)
         return Queued(chat, await self.db.outbox.post(message))
 
+    async def send_texts(self, texts: Sequence[tuple[Address, str, str | None]]) -> None:
+        """Queue replies ``(chat, text, language)`` with one statement (a batch of
+        signatures confirms each signer)."""
+        await self.db.outbox.post_many(
+            [Message(str(chat), text, language=language) for chat, text, language in texts]
+        )
+
     async def ask(
         self,
         chat: Address,

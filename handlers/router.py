@@ -32,6 +32,7 @@ from handlers.i18n import current_language, render, supported
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
 from handlers.services import Services
+from handlers.signing import SignDesk
 from handlers.turn import Turn
 from storage import Account
 
@@ -52,12 +53,16 @@ class RateLimiter:
         self.per_minute = per_minute
         self.clock = clock
         self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._prune_at = self.PRUNE_AT
 
     PRUNE_AT = 10_000  # senders remembered before the idle ones are dropped
 
     def _prune(self, now: float) -> None:
         for sender in [s for s, w in self._seen.items() if not w or now - w[-1] >= WINDOW]:
             del self._seen[sender]
+        # Amortised: when most senders are active (10,000 signing in a minute),
+        # the next sweep waits until the map has doubled, not one message.
+        self._prune_at = max(self.PRUNE_AT, 2 * len(self._seen))
 
     def would_allow(self, sender: str) -> bool:
         """Whether ``allow`` would let the next message through, without counting one."""
@@ -72,7 +77,7 @@ class RateLimiter:
         window = self._seen[sender]
         while window and now - window[0] >= WINDOW:
             window.popleft()
-        if len(self._seen) > self.PRUNE_AT:
+        if len(self._seen) > self._prune_at:
             self._prune(now)
         if len(window) >= self.per_minute:
             return False
@@ -88,6 +93,8 @@ class Router:
         for command in COMMANDS:
             self.add(command)
         self.limiter = RateLimiter(services.settings.messages_per_minute)
+        self.signing = SignDesk(services, self.table, self.limiter.allow, self.limiter.would_allow)
+        """Settles ``/sign`` messages that arrive together in one transaction."""
         self.failed_turns = 0
         """Turns rolled back by an error (for monitoring)."""
         self.on_failed: Callable[[IncomingMessage], None] | None = None
@@ -125,8 +132,14 @@ class Router:
         not at all. An exception anywhere rolls the turn back and the person
         is told the truth (``_failed``); the log gets its type and place only.
         """
+        counted = False  # against the sender's rate limit
+        request = self.signing.take(msg)
+        if request is not None:
+            if await self.signing.settle(msg, request):
+                return
+            counted = True  # not settled in the batch: the full turn decides, alone
         try:
-            await self.services.db.run(lambda: self._turn(msg, messenger))
+            await self.services.db.run(lambda: self._turn(msg, messenger, counted))
         except Exception as exc:
             self.failed_turns += 1
             if self.on_failed is not None:
@@ -134,7 +147,9 @@ class Router:
             log.error("turn failed: %s at %s", type(exc).__name__, where(exc))
             await self._failed(msg, messenger)
 
-    async def _turn(self, msg: IncomingMessage, messenger: Messenger) -> None:
+    async def _turn(
+        self, msg: IncomingMessage, messenger: Messenger, counted: bool = False
+    ) -> None:
         settings = self.services.settings
         now = self.services.clock.now()
         account = await self._account(msg, now)
@@ -145,7 +160,7 @@ class Router:
             if msg.edited:
                 await self._edited(turn)
                 return
-            if not self.limiter.allow(str(msg.sender)):
+            if not counted and not self.limiter.allow(str(msg.sender)):
                 if msg.is_private:
                     await turn.say(
                         turn.t("You are sending messages too fast. Please wait a minute.")

@@ -43,6 +43,7 @@ from storage.repos.outbox import Outbox
 from storage.repos.partners import Partners
 from storage.repos.proposals import Proposals
 from storage.repos.secrets import BotSecrets
+from storage.repos.signatures import Signatures
 from storage.repos.stats import Stats
 from storage.repos.subscriptions import Subscriptions
 from storage.repos.tokens import CallbackTokens
@@ -90,6 +91,7 @@ class Database:
         self.casefile = Casefile(store)
         self.partners = Partners(store)
         self.stats = Stats(store)
+        self.signatures = Signatures(store)
         self.group_commit = GroupCommit(store)
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:

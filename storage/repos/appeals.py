@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import Conflict, NotFound
+from storage.errors import Conflict, DecryptionError, NotFound
 from storage.models import Appeal as AppealRow
 from storage.models import AppealText, Approval, Signature
 from storage.models import Case as CaseRow
@@ -245,9 +245,13 @@ class Appeals(Repository):
                 .where(Signature.appeal_id == row.id)
                 .order_by(Signature.at, Signature.id)
             )
+            pairs = [(sig, org) for sig, org in result]
+            keys = await self._vault.keys(session, (org.data_key_id for _, org in pairs))
             records = []
-            for sig, org in result:
-                key = await self._vault.key(session, org.data_key_id)
+            for sig, org in pairs:
+                key = keys.get(org.data_key_id) if org.data_key_id is not None else None
+                if key is None:
+                    raise DecryptionError("this record's data key was destroyed")
                 name = open_text(key, "organisations", "name", org.id, org.name_enc) or ""
                 records.append(
                     SignatureRecord(

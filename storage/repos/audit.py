@@ -12,9 +12,11 @@ appends can never fork the chain.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import IndexKeys, associated_data, seal, unseal
@@ -27,6 +29,7 @@ HEAD_ROW = 1
 ROLE_ACTORS = frozenset({"system", "defender"})
 """Actors recorded as themselves; anything else is an address and becomes a pseudonym."""
 _BATCH = 1000
+_ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 
 def actor_name(index: IndexKeys, actor: str) -> str:
@@ -60,6 +63,16 @@ def _mac(index: IndexKeys, row: AuditEntry, seq: int | None = None) -> str:
     return index.audit_mac(message)
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry to append: who did what to which object (``detail`` is sealed)."""
+
+    actor: str
+    action: str
+    object_ref: str | None
+    detail: str | None = None
+
+
 async def append_entry(
     session: AsyncSession,
     index: IndexKeys,
@@ -70,32 +83,55 @@ async def append_entry(
     now: datetime,
 ) -> AuditRecord:
     """Append inside the caller's transaction (so a change and its entry commit together)."""
+    entries = [Entry(actor, action, object_ref, detail)]
+    return (await append_entries(session, index, entries, now))[0]
+
+
+async def append_entries(
+    session: AsyncSession, index: IndexKeys, entries: Sequence[Entry], now: datetime
+) -> list[AuditRecord]:
+    """Append several entries in order, chained, with one read and one write of the
+    head (a batch of signatures is one append, not one per signature)."""
     head = (
         await session.execute(select(AuditHead).where(AuditHead.id == HEAD_ROW).with_for_update())
     ).scalar_one()
-    seq = head.seq + 1
-    name = actor_name(index, actor)
-    detail_enc = (
-        None
-        if detail is None
-        else seal(index.system_key, utf8(detail), associated_data("audit_log", "detail", seq))
-    )
-    digest = index.audit_mac(_canonical(seq, now, name, action, object_ref, detail_enc, head.hash))
-    session.add(
-        AuditEntry(
-            seq=seq,
-            at=now,
-            actor=name,
-            action=action,
-            object_ref=object_ref,
-            detail_enc=detail_enc,
-            prev_hash=head.hash,
-            hash=digest,
+    seq, prev_hash = head.seq, head.hash
+    rows, records = [], []
+    for entry in entries:
+        seq += 1
+        name = actor_name(index, entry.actor)
+        detail_enc = (
+            None
+            if entry.detail is None
+            else seal(
+                index.system_key, utf8(entry.detail), associated_data("audit_log", "detail", seq)
+            )
         )
-    )
-    head.seq, head.hash = seq, digest
+        digest = index.audit_mac(
+            _canonical(seq, now, name, entry.action, entry.object_ref, detail_enc, prev_hash)
+        )
+        rows.append(
+            {
+                "seq": seq,
+                "at": now,
+                "actor": name,
+                "action": entry.action,
+                "object_ref": entry.object_ref,
+                "detail_enc": detail_enc,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        records.append(
+            AuditRecord(seq, now, name, entry.action, entry.object_ref, entry.detail, digest)
+        )
+        prev_hash = digest
+    # A Core insert; the head is the ORM's object, so a later append in this
+    # session reads the values set here, never a stale copy.
+    await session.execute(insert(_ENTRIES), rows)
+    head.seq, head.hash = seq, prev_hash
     await session.flush()
-    return AuditRecord(seq, now, name, action, object_ref, detail, digest)
+    return records
 
 
 class Audit(Repository):

@@ -51,6 +51,7 @@ from storage.repos.outbox_rows import (
     add_broadcast,
     add_deliveries,
     add_message,
+    add_messages,
     platform_of,
 )
 
@@ -99,6 +100,13 @@ class Outbox(BroadcastHeaders):
         """Queue one message (in the current unit of work); returns its row id."""
         async with self._store.write(savepoint=False) as session:
             return await add_message(session, self._store, message)
+
+    async def post_many(self, messages: Sequence[Message]) -> list[int]:
+        """Queue messages with one statement (in the current unit of work); their row ids."""
+        if not messages:
+            return []
+        async with self._store.write(savepoint=False) as session:
+            return await add_messages(session, self._store, messages)
 
     async def enqueue(
         self, kind: str, ref: str, destinations: Sequence[Destination], body: str | None = None

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ FAILED, INACTIVE, UNCERTAIN = "failed", "inactive", "uncertain"
 FINISHED = (SENT, FAILED, INACTIVE, UNCERTAIN)
 PROBLEMS = (FAILED, INACTIVE, UNCERTAIN)
 _TABLE = "outbox"
+_OUTBOX: Table = Row.__table__  # type: ignore[assignment]
 _CHUNK = 500
 
 Destination = tuple[str, str | None]
@@ -164,8 +166,29 @@ class Message:
 
 async def add_message(session: AsyncSession, store: Store, message: Message) -> int:
     """Queue one message inside the caller's transaction; returns its row id."""
+    return (await add_messages(session, store, [message]))[0]
+
+
+async def add_messages(
+    session: AsyncSession, store: Store, messages: Sequence[Message]
+) -> list[int]:
+    """Queue messages inside the caller's transaction, with one statement; returns
+    their row ids (a batch of signatures confirms each signer with one insert)."""
     now = store.now()
     key_id, key = await store.outbox_key(session)
+    rows = [_values(store, key_id, key, message, now) for message in messages]
+    # A Core insert: a turn queues a few of these, and the ORM's flush costs
+    # several times the statement.
+    await session.execute(insert(_OUTBOX), rows)
+    for platform in {platform_of(m.address) for m in messages if not m.held}:
+        store.notify_posted(platform)
+    return [row["id"] for row in rows]
+
+
+def _values(
+    store: Store, key_id: int, key: bytes, message: Message, now: datetime
+) -> dict[str, Any]:
+    """The outbox row of ``message``, sealed under the unit's data key."""
     row_id = new_id()
     seq = store.next_seq()
     op = "ask" if message.options and message.op == "text" else message.op
@@ -184,39 +207,31 @@ async def add_message(session: AsyncSession, store: Store, message: Message) -> 
         extra = seal_json(key, _TABLE, "options", row_id, dict(message.params))
     else:
         extra = None
-    platform = platform_of(message.address)
-    # A Core insert: a turn queues a few of these, and the ORM's flush costs
-    # several times the statement.
-    await session.execute(
-        insert(Row).values(
-            id=row_id,
-            kind=message.kind,
-            ref=message.ref or f"m{seq}",
-            destination_hash=store.vault.index.address_hash(message.address),
-            destination_enc=seal_text(key, _TABLE, "destination", row_id, message.address),
-            body_enc=seal_text(key, _TABLE, "body", row_id, message.text),
-            options_enc=extra,
-            payload_enc=(
-                seal_bytes(key, _TABLE, "payload", row_id, message.payload)
-                if message.payload is not None
-                else None
-            ),
-            language=message.language,
-            platform=platform,
-            data_key_id=key_id,
-            status=HELD if message.held else PENDING,
-            attempts=0,
-            not_before=now,
-            created_at=now,
-            updated_at=now,
-            seq=seq,
-            priority=message.priority,
-            op=op,
-        )
-    )
-    if not message.held:
-        store.notify_posted(platform)
-    return row_id
+    return {
+        "id": row_id,
+        "kind": message.kind,
+        "ref": message.ref or f"m{seq}",
+        "destination_hash": store.vault.index.address_hash(message.address),
+        "destination_enc": seal_text(key, _TABLE, "destination", row_id, message.address),
+        "body_enc": seal_text(key, _TABLE, "body", row_id, message.text),
+        "options_enc": extra,
+        "payload_enc": (
+            seal_bytes(key, _TABLE, "payload", row_id, message.payload)
+            if message.payload is not None
+            else None
+        ),
+        "language": message.language,
+        "platform": platform_of(message.address),
+        "data_key_id": key_id,
+        "status": HELD if message.held else PENDING,
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+        "updated_at": now,
+        "seq": seq,
+        "priority": message.priority,
+        "op": op,
+    }
 
 
 async def add_broadcast(
