@@ -13,7 +13,8 @@ Each lane runs three loops of its own:
   ``concurrency`` requests at once), and queue the outcome.
 
 Outcomes: sent; the destination is gone → inactive (and a member group is
-marked inactive); a refusal that certainly delivered nothing (429,
+marked inactive), except an advisory room, which is tried again (a card or
+an alarm for ever, anything else like a transient failure); a refusal that certainly delivered nothing (429,
 connection refused) → pending again later, with backoff and a bounded
 number of attempts; a request that may have taken effect → ``uncertain``,
 or pending again where the platform deduplicates by transaction id.
@@ -372,9 +373,11 @@ class Lane:
         try:
             sent = await send_item(self.services.hub, chat, item)
         except DestinationGone:
-            if item.kind in AT_LEAST_ONCE:
+            if item.kind in AT_LEAST_ONCE or self.services.settings.is_advisory_room(chat):
                 # An advisory room the bot was removed from (a 403) can take it back:
-                # a case card or an alarm is retried, never given up as "gone".
+                # a case card or an alarm is retried, never given up as "gone"; any
+                # other message to the room (a defender's answer, a notice) is
+                # retried like any transient failure, and never marks the room gone.
                 return self._retry(item, self._backoff(item), "destination_gone")
             await self._gone(item)
             return Outcome(item.id, INACTIVE, error="destination_gone")

@@ -94,9 +94,11 @@ class MemoryOutbox:
     record_latency: float = 0.0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def add(self, address: str, text: str = "Urgent action", **extra: Any) -> int:
+    def add(
+        self, address: str, text: str = "Urgent action", kind: str = "appeal", **extra: Any
+    ) -> int:
         item_id = next(self._ids)
-        item = OutboxItem(item_id, "appeal", "A-1", address, "en", text, 0, **extra)
+        item = OutboxItem(item_id, kind, "A-1", address, "en", text, 0, **extra)
         self.rows[item_id] = Row(item)
         return item_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -213,6 +214,23 @@ async def test_gone_destinations_are_inactive_and_their_group_too(rig: Rig) -> N
     await rig.run()
     assert (rig.outbox.status(gone), rig.outbox.status(fine)) == (INACTIVE, SENT)
     assert rig.services.db.members.inactive == [str(group(1))]  # type: ignore[attr-defined]
+
+
+async def test_an_advisory_room_that_refuses_is_tried_again_never_marked_gone(rig: Rig) -> None:
+    triage = group(9)
+    rig.services.settings = replace(rig.services.settings, advisory_rooms=(triage,))
+    back_after = 3  # the bot is added to the group again before the fourth try
+    rig.messenger.script = lambda chat, n: DestinationGone("kicked") if n <= back_after else None
+    relay = rig.outbox.add(str(triage), "Ana answered: they came back", kind="relay")
+    notice = rig.outbox.add(str(triage), "Tags of C-1 changed", kind="notice")
+    await rig.start()
+    await rig.run()
+    assert (rig.outbox.status(relay), rig.outbox.status(notice)) == (SENT, SENT)
+    assert rig.services.db.members.inactive == []  # type: ignore[attr-defined]
+    assert [text for _, _, text, _ in rig.messenger.delivered] == [
+        "Ana answered: they came back",
+        "Tags of C-1 changed",
+    ], "in order, each once"
 
 
 async def test_an_unknown_refusal_fails_without_retrying(rig: Rig) -> None:
