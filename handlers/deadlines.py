@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 DAILY = timedelta(days=1)
 
 
-async def escalate(services: Services, ref: str, step: int, now: datetime) -> None:
+async def escalate(services: Services, ref: str, step: int, due: datetime) -> None:
+    """Step 0 (``due`` when it was due): the rooms again; step 1: the escalation list."""
     try:
         case = await services.db.cases.get(ref)
     except NotFound:
@@ -42,8 +43,10 @@ async def escalate(services: Services, ref: str, step: int, now: datetime) -> No
     settings = services.settings
     language = settings.default_language
     if step == 0:
+        # From when this step was due, not from when it ran: after the bot was down
+        # past both steps, the escalation list is told at once, not a period later.
         await services.db.deadlines.schedule(
-            DeadlineKind.ESCALATION, ref, now + settings.escalation_after[case.urgency], step=1
+            DeadlineKind.ESCALATION, ref, due + settings.escalation_after[case.urgency], step=1
         )
         mentions = ", ".join(advisors.alert_name(services, a) for a in settings.advisors)
         text = render(
@@ -241,7 +244,9 @@ async def card_check(services: Services, ref: str) -> None:
 
 
 ACTIONS = {
-    DeadlineKind.ESCALATION: lambda services, d, now: escalate(services, d.object_ref, d.step, now),
+    DeadlineKind.ESCALATION: lambda services, d, now: escalate(
+        services, d.object_ref, d.step, d.due_at
+    ),
     DeadlineKind.FOLLOWUP: lambda services, d, now: followup(services, d.object_ref),
     DeadlineKind.DIGEST: lambda services, d, now: digest(services, now),
     DeadlineKind.PURGE: lambda services, d, now: purge(services, now),

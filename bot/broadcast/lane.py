@@ -14,10 +14,11 @@ Each lane runs three loops of its own:
 
 Outcomes: sent; the destination is gone → inactive (and a member group is
 marked inactive), except an advisory room, which is tried again (a card or
-an alarm for ever, anything else like a transient failure); a refusal that certainly delivered nothing (429,
-connection refused) → pending again later, with backoff and a bounded
-number of attempts; a request that may have taken effect → ``uncertain``,
-or pending again where the platform deduplicates by transaction id.
+an alarm for ever, anything else like a transient failure); a refusal that
+certainly delivered nothing (429, connection refused) → pending again later,
+with backoff and a bounded number of attempts; a request that may have taken
+effect → ``uncertain``, or pending again where the platform deduplicates by
+transaction id.
 """
 
 from __future__ import annotations

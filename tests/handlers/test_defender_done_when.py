@@ -92,6 +92,29 @@ async def test_a_missed_checkin_escalates_at_once_after_a_restart_past_its_time(
     await second.db.close()
 
 
+async def test_an_sos_case_escalates_at_once_after_a_restart_past_both_steps(
+    tmp_path: Path,
+) -> None:
+    first = await make_harness(tmp_path)
+    await first.send(ANA, "/sos they are at the door")
+    ref = ref_in(first.matrix.to(TRIAGE)[0].text)  # the SOS card
+    await first.close()
+
+    # Down for 40 minutes: the rooms' reminder (15 min) and the escalation list
+    # (15 min after that) both fell due meanwhile. Each runs at once, once.
+    second = await make_harness(tmp_path)
+    second.clock.advance(timedelta(minutes=40))
+    await second.advance(timedelta(seconds=1))  # the rooms, then (already due) the list
+    await second.advance(timedelta(seconds=1))
+    assert len(room(second, f"Case {ref} (immediate) is still not acknowledged")) == 1
+    listed = [o.text for o in second.matrix.to(COORDINATOR) if ref in o.text]
+    assert len(listed) == 1 and "unacknowledged twice" in listed[0]
+    await tick(second, timedelta(minutes=30))
+    assert len(room(second, "is still not acknowledged")) == 1, "escalated once, not per tick"
+    assert len([o for o in second.matrix.to(COORDINATOR) if ref in o.text]) == 1
+    await second.close()
+
+
 async def test_voice_video_and_location_in_the_report_reach_only_the_encrypted_room(
     tmp_path: Path,
 ) -> None:
