@@ -26,7 +26,7 @@ from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
 from bot.config import Config, Secrets
 from bot.transports.base import TransportStartError
-from bot.transports.telegram import file_url_for
+from bot.transports.telegram_messenger import file_url_for
 from bot.transports.telegram_request import telegram_start_problem
 
 EXIT_OK, EXIT_ERROR = 0, 1

@@ -190,7 +190,7 @@ class Dispatcher:
 
 def share_gate(transport: Transport, gate: TelegramGate) -> None:
     """The Telegram messenger counts its other requests against the same buckets."""
-    from bot.transports.telegram import TelegramMessenger
+    from bot.transports.telegram_messenger import TelegramMessenger
 
     messenger = transport.messenger
     if isinstance(messenger, TelegramMessenger):
