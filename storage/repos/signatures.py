@@ -44,7 +44,8 @@ class SignRequest:
     signer: str
     """The address of the person who signs."""
     group: str | None = None
-    """The address of the chat it was sent in, when that is not a private chat."""
+    """The address of the chat it was sent in: a registered member group signs
+    for its organisation (even a Matrix room of one person and the bot)."""
     wanted: str | None = None
     """The organisation's name, when the signer named one."""
 
