@@ -10,9 +10,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copies of the column types: a migration never imports the models.
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UTC_TIME = sa.DateTime(timezone=True)
+from storage.migrations.columns import (
+    ID,
+    UTC_TIME,
+    create_indexes,
+    drop_table,
+    foreign_key,
+    key,
+    primary_key,
+    timestamps,
+)
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -23,7 +30,7 @@ depends_on: str | None = None
 def upgrade() -> None:
     op.create_table(
         "checkins",
-        sa.Column("id", ID, autoincrement=False, nullable=False),
+        key(),
         sa.Column("account_id", ID, nullable=False),
         sa.Column("case_id", ID, nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
@@ -35,26 +42,13 @@ def upgrade() -> None:
         sa.Column("last_answer_at", UTC_TIME, nullable=True),
         sa.Column("missed_at", UTC_TIME, nullable=True),
         sa.Column("duress_hash", sa.String(length=64), nullable=True),
-        sa.Column("created_at", UTC_TIME, nullable=False),
-        sa.Column("updated_at", UTC_TIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_checkins_account_id_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name=op.f("fk_checkins_case_id_cases"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_checkins")),
+        *timestamps(),
+        foreign_key("checkins", "account_id", "accounts", "CASCADE"),
+        foreign_key("checkins", "case_id", "cases", "CASCADE"),
+        primary_key("checkins"),
     )
-    op.create_index(op.f("ix_checkins_account_id"), "checkins", ["account_id"], unique=False)
-    op.create_index(op.f("ix_checkins_case_id"), "checkins", ["case_id"], unique=False)
-    op.create_index(op.f("ix_checkins_state"), "checkins", ["state"], unique=False)
+    create_indexes("checkins", "account_id", "case_id", "state")
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_checkins_state"), table_name="checkins")
-    op.drop_index(op.f("ix_checkins_case_id"), table_name="checkins")
-    op.drop_index(op.f("ix_checkins_account_id"), table_name="checkins")
-    op.drop_table("checkins")
+    drop_table("checkins", "account_id", "case_id", "state")

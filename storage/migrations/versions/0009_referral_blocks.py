@@ -10,8 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copies of the column types: a migration never imports the models.
-UTC_TIME = sa.DateTime(timezone=True)
+from storage.migrations.columns import UTC_TIME
 
 revision: str = "0009"
 down_revision: str | None = "0008"
