@@ -10,13 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from storage.migrations.columns import (
-    data_key,
-    data_key_foreign_key,
-    drop_table,
-    primary_key,
-    timestamps,
-)
+from storage.migrations import columns
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -28,13 +22,13 @@ def upgrade() -> None:
     op.create_table(
         "bot_secrets",
         sa.Column("name", sa.String(length=64), nullable=False),
-        data_key(),
+        columns.data_key(),
         sa.Column("value_enc", sa.LargeBinary(), nullable=False),
-        *timestamps(),
-        data_key_foreign_key("bot_secrets"),
-        primary_key("bot_secrets", "name"),
+        *columns.timestamps(),
+        columns.data_key_foreign_key("bot_secrets"),
+        columns.primary_key("bot_secrets", "name"),
     )
 
 
 def downgrade() -> None:
-    drop_table("bot_secrets")
+    columns.drop_table("bot_secrets")

@@ -13,17 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from storage.migrations.columns import (
-    UTC_TIME,
-    create_indexes,
-    data_key,
-    data_key_foreign_key,
-    drop_table,
-    key,
-    primary_key,
-    timestamps,
-    unique,
-)
+from storage.migrations import columns
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -38,24 +28,24 @@ def upgrade() -> None:
         batch.create_index("ix_outbox_platform_status", ["platform", "status"], unique=False)
     op.create_table(
         "broadcasts",
-        key(),
+        columns.key(),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("ref", sa.String(length=64), nullable=False),
-        data_key(),
+        columns.data_key(),
         sa.Column("report_to_enc", sa.LargeBinary(), nullable=False),
         sa.Column("progress_enc", sa.LargeBinary(), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
-        *timestamps(),
-        sa.Column("finished_at", UTC_TIME, nullable=True),
-        data_key_foreign_key("broadcasts"),
-        primary_key("broadcasts"),
-        unique("broadcasts", "kind", "ref"),
+        *columns.timestamps(),
+        sa.Column("finished_at", columns.UTC_TIME, nullable=True),
+        columns.data_key_foreign_key("broadcasts"),
+        columns.primary_key("broadcasts"),
+        columns.unique("broadcasts", "kind", "ref"),
     )
-    create_indexes("broadcasts", "state")
+    columns.create_indexes("broadcasts", "state")
 
 
 def downgrade() -> None:
-    drop_table("broadcasts", "state")
+    columns.drop_table("broadcasts", "state")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_index("ix_outbox_platform_status")
         batch.drop_column("platform")

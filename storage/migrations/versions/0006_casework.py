@@ -10,18 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from storage.migrations.columns import (
-    ID,
-    create_indexes,
-    data_key,
-    data_key_foreign_key,
-    drop_table,
-    foreign_key,
-    key,
-    primary_key,
-    timestamps,
-    unique,
-)
+from storage.migrations import columns
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -33,10 +22,10 @@ def upgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("tags_enc", sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column("outcome_enc", sa.LargeBinary(), nullable=True))
-        batch.add_column(sa.Column("stats_id", ID, nullable=True))
+        batch.add_column(sa.Column("stats_id", columns.ID, nullable=True))
     op.create_table(
         "case_stats",
-        key(),
+        columns.key(),
         sa.Column("opened_month", sa.String(length=7), nullable=False),
         sa.Column("closed_month", sa.String(length=7), nullable=False),
         sa.Column("country", sa.String(length=2), nullable=True),
@@ -53,50 +42,50 @@ def upgrade() -> None:
         sa.Column("referrals", sa.Integer(), nullable=False),
         sa.Column("letters", sa.Integer(), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
-        primary_key("case_stats"),
+        columns.primary_key("case_stats"),
     )
-    create_indexes("case_stats", "opened_month", "closed_month")
+    columns.create_indexes("case_stats", "opened_month", "closed_month")
     op.create_table(
         "partners",
-        key(),
+        columns.key(),
         sa.Column("name_hash", sa.String(length=64), nullable=False),
         sa.Column("name_enc", sa.LargeBinary(), nullable=False),
-        data_key(),
+        columns.data_key(),
         sa.Column("kinds", sa.String(length=500), nullable=False),
         sa.Column("regions", sa.String(length=1000), nullable=False),
         sa.Column("languages", sa.String(length=64), nullable=False),
         sa.Column("contact_enc", sa.LargeBinary(), nullable=True),
         sa.Column("notes_enc", sa.LargeBinary(), nullable=True),
-        *timestamps(),
-        data_key_foreign_key("partners"),
-        primary_key("partners"),
-        unique("partners", "name_hash"),
+        *columns.timestamps(),
+        columns.data_key_foreign_key("partners"),
+        columns.primary_key("partners"),
+        columns.unique("partners", "name_hash"),
     )
     op.create_table(
         "referrals",
-        key(),
+        columns.key(),
         sa.Column("ref", sa.String(length=16), nullable=False),
-        sa.Column("case_id", ID, nullable=False),
-        sa.Column("partner_id", ID, nullable=True),
-        data_key(),
+        sa.Column("case_id", columns.ID, nullable=False),
+        sa.Column("partner_id", columns.ID, nullable=True),
+        columns.data_key(),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("note_enc", sa.LargeBinary(), nullable=True),
         sa.Column("sent", sa.Integer(), nullable=False),
-        *timestamps(),
-        foreign_key("referrals", "case_id", "cases", "CASCADE"),
-        foreign_key("referrals", "partner_id", "partners", "SET NULL"),
-        data_key_foreign_key("referrals"),
-        primary_key("referrals"),
-        unique("referrals", "ref"),
+        *columns.timestamps(),
+        columns.foreign_key("referrals", "case_id", "cases", "CASCADE"),
+        columns.foreign_key("referrals", "partner_id", "partners", "SET NULL"),
+        columns.data_key_foreign_key("referrals"),
+        columns.primary_key("referrals"),
+        columns.unique("referrals", "ref"),
     )
-    create_indexes("referrals", "case_id", "partner_id", "state")
+    columns.create_indexes("referrals", "case_id", "partner_id", "state")
 
 
 def downgrade() -> None:
-    drop_table("referrals")
-    drop_table("partners")
-    drop_table("case_stats", "opened_month", "closed_month")
+    columns.drop_table("referrals")
+    columns.drop_table("partners")
+    columns.drop_table("case_stats", "opened_month", "closed_month")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("stats_id")
         batch.drop_column("outcome_enc")
