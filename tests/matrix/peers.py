@@ -29,6 +29,7 @@ from nio import (
 
 from bot.transports.matrix import MatrixOptions, MatrixTransport
 from bot.transports.matrix_crosssign import CrossSigner, Outcome
+from bot.transports.matrix_keys import exchange_keys
 from bot.transports.matrix_messenger import SendPolicy
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
@@ -155,13 +156,7 @@ class Peer:
         client = self.client
         response = await client.sync(timeout=timeout_ms, full_state=not client.next_batch)
         assert isinstance(response, SyncResponse), response
-        await client.send_to_device_messages()
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
+        await exchange_keys(client)
         for room_id, event in list(self._undecrypted):
             try:
                 self.events.append((room_id, client.decrypt_event(event)))
