@@ -33,6 +33,15 @@ async def load_case(session: AsyncSession, ref: str, *, lock: bool = False) -> C
     return row
 
 
+async def load_own_case(session: AsyncSession, ref: str, account_id: int) -> CaseRow:
+    """The case ``ref``, locked, if ``account_id`` reported it; anyone else's is
+    NotFound, so a defender learns nothing of the cases of others."""
+    row = await load_case(session, ref, lock=True)
+    if row.reporter_account_id != account_id:
+        raise NotFound("no such case")
+    return row
+
+
 async def case_key(session: AsyncSession, vault: Vault, row: CaseRow, now: datetime) -> bytes:
     """The case's data key; a fresh one if /forget destroyed the old one."""
     if row.data_key_id is None:
