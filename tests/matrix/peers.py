@@ -49,6 +49,25 @@ def localpart(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+@dataclass(frozen=True)
+class Account:
+    """A new account on the test Synapse, with the device its registration logged in."""
+
+    user_id: str
+    password: str
+    token: str
+    device_id: str
+
+
+async def register(server: SynapseServer, name: str) -> Account:
+    """An account ``name-<random>`` with a random password (registered off the event loop)."""
+    password = uuid.uuid4().hex
+    user_id, token, device_id = await asyncio.to_thread(
+        server.register_user, localpart(name), password
+    )
+    return Account(user_id, password, token, device_id)
+
+
 class MemorySecrets:
     """Stand-in for ``db.bot_secrets`` (the real one encrypts at rest)."""
 
@@ -272,11 +291,10 @@ async def cross_sign(peer: Peer, seeds: MemorySecrets) -> None:
 
 
 async def new_peer(server: SynapseServer, tmp: Path, name: str, *, signed: bool = True) -> Peer:
-    password = uuid.uuid4().hex
-    user_id, _token, _device = await asyncio.to_thread(
-        server.register_user, localpart(name), password
+    account = await register(server, name)
+    peer = await log_in(
+        server, tmp / f"{name}-store", account.user_id, account.password, f"{name}-device"
     )
-    peer = await log_in(server, tmp / f"{name}-store", user_id, password, f"{name}-device")
     if signed:  # Element cross-signs every new account's first session
         await cross_sign(peer, peer.seeds)
     return peer

@@ -56,17 +56,6 @@ names = ["matrix:{advisor.user_id}=Ana Martín", "telegram:{advisor_two.id}=Bong
             await db.members.add_contact(org_es.id, f"telegram:{lucia.id}")
             await db.members.add_group(f"matrix:{goma}", org_fr.id, "fr")
 
-            async def tg(user: object, chat: object, text: str, expect: str) -> str:
-                after = max((m.message_id for m in server.history(chat.id)), default=0)  # type: ignore[attr-defined]
-                server.user_sends(user, chat, text)  # type: ignore[arg-type]
-                found = await server.wait_for_message(
-                    chat.id,  # type: ignore[attr-defined]
-                    lambda m: expect in (m.text or ""),
-                    after=after,
-                    timeout=30,
-                )
-                return found.text or ""
-
             async def tg_sees(chat: object, expect: str, after: int = 0) -> str:
                 found = await server.wait_for_message(
                     chat.id,  # type: ignore[attr-defined]
@@ -75,6 +64,11 @@ names = ["matrix:{advisor.user_id}=Ana Martín", "telegram:{advisor_two.id}=Bong
                     timeout=30,
                 )
                 return found.text or ""
+
+            async def tg(user: object, chat: object, text: str, expect: str) -> str:
+                after = max((m.message_id for m in server.history(chat.id)), default=0)  # type: ignore[attr-defined]
+                server.user_sends(user, chat, text)  # type: ignore[arg-type]
+                return await tg_sees(chat, expect, after)
 
             # Advisors' commands explain themselves, on both platforms.
             helped = await tg(advisor_two, advisor_two, "/help assign", "Example")
