@@ -44,6 +44,35 @@ user_id = "{kit.user_id}"
     return parse_config(text, path)
 
 
+def write_config(
+    folder: Path,
+    homeserver: str,
+    user_id: str,
+    *,
+    triage: str,
+    advisor: str,
+    store_dir: Path | str = "data/matrix",
+    before: str = "",
+) -> Path:
+    """``folder/config.toml`` of a bot on Matrix only, as an operator writes it: the
+    ``before`` sections (TOML) first, then the account, one triage room, one advisor."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(
+        f"""{before}
+[matrix]
+enabled = true
+homeserver = "{homeserver}"
+user_id = "{user_id}"
+store_dir = "{store_dir}"
+[advisory]
+rooms = ["matrix:{triage}"]
+advisors = ["matrix:{advisor}"]
+"""
+    )
+    return path
+
+
 async def start_app(
     kit: BotKit,
     config: Config,

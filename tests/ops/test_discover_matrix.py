@@ -12,6 +12,7 @@ from urllib.parse import quote
 from nio import RoomCreateResponse
 
 from bot.transports.matrix_http import api_request
+from tests.matrix.apps import write_config
 from tests.matrix.peers import MEGOLM, Peer, new_peer, register
 from tests.ops.deployment import BotProcess, bot_environment, spawn
 from tests.servers.net import free_port
@@ -19,23 +20,14 @@ from tests.servers.synapse import SynapseServer
 
 
 def config(folder: Path, server: SynapseServer, bot: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[bot]
-data_dir = "data"
-[matrix]
-enabled = true
-homeserver = "{server.base_url}"
-user_id = "{bot}"
-store_dir = "data/matrix"
-[advisory]
-rooms = ["matrix:!triage:localhost"]
-advisors = ["matrix:@advisor:localhost"]
-"""
+    return write_config(
+        folder,
+        server.base_url,
+        bot,
+        triage="!triage:localhost",
+        advisor="@advisor:localhost",
+        before='[bot]\ndata_dir = "data"',
     )
-    return path
 
 
 async def start_discover(path: Path, password: str, tmp: Path) -> BotProcess:

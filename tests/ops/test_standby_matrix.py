@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nio import RoomCreateResponse, RoomPreset
 
+from tests.matrix.apps import write_config
 from tests.matrix.peers import MEGOLM, Peer, new_peer, register
 from tests.ops.deployment import BotProcess, bot_environment, sosbot, spawn
 from tests.servers.synapse import SynapseServer
@@ -33,26 +34,15 @@ class Machines:
         self.processes: list[BotProcess] = []
 
     def config(self, machine: str, store_dir: Path | str, advisor: str) -> Path:
-        folder = self.root / machine
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "config.toml"
-        path.write_text(
-            f"""
-[bot]
-data_dir = "data"
-[storage]
-url = "{self.url}"
-[matrix]
-enabled = true
-homeserver = "{self.server.base_url}"
-user_id = "{self.bot}"
-store_dir = "{store_dir}"
-[advisory]
-rooms = ["matrix:!triage-not-joined:localhost"]
-advisors = ["matrix:{advisor}"]
-"""
+        return write_config(
+            self.root / machine,
+            self.server.base_url,
+            self.bot,
+            triage="!triage-not-joined:localhost",
+            advisor=advisor,
+            store_dir=store_dir,
+            before=f'[bot]\ndata_dir = "data"\n[storage]\nurl = "{self.url}"',
         )
-        return path
 
     def environment(self) -> dict[str, str]:
         return bot_environment(SOSBOT_MATRIX_PASSWORD=self.password)
