@@ -25,6 +25,7 @@ from nio import (
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
 )
 
 from bot.transports.matrix import MatrixOptions, MatrixTransport
@@ -254,6 +255,33 @@ class Peer:
         )
         assert isinstance(sent, RoomSendResponse), sent
         return str(sent.event_id)
+
+    async def send_file(
+        self,
+        room_id: str,
+        data: bytes,
+        *,
+        msgtype: str,
+        name: str,
+        mimetype: str,
+        size: int | None = None,
+    ) -> None:
+        """Upload ``data`` encrypted and post it as Element does; ``size`` is what the
+        event claims (the true size unless given)."""
+        uploaded, keys = await self.client.upload(
+            lambda _a, _b: data, content_type=mimetype, encrypt=True, filesize=len(data)
+        )
+        assert isinstance(uploaded, UploadResponse), uploaded
+        assert keys is not None
+        content = {
+            "msgtype": msgtype,
+            "body": name,
+            "info": {"mimetype": mimetype, "size": len(data) if size is None else size},
+            "file": {"url": uploaded.content_uri, **keys},
+        }
+        await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
 
     async def join(self, room_id: str) -> None:
         await self.until(lambda: room_id in self.client.invited_rooms, "the invite")

@@ -9,8 +9,6 @@ import base64
 import re
 from pathlib import Path
 
-from nio import UploadResponse
-
 from bot.app import App
 from handlers.clock import FakeClock
 from tests.matrix.apps import answer, matrix_config
@@ -37,18 +35,7 @@ async def room(advisor: Peer, kit: BotKit, name: str, encrypted: bool) -> str:
 
 
 async def send_voice(peer: Peer, room_id: str) -> None:
-    uploaded, keys = await peer.client.upload(
-        lambda _a, _b: VOICE, content_type="audio/ogg", encrypt=True, filesize=len(VOICE)
-    )
-    assert isinstance(uploaded, UploadResponse), uploaded
-    assert keys is not None
-    content = {
-        "msgtype": "m.audio",
-        "body": "voice.ogg",
-        "info": {"mimetype": "audio/ogg", "size": len(VOICE)},
-        "file": {"url": uploaded.content_uri, **keys},
-    }
-    await peer.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+    await peer.send_file(room_id, VOICE, msgtype="m.audio", name="voice.ogg", mimetype="audio/ogg")
 
 
 async def test_voice_and_location_reach_only_the_encrypted_room(
