@@ -100,6 +100,16 @@ async def start_app(
     return app
 
 
+async def triage_and_member_room(kit: BotKit, tmp: Path) -> tuple[Peer, str, Peer, str]:
+    """An advisor with the encrypted triage room, and a member with the plain room of
+    Réseau Goma; both invite ``kit``'s bot. (advisor, triage, member, goma)"""
+    advisor = await kit.person("advisor", tmp)
+    member = await kit.person("member", tmp)
+    triage = await advisor.new_room("Triage", [kit.user_id])
+    goma = await member.new_room("Réseau Goma", [kit.user_id], encrypted=False)
+    return advisor, triage, member, goma
+
+
 def matrix_bot(app: App) -> MatrixTransport:
     return next(t for t in app.transports if isinstance(t, MatrixTransport))
 
