@@ -114,6 +114,14 @@ def matrix_bot(app: App) -> MatrixTransport:
     return next(t for t in app.transports if isinstance(t, MatrixTransport))
 
 
+async def sos(peer: Peer, dm: str, bot: MatrixTransport, text: str) -> str:
+    """``!sos TEXT`` from ``peer`` in its direct room; the reference of the case it made."""
+    alert = await answer(peer, dm, bot, f"!sos {text}", "saved under the reference")
+    found = CASE_REF.search(alert)
+    assert found, alert
+    return found.group(0)
+
+
 async def answer(peer: Peer, room: str, bot: MatrixTransport, text: str, expect: str) -> str:
     """Say ``text`` and wait for a bot message containing ``expect``; return it."""
     before = len(peer.bodies(room, bot.user_id))
