@@ -44,6 +44,7 @@ from nio import (
     SyncResponse,
 )
 
+from bot.transports.matrix_keys import exchange_keys
 from bot.transports.matrix_state import MatrixStartError
 from bot.transports.matrix_store import CipherStore
 
@@ -136,13 +137,7 @@ class MatrixDiscover:
         )
         if not isinstance(response, SyncResponse):
             raise MatrixStartError(f"Matrix sync refused ({response.status_code})")
-        await client.send_to_device_messages()
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
+        await exchange_keys(client)
         for room_id, info in response.rooms.invite.items():
             inviter = next(
                 (

@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.conversation.record import AwaitedReply, State, load
-from handlers.messages import IncomingMessage
+from handlers.messages import AttachmentKind, IncomingMessage
 from handlers.services import Services
 from handlers.turn import Turn
 
@@ -53,4 +53,28 @@ def unfetched_problem(turn: Turn) -> str | None:
     """A file the transport did not fetch (see the module's docstring), or None."""
     if any(not a.fetched for a in turn.msg.attachments):
         return turn.t("Something went wrong and nothing was saved. Please send it again.")
+    return None
+
+
+def attachment_problem(turn: Turn, already: int) -> str | None:
+    """Why the message's files cannot be taken (``already``: files the report
+    holds), or None. The report's first step, /update and /propose share these limits."""
+    settings = turn.services.settings
+    attachments = turn.msg.attachments
+    for attachment in attachments:
+        if attachment.kind is AttachmentKind.OTHER:
+            return turn.t("I can take text, photos and documents only. Nothing was saved.")
+        if attachment.size > settings.max_attachment_bytes:
+            return turn.t(
+                "That file is too large ({limit} MB at most). Nothing was saved.",
+                limit=settings.max_attachment_bytes // 1_000_000,
+            )
+    unfetched = unfetched_problem(turn)
+    if unfetched:
+        return unfetched
+    if already + len(attachments) > settings.max_attachments_per_report:
+        return turn.t(
+            "A report can hold {limit} files at most. Nothing more was saved.",
+            limit=settings.max_attachments_per_report,
+        )
     return None

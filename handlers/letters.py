@@ -19,7 +19,7 @@ appeal_notes.py), like the outcome texts.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from importlib import resources
 from string import Template
 from typing import Any
@@ -118,14 +118,20 @@ def fill(language: str, name: str, case: CaseDetail | None) -> str | None:
     return Template(text).safe_substitute(values)
 
 
-def template_name(word: str | None) -> str | None:
-    """``template=urgent`` → "urgent"; nothing → None; anything else is a usage error."""
+def keyword_option(word: str | None, key: str, allowed: Collection[str]) -> str | None:
+    """``key=value`` with an allowed value → the value (lowercase); nothing → None;
+    anything else is a usage error."""
     if word is None:
         return None
-    key, sep, name = word.partition("=")
-    if key.lower() != "template" or not sep or name.lower() not in TEMPLATES:
+    given, sep, value = word.partition("=")
+    if given.lower() != key or not sep or value.lower() not in allowed:
         raise BadArgument(word)
-    return name.lower()
+    return value.lower()
+
+
+def template_name(word: str | None) -> str | None:
+    """``template=urgent`` → "urgent"; nothing → None; anything else is a usage error."""
+    return keyword_option(word, "template", TEMPLATES)
 
 
 async def template_refusal(turn: Turn, name: str, case_ref: str | None) -> str | None:
@@ -179,9 +185,4 @@ def missing_warning(turn: Turn, ref: str, gaps: Counter[str]) -> str:
 
 def fallback_language(word: str | None) -> str | None:
     """``fallback=en`` → "en"; nothing → None; anything else is a usage error."""
-    if word is None:
-        return None
-    key, sep, value = word.partition("=")
-    if key.lower() != "fallback" or not sep or value.lower() not in LANGUAGES:
-        raise BadArgument(word)
-    return value.lower()
+    return keyword_option(word, "fallback", LANGUAGES)

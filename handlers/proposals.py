@@ -19,7 +19,7 @@ from typing import Any
 from handlers import cards, file_gate, rooms
 from handlers.commands import BadArgument
 from handlers.i18n import N_, render
-from handlers.messages import Address, AttachmentKind
+from handlers.messages import Address
 from handlers.outgoing import Kind
 from handlers.refs import RefKind, new_ref
 from handlers.services import Services
@@ -106,22 +106,7 @@ def _content_problem(turn: Turn, text: str) -> str | None:
         raise BadArgument("text")
     if len(text) > settings.max_text_chars:
         return turn.t("That message is too long. Nothing was saved.")
-    if any(a.kind is AttachmentKind.OTHER for a in attachments):
-        return turn.t("I can take text, photos and documents only. Nothing was saved.")
-    if any(a.size > settings.max_attachment_bytes for a in attachments):
-        return turn.t(
-            "That file is too large ({limit} MB at most). Nothing was saved.",
-            limit=settings.max_attachment_bytes // 1_000_000,
-        )
-    unfetched = file_gate.unfetched_problem(turn)
-    if unfetched:
-        return unfetched
-    if len(attachments) > settings.max_attachments_per_report:
-        return turn.t(
-            "A report can hold {limit} files at most. Nothing more was saved.",
-            limit=settings.max_attachments_per_report,
-        )
-    return None
+    return file_gate.attachment_problem(turn, 0)
 
 
 async def propose(turn: Turn, args: Mapping[str, Any]) -> None:

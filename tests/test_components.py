@@ -10,7 +10,7 @@ against a real Synapse without ``sync_forever``.  The call sequence that works:
    then ``await client.login(password, device_name=...)``.  ``login`` creates
    the device and loads/creates the Olm account in the sqlite store.
 3. After every ``await client.sync(timeout=ms, full_state=...)`` do the
-   housekeeping ``sync_forever`` would do (see ``sync_once`` below):
+   housekeeping ``sync_forever`` would do (``bot.transports.matrix_keys.exchange_keys``):
    ``send_to_device_messages()``; ``keys_upload()`` if ``should_upload_keys``;
    ``keys_query()`` if ``should_query_keys``; ``keys_claim(get_users_for_key_claiming())``
    if ``should_claim_keys``.  The first ``keys_upload`` publishes device and
@@ -63,6 +63,7 @@ from nio import (
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.transports.matrix_keys import exchange_keys
 from tests.servers import fixtures as components
 from tests.servers.postgres import PostgresServer
 from tests.servers.synapse import SynapseHTTPError, SynapseServer
@@ -157,13 +158,7 @@ async def sync_once(client: AsyncClient, timeout_ms: int = SYNC_TIMEOUT_MS) -> S
     """One ``sync`` plus the E2EE housekeeping ``sync_forever`` would do."""
     response = await client.sync(timeout=timeout_ms, full_state=client.next_batch is None)
     assert isinstance(response, SyncResponse), response
-    await client.send_to_device_messages()
-    if client.should_upload_keys:
-        await client.keys_upload()
-    if client.should_query_keys:
-        await client.keys_query()
-    if client.should_claim_keys:
-        await client.keys_claim(client.get_users_for_key_claiming())
+    await exchange_keys(client)
     return response
 
 

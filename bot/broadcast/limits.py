@@ -160,39 +160,6 @@ class TelegramGate:
         return flight
 
 
-class MatrixGate:
-    """One adaptive bucket for everything the bot sends (Synapse limits per sender)."""
-
-    def __init__(
-        self, rate: float = 20.0, capacity: float = 10.0, clock: Monotonic = time.monotonic
-    ) -> None:
-        self.overall = TokenBucket(rate, capacity, clock, decrease=0.5, min_factor=0.005)
-
-    def overall_wait(self) -> float:
-        return self.overall.wait_time()
-
-    def chat_wait(self, chat: Address) -> float:
-        return 0.0
-
-    def take(self, chat: Address) -> None:
-        self.overall.take()
-
-    def send_wait(self, chat: Address) -> float:
-        return 0.0
-
-    def leave(self, chat: Address) -> Flight:
-        return Flight(0.0)
-
-    def answered(self, flight: Flight) -> None:
-        pass
-
-    def penalise(self, chat: Address, retry_after: float) -> None:
-        self.overall.penalise(retry_after)
-
-    def remember(self, chat: Address | None, at: float) -> None:
-        pass
-
-
 class OpenGate:
     """No limits (in-process transports, and the benchmark's raw dispatch rate)."""
 
@@ -219,3 +186,24 @@ class OpenGate:
 
     def remember(self, chat: Address | None, at: float) -> None:
         pass
+
+
+class MatrixGate(OpenGate):
+    """One adaptive bucket for everything the bot sends (Synapse limits per sender).
+
+    No per-chat limits: everything but the overall bucket is the open gate's.
+    """
+
+    def __init__(
+        self, rate: float = 20.0, capacity: float = 10.0, clock: Monotonic = time.monotonic
+    ) -> None:
+        self.overall = TokenBucket(rate, capacity, clock, decrease=0.5, min_factor=0.005)
+
+    def overall_wait(self) -> float:
+        return self.overall.wait_time()
+
+    def take(self, chat: Address) -> None:
+        self.overall.take()
+
+    def penalise(self, chat: Address, retry_after: float) -> None:
+        self.overall.penalise(retry_after)

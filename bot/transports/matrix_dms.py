@@ -16,23 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Protocol
+
+from bot.transports.matrix_crosssign import SecretStore
 
 LOOKUP_KEY = "matrix.dm_lookup_key"
 _USER = "matrix.dm.u."
 _ROOM = "matrix.dm.r."
 
 
-class Secrets(Protocol):
-    async def get(self, name: str) -> bytes | None: ...
-
-    async def put(self, name: str, value: bytes) -> None: ...
-
-    async def delete(self, name: str) -> bool: ...
-
-
 class DirectRooms:
-    def __init__(self, secrets: Secrets) -> None:
+    def __init__(self, secrets: SecretStore) -> None:
         self.secrets = secrets
         self._key: bytes | None = None
         self._rooms: dict[str, str | None] = {}  # user id -> room (None: known to be absent)

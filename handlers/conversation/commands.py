@@ -6,7 +6,7 @@ in ``flow.py``.
 
 from __future__ import annotations
 
-from handlers import cards, news, report_limit, rooms
+from handlers import cards, file_gate, news, report_limit, rooms
 from handlers.conversation import after_ask, flow, steps
 from handlers.conversation.record import (
     Conversation,
@@ -182,7 +182,7 @@ async def update(turn: Turn, ref: str, text: str | None) -> None:
         return
     if turn.msg.attachments:  # the report's limits: kinds, sizes, files per case
         held = len((await turn.services.db.cases.get(ref)).attachments)
-        problem = steps.attachment_problem(turn, held) or after_ask.file_problem(turn)
+        problem = file_gate.attachment_problem(turn, held) or after_ask.file_problem(turn)
         if problem:
             await turn.say(problem)
             return

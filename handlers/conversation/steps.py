@@ -14,7 +14,7 @@ from handlers.conversation import country
 from handlers.conversation.record import Conversation, Draft, State, stored_file
 from handlers.i18n import N_
 from handlers.keys import Kind
-from handlers.messages import AttachmentKind, Option
+from handlers.messages import Option
 from handlers.turn import Turn, resolve_choice
 from storage.records import Consent, Urgency
 
@@ -160,30 +160,6 @@ def too_long(turn: Turn) -> str:
     )
 
 
-def attachment_problem(turn: Turn, already: int) -> str | None:
-    """Why the message's files cannot be taken (``already``: files the report
-    holds), or None. The report's first step and /update share these limits."""
-    settings = turn.services.settings
-    attachments = turn.msg.attachments
-    for attachment in attachments:
-        if attachment.kind is AttachmentKind.OTHER:
-            return turn.t("I can take text, photos and documents only. Nothing was saved.")
-        if attachment.size > settings.max_attachment_bytes:
-            return turn.t(
-                "That file is too large ({limit} MB at most). Nothing was saved.",
-                limit=settings.max_attachment_bytes // 1_000_000,
-            )
-    unfetched = file_gate.unfetched_problem(turn)
-    if unfetched:
-        return unfetched
-    if already + len(attachments) > settings.max_attachments_per_report:
-        return turn.t(
-            "A report can hold {limit} files at most. Nothing more was saved.",
-            limit=settings.max_attachments_per_report,
-        )
-    return None
-
-
 async def answer(turn: Turn, state: State, draft: Draft) -> State | None:
     """Take the person's answer to ``state``; the next state, or None to stay."""
     step = STEPS[state]
@@ -244,7 +220,7 @@ async def _take_content(turn: Turn, draft: Draft) -> bool:
     if len(text) > settings.max_text_chars:
         await turn.say(too_long(turn))
         return False
-    problem = attachment_problem(turn, len(draft.attachments))
+    problem = file_gate.attachment_problem(turn, len(draft.attachments))
     if problem:  # nothing written yet: a refusal leaves the draft as it was
         await turn.say(problem)
         return False

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
+from storage.models.base import Base, RecordId, SealingKeyId
 from storage.types import Id, UTCDateTime
 
 
@@ -18,7 +18,7 @@ class AppealNote(Base):
     __tablename__ = "appeal_notes"
     __table_args__ = (UniqueConstraint("appeal_id", "kind", "language"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
@@ -47,7 +47,7 @@ class Proposal(Base):
 
     __tablename__ = "proposals"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     ref: Mapped[str] = mapped_column(String(16), unique=True)
     organisation_id: Mapped[int] = mapped_column(
         Id, ForeignKey("organisations.id", ondelete="CASCADE"), index=True
@@ -57,9 +57,7 @@ class Proposal(Base):
     )
     case_id: Mapped[int | None] = mapped_column(Id, ForeignKey("cases.id", ondelete="SET NULL"))
     appeal_id: Mapped[int | None] = mapped_column(Id, ForeignKey("appeals.id", ondelete="SET NULL"))
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     proposer: Mapped[str] = mapped_column(String(32))  # pseudonym
     state: Mapped[str] = mapped_column(String(16), index=True)
     text_enc: Mapped[bytes] = mapped_column(LargeBinary)
@@ -75,7 +73,7 @@ class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (UniqueConstraint("group_id", "key", "value"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     group_id: Mapped[int] = mapped_column(
         Id, ForeignKey("member_groups.id", ondelete="CASCADE"), index=True
     )

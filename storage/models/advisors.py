@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
-from storage.types import Id, UTCDateTime
+from storage.models.base import Base, RecordId, SealingKeyId
+from storage.types import UTCDateTime
 
 
 class AdvisorChange(Base):
@@ -21,12 +21,10 @@ class AdvisorChange(Base):
 
     __tablename__ = "advisor_changes"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     address_hash: Mapped[str] = mapped_column(String(64), unique=True)
     address_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     state: Mapped[str] = mapped_column(String(16))
     proposer_hash: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

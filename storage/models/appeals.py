@@ -17,21 +17,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
+from storage.models.base import Base, RecordId, SealingKeyId
 from storage.types import Id, UTCDateTime
 
 
 class Appeal(Base):
     __tablename__ = "appeals"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     ref: Mapped[str] = mapped_column(String(16), unique=True)
     case_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("cases.id", ondelete="SET NULL"), index=True
     )
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     state: Mapped[str] = mapped_column(String(16), index=True)
     drafter: Mapped[str] = mapped_column(String(32))  # pseudonym
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -49,7 +47,7 @@ class AppealText(Base):
     __tablename__ = "appeal_texts"
     __table_args__ = (UniqueConstraint("appeal_id", "language"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(String(8))
     text_enc: Mapped[bytes] = mapped_column(LargeBinary)
@@ -60,7 +58,7 @@ class Approval(Base):
     __tablename__ = "approvals"
     __table_args__ = (UniqueConstraint("appeal_id", "approver"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
     approver: Mapped[str] = mapped_column(String(32))  # pseudonym
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -72,7 +70,7 @@ class Signature(Base):
     __tablename__ = "signatures"
     __table_args__ = (UniqueConstraint("appeal_id", "organisation_id"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
     organisation_id: Mapped[int] = mapped_column(
         Id, ForeignKey("organisations.id", ondelete="CASCADE"), index=True
@@ -94,7 +92,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_claim", "platform", "status", "priority", "seq"),
     )
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     kind: Mapped[str] = mapped_column(String(32))
     ref: Mapped[str] = mapped_column(String(64))
     destination_hash: Mapped[str] = mapped_column(String(64), index=True)
@@ -103,9 +101,7 @@ class OutboxMessage(Base):
     options_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # buttons, sealed JSON
     language: Mapped[str | None] = mapped_column(String(8))
     platform: Mapped[str | None] = mapped_column(String(16))  # in clear: each platform's lane
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -134,12 +130,10 @@ class Broadcast(Base):
     __tablename__ = "broadcasts"
     __table_args__ = (UniqueConstraint("kind", "ref"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     kind: Mapped[str] = mapped_column(String(32))
     ref: Mapped[str] = mapped_column(String(64))
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     report_to_enc: Mapped[bytes] = mapped_column(LargeBinary)  # sealed JSON: triage rooms
     progress_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # room → progress message
     state: Mapped[str] = mapped_column(String(16), index=True)

@@ -1,9 +1,13 @@
-"""Declarative base with stable constraint names."""
+"""Declarative base with stable constraint names, and the columns most tables share."""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from typing import Annotated
+
+from sqlalchemy import ForeignKey, MetaData
+from sqlalchemy.orm import DeclarativeBase, mapped_column
+
+from storage.types import Id
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -16,3 +20,16 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Whole column declarations as types (SQLAlchemy's Annotated mapping): a model
+# says ``id: Mapped[RecordId]``; each use gets its own copy of the column.
+RecordId = Annotated[int, mapped_column(Id, primary_key=True, autoincrement=False)]
+"""A record's primary key, made by ``new_id`` before the INSERT (never by the database):
+the encryption binds every ciphertext to it."""
+
+SealingKeyId = Annotated[
+    int | None, mapped_column(Id, ForeignKey("data_keys.id", ondelete="SET NULL"))
+]
+"""The data key that seals a row's encrypted fields; NULL once the key was destroyed
+(the row stays, its sealed fields can no longer be read)."""

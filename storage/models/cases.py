@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import Base
+from storage.models.base import Base, RecordId, SealingKeyId
 from storage.types import Id, UTCDateTime
 
 
@@ -16,14 +16,12 @@ class Case(Base):
 
     __tablename__ = "cases"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     ref: Mapped[str] = mapped_column(String(16), unique=True)
     reporter_account_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("accounts.id", ondelete="SET NULL"), index=True
     )
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     urgency: Mapped[str] = mapped_column(String(16))
     consent: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
@@ -55,7 +53,7 @@ class CaseEvent(Base):
     __tablename__ = "case_events"
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(24))
@@ -72,7 +70,7 @@ class CaseEvent(Base):
 class Attachment(Base):
     __tablename__ = "attachments"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     event_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("case_events.id", ondelete="CASCADE"), index=True
@@ -92,7 +90,7 @@ class CaseCard(Base):
 
     __tablename__ = "case_cards"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     lookup_hash: Mapped[str] = mapped_column(String(64), unique=True)
     location_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
+from storage.models.base import Base, RecordId, SealingKeyId
 from storage.types import Id, UTCDateTime
 
 
@@ -21,7 +21,7 @@ class CaseStat(Base):
 
     __tablename__ = "case_stats"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     opened_month: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM
     closed_month: Mapped[str] = mapped_column(String(7), index=True)
     country: Mapped[str | None] = mapped_column(String(2))
@@ -45,12 +45,10 @@ class Partner(Base):
 
     __tablename__ = "partners"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     name_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     kinds: Mapped[str] = mapped_column(String(500))  # ";"-separated
     regions: Mapped[str] = mapped_column(String(1000))
     languages: Mapped[str] = mapped_column(String(64))
@@ -66,15 +64,13 @@ class Referral(Base):
 
     __tablename__ = "referrals"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     ref: Mapped[str] = mapped_column(String(16), unique=True)
     case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     partner_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("partners.id", ondelete="SET NULL"), index=True
     )
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), index=True)
     note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

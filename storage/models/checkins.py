@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
+from storage.models.base import Base, RecordId
 from storage.types import Id, UTCDateTime
 
 
@@ -23,7 +23,7 @@ class Checkin(Base):
 
     __tablename__ = "checkins"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     account_id: Mapped[int] = mapped_column(
         Id, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
+from storage.models.base import Base, RecordId, SealingKeyId
 from storage.types import Id, UTCDateTime
 
 
@@ -16,12 +16,10 @@ class Account(Base):
 
     __tablename__ = "accounts"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     address_hash: Mapped[str] = mapped_column(String(64), unique=True)
     address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     language: Mapped[str | None] = mapped_column(String(8))
     language_hint: Mapped[str | None] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(Boolean)
@@ -45,13 +43,11 @@ class Conversation(Base):
 class Organisation(Base):
     __tablename__ = "organisations"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     kind: Mapped[str] = mapped_column(String(16))
     name_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     country: Mapped[str] = mapped_column(String(64))
     region: Mapped[str] = mapped_column(String(64))
     languages: Mapped[str] = mapped_column(String(64))  # ";"-separated codes
@@ -66,15 +62,13 @@ class MemberGroup(Base):
 
     __tablename__ = "member_groups"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     organisation_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
     chat_hash: Mapped[str] = mapped_column(String(64), unique=True)
     chat_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     language: Mapped[str] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(Boolean)
     muted: Mapped[bool] = mapped_column(Boolean)
@@ -88,7 +82,7 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (UniqueConstraint("organisation_id", "address_hash"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     organisation_id: Mapped[int] = mapped_column(
         Id, ForeignKey("organisations.id", ondelete="CASCADE")
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
-from storage.types import Id, UTCDateTime
+from storage.models.base import Base, RecordId, SealingKeyId
+from storage.types import UTCDateTime
 
 
 class DataKey(Base):
@@ -16,7 +16,7 @@ class DataKey(Base):
 
     __tablename__ = "data_keys"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     master_key_id: Mapped[str] = mapped_column(String(16), index=True)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     # Named system keys ("index"); NULL for the data keys of records.
@@ -64,7 +64,7 @@ class Deadline(Base):
     __tablename__ = "deadlines"
     __table_args__ = (UniqueConstraint("kind", "object_ref"),)
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    id: Mapped[RecordId]
     kind: Mapped[str] = mapped_column(String(32))
     object_ref: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -91,9 +91,7 @@ class BotSecret(Base):
     __tablename__ = "bot_secrets"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    data_key_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("data_keys.id", ondelete="SET NULL")
-    )
+    data_key_id: Mapped[SealingKeyId]
     value_enc: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,18 +11,20 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Result
+from sqlalchemy import CursorResult, Result, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.crypto import associated_data, seal, unseal
-from storage.errors import Conflict, StorageError
+from storage.errors import Conflict, NotFound, StorageError
 from storage.vault import Vault
 
 Now = Callable[[], datetime]
 log = logging.getLogger(__name__)
+
+RowT = TypeVar("RowT")
 
 
 @dataclass(eq=False)
@@ -298,6 +300,20 @@ class Repository:
     @property
     def _vault(self) -> Vault:
         return self._store.vault
+
+
+async def load_by_ref(
+    session: AsyncSession, model: type[RowT], ref: str, missing: str, *, lock: bool = False
+) -> RowT:
+    """The row of ``model`` with this ``ref`` (its public reference), locked for update
+    if ``lock``; ``NotFound(missing)`` when there is none."""
+    stmt = select(model).filter_by(ref=ref)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -53,6 +53,7 @@ from storage.repos.casework import (
     detail,
     event_record,
     load_case,
+    load_own_case,
     summary,
 )
 from storage.repos.consent import CaseConsent
@@ -192,9 +193,7 @@ class Cases(Triage, Cards, CaseConsent):
         """
         now = self._store.now()
         async with self._store.write() as session:
-            row = await load_case(session, ref, lock=True)
-            if row.reporter_account_id != account_id:
-                raise NotFound("no such case")
+            row = await load_own_case(session, ref, account_id)
             key = await case_key(session, self._vault, row, now)
             if sos:
                 row.urgency = Urgency.IMMEDIATE.value
@@ -225,9 +224,7 @@ class Cases(Triage, Cards, CaseConsent):
         """
         now = self._store.now()
         async with self._store.write() as session:
-            row = await load_case(session, ref, lock=True)
-            if row.reporter_account_id != account_id:
-                raise NotFound("no such case")
+            row = await load_own_case(session, ref, account_id)
             if row.state != CaseState.CLOSED.value or row.closed_at is None:
                 return False
             if row.closed_at < closed_since:

@@ -13,7 +13,7 @@ from storage.models import Attachment as AttachmentRow
 from storage.models import Case as CaseRow
 from storage.models import CaseEvent as EventRow
 from storage.records import AttachmentInfo, AttachmentInput, Case, CaseDetail, CaseEvent, Role
-from storage.repos.base import open_text, seal_bytes, seal_text, utf8
+from storage.repos.base import load_by_ref, open_text, seal_bytes, seal_text, utf8
 from storage.types import new_id
 from storage.vault import Vault
 
@@ -24,11 +24,14 @@ CASE_TEXT_FIELDS = ("what", "where", "who", "contact", "close_reason", "tags", "
 
 
 async def load_case(session: AsyncSession, ref: str, *, lock: bool = False) -> CaseRow:
-    stmt = select(CaseRow).where(CaseRow.ref == ref)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).scalar_one_or_none()
-    if row is None:
+    return await load_by_ref(session, CaseRow, ref, "no such case", lock=lock)
+
+
+async def load_own_case(session: AsyncSession, ref: str, account_id: int) -> CaseRow:
+    """The case ``ref``, locked, if ``account_id`` reported it; anyone else's is
+    NotFound, so a defender learns nothing of the cases of others."""
+    row = await load_case(session, ref, lock=True)
+    if row.reporter_account_id != account_id:
         raise NotFound("no such case")
     return row
 

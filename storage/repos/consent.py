@@ -12,7 +12,7 @@ from storage.errors import NotFound
 from storage.records import CaseEvent, Consent, EventKind, Role
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository
-from storage.repos.casework import add_event, case_key, event_record, load_case
+from storage.repos.casework import add_event, case_key, event_record, load_own_case
 
 DEFENDER = "defender"
 
@@ -26,8 +26,8 @@ class CaseConsent(Repository):
         consent = Consent(consent).value
         now = self._store.now()
         async with self._store.write() as session:
-            row = await load_case(session, ref, lock=True)
-            if row.reporter_account_id != account_id or row.withdrawn_at is not None:
+            row = await load_own_case(session, ref, account_id)
+            if row.withdrawn_at is not None:
                 raise NotFound("no such case")
             old = row.consent
             if old == consent:
@@ -48,9 +48,7 @@ class CaseConsent(Repository):
         value = f"{verdict}:{appeal_ref}:{digest[:16]}"
         now = self._store.now()
         async with self._store.write() as session:
-            row = await load_case(session, ref, lock=True)
-            if row.reporter_account_id != account_id:
-                raise NotFound("no such case")
+            row = await load_own_case(session, ref, account_id)
             key = await case_key(session, self._vault, row, now)
             event = add_event(
                 session, key, row, EventKind.REVIEW, Role.DEFENDER, None, now, value=value

@@ -21,7 +21,14 @@ from storage.models import Referral as ReferralRow
 from storage.records import EventKind, Referral, Role
 from storage.records_casework import PartnerEntry, ReferralRecord
 from storage.repos.audit import append_entry
-from storage.repos.base import Repository, open_text, seal_bytes, seal_text, unique_violation
+from storage.repos.base import (
+    Repository,
+    load_by_ref,
+    open_text,
+    seal_bytes,
+    seal_text,
+    unique_violation,
+)
 from storage.repos.casework import add_event, case_key, load_case
 from storage.types import new_id
 
@@ -285,11 +292,7 @@ class Partners(Repository):
             return [await self._record(session, row, case_ref) for row in rows]
 
     async def _load(self, session: AsyncSession, ref: str, *, lock: bool = True) -> ReferralRow:
-        stmt = select(ReferralRow).where(ReferralRow.ref == ref)
-        row = (await session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
-        if row is None:
-            raise NotFound("no such referral")
-        return row
+        return await load_by_ref(session, ReferralRow, ref, "no such referral", lock=lock)
 
     async def _record(
         self, session: AsyncSession, row: ReferralRow, case_ref: str

@@ -24,7 +24,7 @@ from storage.models import Case as CaseRow
 from storage.models import MemberGroup as GroupRow
 from storage.models import Organisation as OrgRow
 from storage.repos.audit import append_entry
-from storage.repos.base import Repository, open_json, open_text, seal_json, seal_text
+from storage.repos.base import Repository, load_by_ref, open_json, open_text, seal_json, seal_text
 from storage.types import new_id
 
 NEW, ACCEPTED, DECLINED = "new", "accepted", "declined"
@@ -181,13 +181,7 @@ class Proposals(Repository):
     # -------------------------------------------------------------- internals
     @staticmethod
     async def _row(session: AsyncSession, ref: str, *, lock: bool = False) -> Proposal:
-        stmt = select(Proposal).where(Proposal.ref == ref)
-        if lock:
-            stmt = stmt.with_for_update()
-        row = (await session.execute(stmt)).scalar_one_or_none()
-        if row is None:
-            raise NotFound("no such proposal")
-        return row
+        return await load_by_ref(session, Proposal, ref, "no such proposal", lock=lock)
 
     async def _record(self, session: AsyncSession, row: Proposal) -> ProposalRecord:
         key = await self._vault.key(session, row.data_key_id)

@@ -26,11 +26,7 @@ N runs up from 1 until the process outlives the send and its broadcast.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.broadcast.lane import MAY_REPEAT
 from storage import AppealState, BroadcastKind, DeadlineKind
@@ -39,20 +35,11 @@ from storage.repos.outbox import SENT, UNCERTAIN
 from tests.broadcast.conftest import start_bot
 from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
 from tests.faults.processes import MAX_COMMITS, Place, Places, Zygote, copies, last_id, texts_after
-from tests.servers.postgres import PostgresServer
 
 APPEAL = re.compile(r"A-[0-9A-HJKMNP-TV-Z]{6}")
 TOKEN = "123456:TEST-token-for-the-fake-server-only"
 TEXT = "Free the land defenders of Cauca"
 GROUPS = 4
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def places(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Places]:
-    postgres: PostgresServer | None = None
-    if request.param == "postgresql":
-        postgres = request.getfixturevalue("postgres_server")
-    yield Places(tmp_path, postgres)
 
 
 class Network:

@@ -20,10 +20,6 @@ N runs up from 1 until the process outlives the turn and everything it sends.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bot.broadcast.lane import MAY_REPEAT
 from tests.broadcast.conftest import start_bot
@@ -37,18 +33,9 @@ from tests.faults.processes import (
     last_id,
     texts_after,
 )
-from tests.servers.postgres import PostgresServer
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 TOKEN = "123456:TEST-token-for-the-fake-server-only"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def places(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Places]:
-    postgres: PostgresServer | None = None
-    if request.param == "postgresql":
-        postgres = request.getfixturevalue("postgres_server")
-    yield Places(tmp_path, postgres)
 
 
 async def test_a_report_turn_killed_at_every_commit(places: Places) -> None:

@@ -64,6 +64,14 @@ async def ready_appeal(bot: Harness, case_ref: str | None = None) -> str:
     return ref
 
 
+async def sent_appeal(bot: Harness) -> str:
+    """An approved appeal, sent; what its broadcast delivered is taken away."""
+    ref = await ready_appeal(bot)
+    await say(bot, ALICE, f"/appeal send {ref}")
+    bot.take_broadcasts()
+    return ref
+
+
 @pytest.fixture
 async def seeded(bot: Harness) -> Harness:
     await seed(bot)
@@ -102,9 +110,7 @@ async def test_drafted_approved_and_broadcast_in_each_groups_language(seeded: Ha
 
 async def test_signing_rules(seeded: Harness) -> None:
     bot = seeded
-    ref = await ready_appeal(bot)
-    await say(bot, ALICE, f"/appeal send {ref}")
-    bot.take_broadcasts()
+    ref = await sent_appeal(bot)
     signed = await bot.send(STRANGER, choice=f"sign:{ref}", chat=TIERRA_GROUP)
     assert "Colectivo Tierra signed" in signed[-1].text
     again = await say(bot, LUCIA, f"/sign {ref}", chat=LUCIA)
@@ -122,9 +128,7 @@ async def test_signing_rules(seeded: Harness) -> None:
 
 async def test_reminder_then_closing_with_tally_and_export(seeded: Harness) -> None:
     bot = seeded
-    ref = await ready_appeal(bot)
-    await say(bot, ALICE, f"/appeal send {ref}")
-    bot.take_broadcasts()
+    ref = await sent_appeal(bot)
     await say(bot, LUCIA, f"/sign {ref}", chat=LUCIA)
     # The deadline is 2026-01-20 23:59 UTC; the fake clock starts 2026-01-05 09:00.
     await bot.advance(timedelta(days=14, hours=14))  # 01-19 23:00: not yet
@@ -255,9 +259,7 @@ async def test_member_registry_and_registration_in_the_room(seeded: Harness) -> 
 
 async def test_signing_and_triage_store_no_account_for_the_person(seeded: Harness) -> None:
     bot = seeded
-    ref = await ready_appeal(bot)
-    await say(bot, ALICE, f"/appeal send {ref}")
-    bot.take_broadcasts()
+    ref = await sent_appeal(bot)
     await say(bot, STRANGER, f"/sign {ref}", chat=GOMA_ROOM)
     await say(bot, LUCIA, f"/sign {ref}", chat=LUCIA)
     assert await bot.db.accounts.find(str(STRANGER)) is None

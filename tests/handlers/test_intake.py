@@ -10,6 +10,7 @@ from handlers.i18n import FSI, render
 from handlers.messages import Address, Attachment, AttachmentKind, Platform
 from handlers.refs import parse_ref
 from tests.harness.bot import TRIAGE, Harness, make_harness
+from tests.harness.messenger import Outgoing
 
 ANA = Address(Platform.TELEGRAM, "7001")
 
@@ -29,24 +30,48 @@ def ref_in(text: str) -> str:
     raise AssertionError(f"no case reference in {text!r}")
 
 
-async def full_report(
-    bot: Harness, who: Address, language: str, consent: str = "public_anonymised"
-) -> str:
-    """A whole report through the defender's conversation; its reference."""
-    what, where, at_risk = ANSWERS[language]
-    await bot.send(who, "/start", hint=language)
-    await bot.press(who, f"lang:{language}")
+async def answer_questions(
+    bot: Harness,
+    who: Address,
+    what: str,
+    where: str,
+    at_risk: str,
+    *,
+    urgency: str = "days",
+    consent: str = "advisory_only",
+    contact: str | None = None,
+) -> list[Outgoing]:
+    """``/report`` and an answer to every question (no contact: skipped); the replies
+    to the last answer, which end with the summary."""
     await bot.send(who, "/report")
     await bot.send(who, what)
     await bot.press(who, "what:done")
     await bot.send(who, where)
     await bot.send(who, at_risk)
-    await bot.press(who, "urgency:days")
+    await bot.press(who, f"urgency:{urgency}")
     await bot.press(who, f"consent:{consent}")
-    await bot.press(who, "contact:skip")
+    if contact is None:
+        return await bot.press(who, "contact:skip")
+    return await bot.send(who, contact)
+
+
+async def report(
+    bot: Harness, who: Address, what: str, where: str, at_risk: str, **answers: str
+) -> str:
+    """A whole report, answered (``answers``: as ``answer_questions``) and sent; its
+    reference, from the receipt."""
+    await answer_questions(bot, who, what, where, at_risk, **answers)
     replies = await bot.press(who, "summary:confirm")
-    receipt = next(o for o in replies if o.chat == who and "C-" in o.text)
-    return ref_in(receipt.text)
+    return ref_in(next(o.text for o in replies if o.chat == who and "C-" in o.text))
+
+
+async def full_report(
+    bot: Harness, who: Address, language: str, consent: str = "public_anonymised"
+) -> str:
+    """/start in ``language``, then a whole report in it; its reference."""
+    await bot.send(who, "/start", hint=language)
+    await bot.press(who, f"lang:{language}")
+    return await report(bot, who, *ANSWERS[language], consent=consent)
 
 
 @pytest.mark.parametrize("language", ["en", "es", "fr", "ar"])
@@ -69,14 +94,10 @@ async def test_whole_intake_in_each_language(bot: Harness, language: str) -> Non
 
 
 async def test_a_summary_answer_can_be_changed_before_sending(bot: Harness) -> None:
-    await bot.send(ANA, "/report")
-    await bot.send(ANA, "They threatened me.")
-    await bot.press(ANA, "what:done")
-    await bot.send(ANA, "Guatemala")
-    await bot.send(ANA, "me")
-    await bot.press(ANA, "urgency:immediate")
-    await bot.press(ANA, "consent:advisory_only")
-    await bot.send(ANA, "Signal after 8pm")
+    await answer_questions(
+        bot, ANA, "They threatened me.", "Guatemala", "me",
+        urgency="immediate", contact="Signal after 8pm",
+    )  # fmt: skip
     await bot.press(ANA, "summary:edit")
     await bot.press(ANA, "edit:where")
     summary = await bot.send(ANA, "Honduras, Tegucigalpa")

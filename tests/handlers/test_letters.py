@@ -11,7 +11,7 @@ from tests.handlers.test_appeals import (
     say,
     seeded,
 )
-from tests.handlers.test_intake import ANA, full_report
+from tests.handlers.test_intake import ANA, full_report, report
 from tests.harness.bot import ALICE, TRIAGE, Harness
 
 __all__ = ["seeded"]
@@ -42,16 +42,7 @@ async def test_no_template_for_a_case_without_public_consent(seeded: Harness) ->
     bot = seeded
     await bot.send(ANA, "/start", hint="en")
     await bot.press(ANA, "lang:en")
-    await bot.send(ANA, "/report")
-    await bot.send(ANA, "Armed men came to our office.")
-    await bot.press(ANA, "what:done")
-    await bot.send(ANA, "Popayán")
-    await bot.send(ANA, "Ana Pérez")
-    await bot.press(ANA, "urgency:days")
-    await bot.press(ANA, "consent:advisory_only")
-    await bot.press(ANA, "contact:skip")
-    replies = await bot.press(ANA, "summary:confirm")
-    case = next(w.strip(".,:") for o in replies for w in o.text.split() if w.startswith("C-"))
+    case = await report(bot, ANA, "Armed men came to our office.", "Popayán", "Ana Pérez")
     refused = await say(bot, ALICE, f"/appeal new {case} template=statement")
     assert "no consent to a public appeal" in refused
     assert "A-" not in refused, "no draft was made"

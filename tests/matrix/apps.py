@@ -44,6 +44,35 @@ user_id = "{kit.user_id}"
     return parse_config(text, path)
 
 
+def write_config(
+    folder: Path,
+    homeserver: str,
+    user_id: str,
+    *,
+    triage: str,
+    advisor: str,
+    store_dir: Path | str = "data/matrix",
+    before: str = "",
+) -> Path:
+    """``folder/config.toml`` of a bot on Matrix only, as an operator writes it: the
+    ``before`` sections (TOML) first, then the account, one triage room, one advisor."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(
+        f"""{before}
+[matrix]
+enabled = true
+homeserver = "{homeserver}"
+user_id = "{user_id}"
+store_dir = "{store_dir}"
+[advisory]
+rooms = ["matrix:{triage}"]
+advisors = ["matrix:{advisor}"]
+"""
+    )
+    return path
+
+
 async def start_app(
     kit: BotKit,
     config: Config,
@@ -71,8 +100,26 @@ async def start_app(
     return app
 
 
+async def triage_and_member_room(kit: BotKit, tmp: Path) -> tuple[Peer, str, Peer, str]:
+    """An advisor with the encrypted triage room, and a member with the plain room of
+    Réseau Goma; both invite ``kit``'s bot. (advisor, triage, member, goma)"""
+    advisor = await kit.person("advisor", tmp)
+    member = await kit.person("member", tmp)
+    triage = await advisor.new_room("Triage", [kit.user_id])
+    goma = await member.new_room("Réseau Goma", [kit.user_id], encrypted=False)
+    return advisor, triage, member, goma
+
+
 def matrix_bot(app: App) -> MatrixTransport:
     return next(t for t in app.transports if isinstance(t, MatrixTransport))
+
+
+async def sos(peer: Peer, dm: str, bot: MatrixTransport, text: str) -> str:
+    """``!sos TEXT`` from ``peer`` in its direct room; the reference of the case it made."""
+    alert = await answer(peer, dm, bot, f"!sos {text}", "saved under the reference")
+    found = CASE_REF.search(alert)
+    assert found, alert
+    return found.group(0)
 
 
 async def answer(peer: Peer, room: str, bot: MatrixTransport, text: str, expect: str) -> str:

@@ -25,10 +25,12 @@ from nio import (
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
 )
 
 from bot.transports.matrix import MatrixOptions, MatrixTransport
 from bot.transports.matrix_crosssign import CrossSigner, Outcome
+from bot.transports.matrix_keys import exchange_keys
 from bot.transports.matrix_messenger import SendPolicy
 from handlers.messages import IncomingMessage
 from handlers.messenger import Messenger
@@ -46,6 +48,25 @@ def encryption_state() -> list[dict[str, Any]]:
 
 def localpart(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A new account on the test Synapse, with the device its registration logged in."""
+
+    user_id: str
+    password: str
+    token: str
+    device_id: str
+
+
+async def register(server: SynapseServer, name: str) -> Account:
+    """An account ``name-<random>`` with a random password (registered off the event loop)."""
+    password = uuid.uuid4().hex
+    user_id, token, device_id = await asyncio.to_thread(
+        server.register_user, localpart(name), password
+    )
+    return Account(user_id, password, token, device_id)
 
 
 class MemorySecrets:
@@ -155,13 +176,7 @@ class Peer:
         client = self.client
         response = await client.sync(timeout=timeout_ms, full_state=not client.next_batch)
         assert isinstance(response, SyncResponse), response
-        await client.send_to_device_messages()
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
+        await exchange_keys(client)
         for room_id, event in list(self._undecrypted):
             try:
                 self.events.append((room_id, client.decrypt_event(event)))
@@ -241,6 +256,33 @@ class Peer:
         assert isinstance(sent, RoomSendResponse), sent
         return str(sent.event_id)
 
+    async def send_file(
+        self,
+        room_id: str,
+        data: bytes,
+        *,
+        msgtype: str,
+        name: str,
+        mimetype: str,
+        size: int | None = None,
+    ) -> None:
+        """Upload ``data`` encrypted and post it as Element does; ``size`` is what the
+        event claims (the true size unless given)."""
+        uploaded, keys = await self.client.upload(
+            lambda _a, _b: data, content_type=mimetype, encrypt=True, filesize=len(data)
+        )
+        assert isinstance(uploaded, UploadResponse), uploaded
+        assert keys is not None
+        content = {
+            "msgtype": msgtype,
+            "body": name,
+            "info": {"mimetype": mimetype, "size": len(data) if size is None else size},
+            "file": {"url": uploaded.content_uri, **keys},
+        }
+        await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
+
     async def join(self, room_id: str) -> None:
         await self.until(lambda: room_id in self.client.invited_rooms, "the invite")
         joined = await self.client.join(room_id)
@@ -277,11 +319,10 @@ async def cross_sign(peer: Peer, seeds: MemorySecrets) -> None:
 
 
 async def new_peer(server: SynapseServer, tmp: Path, name: str, *, signed: bool = True) -> Peer:
-    password = uuid.uuid4().hex
-    user_id, _token, _device = await asyncio.to_thread(
-        server.register_user, localpart(name), password
+    account = await register(server, name)
+    peer = await log_in(
+        server, tmp / f"{name}-store", account.user_id, account.password, f"{name}-device"
     )
-    peer = await log_in(server, tmp / f"{name}-store", user_id, password, f"{name}-device")
     if signed:  # Element cross-signs every new account's first session
         await cross_sign(peer, peer.seeds)
     return peer

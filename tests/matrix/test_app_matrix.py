@@ -5,17 +5,15 @@ bot restart, with the same handlers as Telegram."""
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path
 
 from bot.app import App
 from bot.transports.matrix import MatrixTransport
 from handlers.clock import FakeClock
-from tests.matrix.apps import answer, confirm_and_see_card, matrix_config, report_to_summary
+from tests.matrix.apps import answer, confirm_and_see_card, matrix_config, report_to_summary, sos
 from tests.matrix.apps import start_app as start_on_synapse
 from tests.matrix.peers import BotKit, Peer
 
-REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 KEY = base64.b64encode(b"s" * 32).decode()
 
 
@@ -68,12 +66,7 @@ async def test_triage_and_relay_both_ways_on_synapse(kit: BotKit, tmp_path: Path
         await advisor.wait_for_member(triage, bot)
         defender = await kit.person("defender", tmp_path)
         dm = await defender.open_dm(bot)
-        alert = await answer(
-            defender, dm, bot, "!sos they are outside the house", "saved under the reference"
-        )
-        ref_match = REF.search(alert)
-        assert ref_match
-        ref = ref_match.group(0)
+        ref = await sos(defender, dm, bot, "they are outside the house")
         ack = await answer(advisor, triage, bot, f"!ack {ref.lower()}", "acknowledged")
         assert ref in ack
         await answer(

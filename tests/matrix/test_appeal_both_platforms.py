@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.admin import members_import
 from handlers.clock import FakeClock
 from tests.fakes.telegram.server import FakeTelegramServer
-from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app
+from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app, triage_and_member_room
 from tests.matrix.peers import BotKit
 from tests.telegram.conftest import TOKEN
 
@@ -24,10 +24,7 @@ KEY = base64.b64encode(b"a" * 32).decode()
 
 
 async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: Path) -> None:
-    advisor = await kit.person("advisor", tmp_path)
-    member = await kit.person("member", tmp_path)
-    triage = await advisor.new_room("Triage", [kit.user_id])
-    goma = await member.new_room("Réseau Goma", [kit.user_id], encrypted=False)
+    advisor, triage, member, goma = await triage_and_member_room(kit, tmp_path)
 
     async with FakeTelegramServer() as server:
         server.add_bot(TOKEN)

@@ -15,29 +15,11 @@ from bot.backup import backup as take_backup
 from bot.backup import restore
 from bot.config import load_config
 from handlers.clock import FakeClock
-from tests.matrix.apps import confirm_and_see_card, report_to_summary, start_app
+from tests.matrix.apps import confirm_and_see_card, report_to_summary, start_app, write_config
 from tests.matrix.peers import BotKit
 from tests.matrix.test_app_matrix import bot_of
 
 KEY = base64.b64encode(b"r" * 32).decode()
-
-
-def write_config(kit: BotKit, folder: Path, triage: str, advisor: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[matrix]
-enabled = true
-homeserver = "{kit.server.base_url}"
-user_id = "{kit.user_id}"
-store_dir = "data/matrix"
-[advisory]
-rooms = ["matrix:{triage}"]
-advisors = ["matrix:{advisor}"]
-"""
-    )
-    return path
 
 
 async def start(kit: BotKit, config_file: Path, clock: FakeClock) -> App:
@@ -51,7 +33,9 @@ async def test_a_restored_backup_keeps_the_device_and_the_conversation(
     advisor = await kit.person("advisor", tmp_path)
     triage = await advisor.new_room("Triage", [kit.user_id])
     clock = FakeClock()
-    first = write_config(kit, tmp_path / "first", triage, advisor.user_id)
+    first = write_config(
+        tmp_path / "first", kit.server.base_url, kit.user_id, triage=triage, advisor=advisor.user_id
+    )
     app = await start(kit, first, clock)
     try:
         bot = bot_of(app)
@@ -85,7 +69,13 @@ async def test_a_restored_backup_keeps_the_device_and_the_conversation(
             assert not extracted.read(16).startswith(b"SQLite format 3")
     assert KEY.encode() not in backup.read_bytes()
 
-    second = write_config(kit, tmp_path / "second", triage, advisor.user_id)
+    second = write_config(
+        tmp_path / "second",
+        kit.server.base_url,
+        kit.user_id,
+        triage=triage,
+        advisor=advisor.user_id,
+    )
     assert restore(load_config(second), backup).startswith("restore: sqlite database and Matrix")
     app = await start(kit, second, clock)
     try:

@@ -6,19 +6,15 @@ group, even with content allowed there; the defender hears case news."""
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path
-
-from nio import UploadResponse
 
 from bot.app import App
 from handlers.clock import FakeClock
-from tests.matrix.apps import answer, matrix_config
+from tests.matrix.apps import answer, matrix_config, sos
 from tests.matrix.apps import start_app as start_on_synapse
 from tests.matrix.peers import BotKit, Peer
 from tests.matrix.test_app_matrix import bot_of
 
-REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 KEY = base64.b64encode(b"s" * 32).decode()
 VOICE = b"OggS\x00\x02voice-note-of-the-defender"
 
@@ -37,18 +33,7 @@ async def room(advisor: Peer, kit: BotKit, name: str, encrypted: bool) -> str:
 
 
 async def send_voice(peer: Peer, room_id: str) -> None:
-    uploaded, keys = await peer.client.upload(
-        lambda _a, _b: VOICE, content_type="audio/ogg", encrypt=True, filesize=len(VOICE)
-    )
-    assert isinstance(uploaded, UploadResponse), uploaded
-    assert keys is not None
-    content = {
-        "msgtype": "m.audio",
-        "body": "voice.ogg",
-        "info": {"mimetype": "audio/ogg", "size": len(VOICE)},
-        "file": {"url": uploaded.content_uri, **keys},
-    }
-    await peer.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+    await peer.send_file(room_id, VOICE, msgtype="m.audio", name="voice.ogg", mimetype="audio/ogg")
 
 
 async def test_voice_and_location_reach_only_the_encrypted_room(
@@ -64,12 +49,7 @@ async def test_voice_and_location_reach_only_the_encrypted_room(
         await advisor.wait_for_member(plain, bot)
         defender = await kit.person("defender", tmp_path)
         dm = await defender.open_dm(bot)
-        alert = await answer(
-            defender, dm, bot, "!sos they are outside", "saved under the reference"
-        )
-        match = REF.search(alert)
-        assert match, alert
-        ref = match.group(0)
+        ref = await sos(defender, dm, bot, "they are outside")
         await answer(defender, dm, bot, "!cancel", "erased")
 
         # News: the advisor takes the case on; the defender is told, without a name.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from handlers.clock import FakeClock
 from tests.fakes.telegram.server import FakeTelegramServer
-from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app
+from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app, triage_and_member_room
 from tests.matrix.peers import BotKit
 from tests.telegram.conftest import TOKEN
 
@@ -25,10 +25,7 @@ IDEA = "Una carta conjunta al gobernador del Cauca sobre el desalojo de Vereda A
 async def test_proposal_subscription_and_outcome_on_both_platforms(
     kit: BotKit, tmp_path: Path
 ) -> None:
-    advisor = await kit.person("advisor", tmp_path)
-    member = await kit.person("member", tmp_path)
-    triage = await advisor.new_room("Triage", [kit.user_id])
-    goma = await member.new_room("Réseau Goma", [kit.user_id], encrypted=False)
+    advisor, triage, member, goma = await triage_and_member_room(kit, tmp_path)
 
     async with FakeTelegramServer() as server:
         server.add_bot(TOKEN)
@@ -56,17 +53,6 @@ names = ["matrix:{advisor.user_id}=Ana Martín", "telegram:{advisor_two.id}=Bong
             await db.members.add_contact(org_es.id, f"telegram:{lucia.id}")
             await db.members.add_group(f"matrix:{goma}", org_fr.id, "fr")
 
-            async def tg(user: object, chat: object, text: str, expect: str) -> str:
-                after = max((m.message_id for m in server.history(chat.id)), default=0)  # type: ignore[attr-defined]
-                server.user_sends(user, chat, text)  # type: ignore[arg-type]
-                found = await server.wait_for_message(
-                    chat.id,  # type: ignore[attr-defined]
-                    lambda m: expect in (m.text or ""),
-                    after=after,
-                    timeout=30,
-                )
-                return found.text or ""
-
             async def tg_sees(chat: object, expect: str, after: int = 0) -> str:
                 found = await server.wait_for_message(
                     chat.id,  # type: ignore[attr-defined]
@@ -75,6 +61,11 @@ names = ["matrix:{advisor.user_id}=Ana Martín", "telegram:{advisor_two.id}=Bong
                     timeout=30,
                 )
                 return found.text or ""
+
+            async def tg(user: object, chat: object, text: str, expect: str) -> str:
+                after = max((m.message_id for m in server.history(chat.id)), default=0)  # type: ignore[attr-defined]
+                server.user_sends(user, chat, text)  # type: ignore[arg-type]
+                return await tg_sees(chat, expect, after)
 
             # Advisors' commands explain themselves, on both platforms.
             helped = await tg(advisor_two, advisor_two, "/help assign", "Example")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from nio import DownloadResponse, UploadResponse
+from nio import DownloadResponse
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.transports.matrix_messenger import SendPolicy
@@ -102,18 +102,9 @@ async def test_a_kicked_bot_gets_destination_gone(kit: BotKit, tmp_path: Path) -
 
 
 async def send_image(peer: Peer, room_id: str, data: bytes, size: int | None = None) -> None:
-    uploaded, keys = await peer.client.upload(
-        lambda _a, _b: data, content_type="image/png", encrypt=True, filesize=len(data)
+    await peer.send_file(
+        room_id, data, msgtype="m.image", name="evidence.png", mimetype="image/png", size=size
     )
-    assert isinstance(uploaded, UploadResponse), uploaded
-    assert keys is not None
-    content = {
-        "msgtype": "m.image",
-        "body": "evidence.png",
-        "info": {"mimetype": "image/png", "size": len(data) if size is None else size},
-        "file": {"url": uploaded.content_uri, **keys},
-    }
-    await peer.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
 
 
 async def test_encrypted_files_both_ways(kit: BotKit, tmp_path: Path) -> None:

@@ -26,6 +26,36 @@ MASTER_KEY = base64.b64encode(b"s" * 32).decode()
 ADVISOR_ID = 4242
 
 
+async def sosbot(folder: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """``python -m bot ARGS`` in ``folder``, run to its end: exit code, stdout, stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=folder, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def spawn(name: str, folder: Path, env: dict[str, str], *args: str) -> BotProcess:
+    """``python -m bot ARGS`` in ``folder``, in the background; its output is read as it comes."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=folder, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    bot = BotProcess(name, proc)
+    bot.reader = asyncio.create_task(bot._read())
+    return bot
+
+
+def bot_environment(**settings: str) -> dict[str, str]:
+    """The environment of a bot process: this one's without any ``SOSBOT_`` variable,
+    plus the master key, ``settings`` (secrets such as the token) and the repository."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOSBOT_")}
+    env.update(SOSBOT_MASTER_KEY=MASTER_KEY, PYTHONPATH=str(ROOT), **settings)
+    return env
+
+
 @dataclass
 class BotProcess:
     name: str
@@ -95,13 +125,7 @@ class Deployment:
     token: str = TOKEN
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOSBOT_")}
-        env.update(
-            SOSBOT_MASTER_KEY=MASTER_KEY,
-            SOSBOT_TELEGRAM_TOKEN=self.token,
-            PYTHONPATH=str(ROOT),
-        )
-        return env
+        return bot_environment(SOSBOT_TELEGRAM_TOKEN=self.token)
 
     def folder(self, machine: str) -> Path:
         """The machine's folder with its config.toml (written once)."""
@@ -130,14 +154,8 @@ allow_content_in_unencrypted_rooms = true
     async def command(self, machine: str, *args: str) -> tuple[int, str, str]:
         """``sosbot ARGS --config machine/config.toml``, run to its end."""
         folder = self.folder(machine)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args, "--config", str(folder / "config.toml"),
-            cwd=folder, env=self.environment(),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
+        config = str(folder / "config.toml")
+        return await sosbot(folder, self.environment(), *args, "--config", config)
 
     async def run(self, machine: str) -> BotProcess:
         return await self.start(machine, "run")
@@ -145,13 +163,8 @@ allow_content_in_unencrypted_rooms = true
     async def start(self, machine: str, command: str) -> BotProcess:
         """``sosbot --config machine/config.toml COMMAND`` in the background."""
         folder = self.folder(machine)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(folder / "config.toml"), command,
-            cwd=folder, env=self.environment(),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        bot = BotProcess(machine, proc)
-        bot.reader = asyncio.create_task(bot._read())
+        config = str(folder / "config.toml")
+        bot = await spawn(machine, folder, self.environment(), "--config", config, command)
         self.processes.append(bot)
         return bot
 
@@ -218,13 +231,14 @@ async def report(server: FakeTelegramServer, user: FakeUser, *, first_half: bool
 
 @asynccontextmanager
 async def initialised(
-    tmp_path: Path, url: str, *, rate_limits: bool = False
+    tmp_path: Path, url: str, *, rate_limits: bool = False, extra: str = ""
 ) -> AsyncIterator[Deployment]:
     """A deployment on the fake Telegram whose machine "a" ran ``sosbot init``; every
-    process is stopped afterwards, and the fake server must have seen no internal error."""
+    process is stopped afterwards, and the fake server must have seen no internal error.
+    ``extra``: more TOML for every machine's config."""
     async with FakeTelegramServer(rate_limits=rate_limits) as server:
         server.add_bot(TOKEN)
-        dep = Deployment(server, tmp_path, url, server.new_group("Advisory group"))
+        dep = Deployment(server, tmp_path, url, server.new_group("Advisory group"), extra=extra)
         code, out, err = await dep.command("a", "init")
         assert code == 0, out + err
         try:

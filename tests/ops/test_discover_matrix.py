@@ -5,9 +5,6 @@ Element when it cannot decrypt, and leaves no device or file behind."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -15,48 +12,30 @@ from urllib.parse import quote
 from nio import RoomCreateResponse
 
 from bot.transports.matrix_http import api_request
-from tests.matrix.peers import MEGOLM, Peer, localpart, new_peer
-from tests.ops.deployment import MASTER_KEY, ROOT, BotProcess
+from tests.matrix.apps import write_config
+from tests.matrix.peers import MEGOLM, Peer, new_peer, register
+from tests.ops.deployment import BotProcess, bot_environment, spawn
 from tests.servers.net import free_port
 from tests.servers.synapse import SynapseServer
 
 
 def config(folder: Path, server: SynapseServer, bot: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[bot]
-data_dir = "data"
-[matrix]
-enabled = true
-homeserver = "{server.base_url}"
-user_id = "{bot}"
-store_dir = "data/matrix"
-[advisory]
-rooms = ["matrix:!triage:localhost"]
-advisors = ["matrix:@advisor:localhost"]
-"""
+    return write_config(
+        folder,
+        server.base_url,
+        bot,
+        triage="!triage:localhost",
+        advisor="@advisor:localhost",
+        before='[bot]\ndata_dir = "data"',
     )
-    return path
 
 
 async def start_discover(path: Path, password: str, tmp: Path) -> BotProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOSBOT_")}
-    env.update(
-        SOSBOT_MASTER_KEY=MASTER_KEY,
+    env = bot_environment(
         SOSBOT_MATRIX_PASSWORD=password,
-        PYTHONPATH=str(ROOT),
         TMPDIR=str(tmp),  # to see that the temporary store is gone afterwards
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "discover", "--config", str(path),
-        cwd=path.parent, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    bot = BotProcess("discover", proc)
-    bot.reader = asyncio.create_task(bot._read())
-    return bot
+    return await spawn("discover", path.parent, env, "discover", "--config", str(path))
 
 
 async def new_room(peer: Peer, bot: str, *, encrypted: bool) -> str:
@@ -87,10 +66,8 @@ async def test_discover_on_matrix_joins_answers_and_leaves_nothing(
     synapse_server: SynapseServer, tmp_path: Path
 ) -> None:
     server = synapse_server
-    password = uuid.uuid4().hex
-    bot, token, registered = await asyncio.to_thread(
-        server.register_user, localpart("sosbot"), password
-    )
+    account = await register(server, "sosbot")
+    bot, password = account.user_id, account.password
     advisor = await new_peer(server, tmp_path, "advisor")
     path = config(tmp_path / "machine", server, bot)
     temp = tmp_path / "tmp"
@@ -98,7 +75,9 @@ async def test_discover_on_matrix_joins_answers_and_leaves_nothing(
     discover = await start_discover(path, password, temp)
     try:
         await discover.wait_for_line("discover: on Matrix, invite", 60)
-        assert devices(server, token) - {registered}, "a temporary device is logged in"
+        assert devices(server, account.token) - {account.device_id}, (
+            "a temporary device is logged in"
+        )
 
         # An unencrypted room: the invite alone prints its id; !id answers.
         plain = await new_room(advisor, bot, encrypted=False)
@@ -155,7 +134,7 @@ async def test_discover_on_matrix_joins_answers_and_leaves_nothing(
         await advisor.client.close()
     # The temporary device is gone from the homeserver, its store from the disk,
     # and nothing was written in the data folder.
-    assert devices(server, token) == {registered}
+    assert devices(server, account.token) == {account.device_id}
     assert list(temp.iterdir()) == []
     data = path.parent / "data"
     assert not (data / "matrix").exists()
@@ -166,10 +145,8 @@ async def test_a_refused_login_or_an_unreachable_homeserver_is_one_line(
     synapse_server: SynapseServer, tmp_path: Path
 ) -> None:
     server = synapse_server
-    password = uuid.uuid4().hex
-    bot, _token, _device = await asyncio.to_thread(
-        server.register_user, localpart("sosbot"), password
-    )
+    account = await register(server, "sosbot")
+    bot, password = account.user_id, account.password
     path = config(tmp_path / "machine", server, bot)
     temp = tmp_path / "tmp"
     temp.mkdir()

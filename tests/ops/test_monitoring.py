@@ -10,8 +10,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fakes.telegram.server import FakeTelegramServer
-from tests.ops.deployment import TOKEN, Deployment, report
+from tests.ops.deployment import TOKEN, Deployment, initialised, report
 from tests.servers.net import free_port
 
 ALLOWED_LABELS = {
@@ -23,22 +22,13 @@ ALLOWED_LABELS = {
 
 @pytest.fixture
 async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with FakeTelegramServer() as server:
-        server.add_bot(TOKEN)
-        port = free_port()
-        dep = Deployment(
-            server,
-            tmp_path,
-            "sqlite+aiosqlite:///data/sosbot.db",
-            server.new_group("Advisory group"),
-            extra=f'[monitoring]\nlisten = "127.0.0.1:{port}"',
-        )
-        code, out, err = await dep.command("a", "init")
-        assert code == 0, out + err
-        try:
-            yield dep
-        finally:
-            await dep.stop_all()
+    port = free_port()
+    async with initialised(
+        tmp_path,
+        "sqlite+aiosqlite:///data/sosbot.db",
+        extra=f'[monitoring]\nlisten = "127.0.0.1:{port}"',
+    ) as dep:
+        yield dep
 
 
 async def get(url: str) -> tuple[int, str]:

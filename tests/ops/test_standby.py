@@ -21,7 +21,15 @@ from handlers.clock import SystemClock
 from storage import Database
 from storage.repos.outbox import SENT, UNCERTAIN, Delivery
 from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser
-from tests.ops.deployment import MASTER_KEY, TOKEN, BotProcess, Deployment, press, report
+from tests.ops.deployment import (
+    MASTER_KEY,
+    TOKEN,
+    BotProcess,
+    Deployment,
+    initialised,
+    press,
+    report,
+)
 
 TAKEOVER_S = 15
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
@@ -29,16 +37,8 @@ REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 
 @pytest.fixture
 async def deployment(postgres_url: str, tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with FakeTelegramServer(rate_limits=True) as server:
-        server.add_bot(TOKEN)
-        dep = Deployment(server, tmp_path, postgres_url, server.new_group("Advisory group"))
-        code, out, err = await dep.command("a", "init")
-        assert code == 0, out + err
-        try:
-            yield dep
-        finally:
-            await dep.stop_all()
-        assert server.internal_errors == []
+    async with initialised(tmp_path, postgres_url, rate_limits=True) as dep:
+        yield dep
 
 
 async def members(dep: Deployment, groups: int, people: int) -> list[FakeChat]:
@@ -94,6 +94,22 @@ async def outcome(dep: Deployment, ref: str) -> dict[str, int]:
         await db.close()
 
 
+async def finished_once(
+    dep: Deployment, chats: list[FakeChat], ref: str
+) -> tuple[list[int], dict[str, int]]:
+    """Wait until the triage room hears the broadcast of ``ref`` finished; then no chat
+    got it twice and every row is sent or reported uncertain. What each chat got, and
+    the rows by status."""
+    await dep.server.wait_for_message(
+        dep.triage.id, lambda m: "sending finished" in (m.text or ""), 60
+    )
+    received = [urgent(dep, chat, ref) for chat in chats]
+    assert max(received) == 1, "a chat got the appeal twice"
+    counts = await outcome(dep, ref)
+    assert counts.get(SENT, 0) + counts.get(UNCERTAIN, 0) == len(chats)
+    return received, counts
+
+
 async def start_pair(dep: Deployment) -> tuple[BotProcess, BotProcess]:
     first = await dep.run("a")
     await first.wait_for_line("active: this process holds the database lock", 60)
@@ -142,13 +158,7 @@ async def test_the_standby_takes_over_a_killed_active_mid_broadcast_and_mid_conv
     await standby.wait_for_line("telegram transport started", TAKEOVER_S)
 
     # The broadcast finishes: nobody gets it twice, every row is sent or reported uncertain.
-    await dep.server.wait_for_message(
-        dep.triage.id, lambda m: "sending finished" in (m.text or ""), 60
-    )
-    received = [urgent(dep, chat, "A-9TXW3B") for chat in chats]
-    assert max(received) == 1, "a chat got the appeal twice"
-    counts = await outcome(dep, "A-9TXW3B")
-    assert counts.get(SENT, 0) + counts.get(UNCERTAIN, 0) == len(chats)
+    received, counts = await finished_once(dep, chats, "A-9TXW3B")
     assert sum(received) >= counts.get(SENT, 0) > sent_at_death
     # No 429 assertion here: the new process's rate limiter starts empty while
     # Telegram still counts the dead one's sends, so a 429 or two may come right
@@ -198,13 +208,7 @@ async def test_an_active_that_loses_its_lock_exits_and_the_standby_takes_over(
     await active.wait_for_line("run: lost the database lock; exiting", TAKEOVER_S)
     assert await active.exited() == 1
     await standby.wait_for_line("active: took over the database lock", TAKEOVER_S)
-    await dep.server.wait_for_message(
-        dep.triage.id, lambda m: "sending finished" in (m.text or ""), 60
-    )
-    received = [urgent(dep, chat, "A-7QWE2R") for chat in chats]
-    assert max(received) == 1, "a chat got the appeal twice"
-    counts = await outcome(dep, "A-7QWE2R")
-    assert counts.get(SENT, 0) + counts.get(UNCERTAIN, 0) == len(chats)
+    received, counts = await finished_once(dep, chats, "A-7QWE2R")
     assert sum(received) >= counts.get(SENT, 0)
     # Restarted (as systemd would), the first one is now the standby; a standby
     # stops at once on SIGTERM, having polled nothing.

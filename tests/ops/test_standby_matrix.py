@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
-import uuid
 from pathlib import Path
 
 from nio import RoomCreateResponse, RoomPreset
 
-from tests.matrix.peers import MEGOLM, Peer, localpart, new_peer
-from tests.ops.deployment import MASTER_KEY, ROOT, BotProcess
+from tests.matrix.apps import write_config
+from tests.matrix.peers import MEGOLM, Peer, new_peer, register
+from tests.ops.deployment import BotProcess, bot_environment, sosbot, spawn
 from tests.servers.synapse import SynapseServer
 
 TAKEOVER_S = 15
@@ -36,44 +34,22 @@ class Machines:
         self.processes: list[BotProcess] = []
 
     def config(self, machine: str, store_dir: Path | str, advisor: str) -> Path:
-        folder = self.root / machine
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "config.toml"
-        path.write_text(
-            f"""
-[bot]
-data_dir = "data"
-[storage]
-url = "{self.url}"
-[matrix]
-enabled = true
-homeserver = "{self.server.base_url}"
-user_id = "{self.bot}"
-store_dir = "{store_dir}"
-[advisory]
-rooms = ["matrix:!triage-not-joined:localhost"]
-advisors = ["matrix:{advisor}"]
-"""
+        return write_config(
+            self.root / machine,
+            self.server.base_url,
+            self.bot,
+            triage="!triage-not-joined:localhost",
+            advisor=advisor,
+            store_dir=store_dir,
+            before=f'[bot]\ndata_dir = "data"\n[storage]\nurl = "{self.url}"',
         )
-        return path
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOSBOT_")}
-        env.update(
-            SOSBOT_MASTER_KEY=MASTER_KEY,
-            SOSBOT_MATRIX_PASSWORD=self.password,
-            PYTHONPATH=str(ROOT),
-        )
-        return env
+        return bot_environment(SOSBOT_MATRIX_PASSWORD=self.password)
 
     async def start(self, path: Path, command: str = "run") -> BotProcess:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", command, "--config", str(path),
-            cwd=path.parent, env=self.environment(),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        bot = BotProcess(path.parent.name, proc)
-        bot.reader = asyncio.create_task(bot._read())
+        folder = path.parent
+        bot = await spawn(folder.name, folder, self.environment(), command, "--config", str(path))
         self.processes.append(bot)
         return bot
 
@@ -117,10 +93,8 @@ async def test_a_matrix_standby_needs_the_shared_store_and_then_takes_over(
     postgres_url: str, synapse_server: SynapseServer, tmp_path: Path
 ) -> None:
     server = synapse_server
-    password = uuid.uuid4().hex
-    bot, _token, _device = await asyncio.to_thread(
-        server.register_user, localpart("sosbot"), password
-    )
+    account = await register(server, "sosbot")
+    bot, password = account.user_id, account.password
     advisor = await new_peer(server, tmp_path, "advisor")
     defender = await new_peer(server, tmp_path, "defender")
     machines = Machines(tmp_path, postgres_url, server, bot, password)
@@ -174,11 +148,4 @@ async def test_a_matrix_standby_needs_the_shared_store_and_then_takes_over(
 
 
 async def _init(machines: Machines, path: Path) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "init", "--config", str(path),
-        cwd=path.parent, env=machines.environment(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await sosbot(path.parent, machines.environment(), "init", "--config", str(path))

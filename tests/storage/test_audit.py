@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import Database
 from tests.storage.conftest import Clock, raw, tamper
@@ -72,15 +74,19 @@ async def test_a_removed_entry_is_named(db: Database, db_url: str) -> None:
     assert (verdict.first_bad_seq, verdict.problem) == (4, "removed")
 
 
+async def renumber(conn: AsyncConnection, seqs: Iterable[int], *, by: int) -> None:
+    """Move the entries ``seqs`` by ``by``, one by one in the order given (seq is unique)."""
+    for seq in seqs:
+        await conn.execute(
+            text("UPDATE audit_log SET seq = :new WHERE seq = :old"), {"new": seq + by, "old": seq}
+        )
+
+
 async def test_a_removed_and_renumbered_entry_is_named(db: Database, db_url: str) -> None:
     await fill(db)
     async with raw(db_url) as conn:
         await conn.execute(text("DELETE FROM audit_log WHERE seq = 4"))
-        for seq in range(5, 11):
-            await conn.execute(
-                text("UPDATE audit_log SET seq = :new WHERE seq = :old"),
-                {"new": seq - 1, "old": seq},
-            )
+        await renumber(conn, range(5, 11), by=-1)
     verdict = await db.audit.verify()
     assert (verdict.first_bad_seq, verdict.problem) == (4, "removed")
 
@@ -95,11 +101,7 @@ async def test_removing_the_last_entries_is_noticed(db: Database, db_url: str) -
 async def test_an_inserted_entry_is_named(db: Database, db_url: str) -> None:
     await fill(db)
     async with raw(db_url) as conn:
-        for seq in range(10, 5, -1):  # make room at 6
-            await conn.execute(
-                text("UPDATE audit_log SET seq = :new WHERE seq = :old"),
-                {"new": seq + 1, "old": seq},
-            )
+        await renumber(conn, range(10, 5, -1), by=1)  # make room at 6
         prev = (await conn.execute(text("SELECT hash FROM audit_log WHERE seq = 5"))).scalar()
         await conn.execute(
             text(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations import columns
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | None = None
@@ -20,21 +22,13 @@ def upgrade() -> None:
     op.create_table(
         "bot_secrets",
         sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column(
-            "data_key_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        columns.data_key(),
         sa.Column("value_enc", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["data_key_id"],
-            ["data_keys.id"],
-            name=op.f("fk_bot_secrets_data_key_id_data_keys"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_bot_secrets")),
+        *columns.timestamps(),
+        columns.data_key_foreign_key("bot_secrets"),
+        columns.primary_key("bot_secrets", "name"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("bot_secrets")
+    columns.drop_table("bot_secrets")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copies of the column types: a migration never imports the models.
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UTC_TIME = sa.DateTime(timezone=True)
+from storage.migrations import columns
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -23,23 +21,18 @@ depends_on: str | None = None
 def upgrade() -> None:
     op.create_table(
         "advisor_changes",
-        sa.Column("id", ID, autoincrement=False, nullable=False),
+        columns.key(),
         sa.Column("address_hash", sa.String(length=64), nullable=False),
         sa.Column("address_enc", sa.LargeBinary(), nullable=False),
-        sa.Column("data_key_id", ID, nullable=True),
+        columns.data_key(),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("proposer_hash", sa.String(length=64), nullable=True),
-        sa.Column("updated_at", UTC_TIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["data_key_id"],
-            ["data_keys.id"],
-            name=op.f("fk_advisor_changes_data_key_id_data_keys"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_advisor_changes")),
-        sa.UniqueConstraint("address_hash", name=op.f("uq_advisor_changes_address_hash")),
+        sa.Column("updated_at", columns.UTC_TIME, nullable=False),
+        columns.data_key_foreign_key("advisor_changes"),
+        columns.primary_key("advisor_changes"),
+        columns.unique("advisor_changes", "address_hash"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("advisor_changes")
+    columns.drop_table("advisor_changes")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copies of the column types: a migration never imports the models.
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UTC_TIME = sa.DateTime(timezone=True)
+from storage.migrations import columns
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -23,38 +21,25 @@ depends_on: str | None = None
 def upgrade() -> None:
     op.create_table(
         "checkins",
-        sa.Column("id", ID, autoincrement=False, nullable=False),
-        sa.Column("account_id", ID, nullable=False),
-        sa.Column("case_id", ID, nullable=False),
+        columns.key(),
+        sa.Column("account_id", columns.ID, nullable=False),
+        sa.Column("case_id", columns.ID, nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("proposed_by", sa.String(length=16), nullable=False),
         sa.Column("interval_s", sa.Integer(), nullable=False),
         sa.Column("grace_s", sa.Integer(), nullable=False),
-        sa.Column("ends_at", UTC_TIME, nullable=False),
-        sa.Column("asked_at", UTC_TIME, nullable=True),
-        sa.Column("last_answer_at", UTC_TIME, nullable=True),
-        sa.Column("missed_at", UTC_TIME, nullable=True),
+        sa.Column("ends_at", columns.UTC_TIME, nullable=False),
+        sa.Column("asked_at", columns.UTC_TIME, nullable=True),
+        sa.Column("last_answer_at", columns.UTC_TIME, nullable=True),
+        sa.Column("missed_at", columns.UTC_TIME, nullable=True),
         sa.Column("duress_hash", sa.String(length=64), nullable=True),
-        sa.Column("created_at", UTC_TIME, nullable=False),
-        sa.Column("updated_at", UTC_TIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_checkins_account_id_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name=op.f("fk_checkins_case_id_cases"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_checkins")),
+        *columns.timestamps(),
+        columns.foreign_key("checkins", "account_id", "accounts", "CASCADE"),
+        columns.foreign_key("checkins", "case_id", "cases", "CASCADE"),
+        columns.primary_key("checkins"),
     )
-    op.create_index(op.f("ix_checkins_account_id"), "checkins", ["account_id"], unique=False)
-    op.create_index(op.f("ix_checkins_case_id"), "checkins", ["case_id"], unique=False)
-    op.create_index(op.f("ix_checkins_state"), "checkins", ["state"], unique=False)
+    columns.create_indexes("checkins", "account_id", "case_id", "state")
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_checkins_state"), table_name="checkins")
-    op.drop_index(op.f("ix_checkins_case_id"), table_name="checkins")
-    op.drop_index(op.f("ix_checkins_account_id"), table_name="checkins")
-    op.drop_table("checkins")
+    columns.drop_table("checkins", "account_id", "case_id", "state")

@@ -10,8 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copies of the column types: a migration never imports the models.
-UTC_TIME = sa.DateTime(timezone=True)
+from storage.migrations import columns
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -22,7 +21,7 @@ depends_on: str | None = None
 def upgrade() -> None:
     # batch_alter_table: SQLite cannot add several columns in one ALTER otherwise.
     with op.batch_alter_table("referrals") as batch:
-        batch.add_column(sa.Column("blocked_at", UTC_TIME, nullable=True))
+        batch.add_column(sa.Column("blocked_at", columns.UTC_TIME, nullable=True))
         batch.add_column(sa.Column("blocked_from", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("blocked_to", sa.String(length=32), nullable=True))
 
