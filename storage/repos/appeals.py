@@ -27,7 +27,7 @@ from storage.records import (
 )
 from storage.repos.appeal_notes import record_recipients
 from storage.repos.audit import append_entry
-from storage.repos.base import Repository, open_text, rowcount, seal_text
+from storage.repos.base import Repository, load_by_ref, open_text, rowcount, seal_text
 from storage.repos.outbox_rows import Delivery, add_broadcast
 from storage.types import new_id
 
@@ -278,13 +278,7 @@ class Appeals(Repository):
     # --------------------------------------------------------------- internals
     @staticmethod
     async def _row(session: AsyncSession, ref: str, *, lock: bool = False) -> AppealRow:
-        stmt = select(AppealRow).where(AppealRow.ref == ref)
-        if lock:
-            stmt = stmt.with_for_update()
-        row = (await session.execute(stmt)).scalar_one_or_none()
-        if row is None:
-            raise NotFound("no such appeal")
-        return row
+        return await load_by_ref(session, AppealRow, ref, "no such appeal", lock=lock)
 
     async def _open_for_signatures(self, session: AsyncSession, ref: str) -> AppealRow:
         """The appeal's row, locked; ``Conflict`` unless it was sent and is not closed."""
