@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable, Insert
@@ -27,6 +27,18 @@ from storage.types import new_id
 KeyLoader = Callable[[], Iterable[bytes]]
 INDEX_KEY_NAME = "index"
 KEYRING_ROW = 1
+
+# Statements every turn runs, built once (SQLAlchemy caches their compiled form).
+_PRIMARY = (
+    select(KeyringState.__table__.c.primary_key_id)
+    .where(KeyringState.__table__.c.id == KEYRING_ROW)
+    .with_for_update(read=True)
+)
+_INSERT_KEY = insert(DataKey.__table__)
+_DATA_KEYS = DataKey.__table__.c
+_WRAPPED = select(_DATA_KEYS.master_key_id, _DATA_KEYS.wrapped).where(
+    _DATA_KEYS.id == bindparam("id")
+)
 
 
 class Vault:
@@ -64,12 +76,7 @@ class Vault:
         every transaction still wrapping under the old key, so the rotation's
         sweep sees all of them.
         """
-        stmt = (
-            select(KeyringState.primary_key_id)
-            .where(KeyringState.id == KEYRING_ROW)
-            .with_for_update(read=True)
-        )
-        primary = (await session.execute(stmt)).scalar_one()
+        primary = (await session.execute(_PRIMARY)).scalar_one()
         if primary not in self.keyring:
             self.reload_keys()
         if primary not in self.keyring:
@@ -84,7 +91,16 @@ class Vault:
         """Create, wrap and store a fresh data key; return its id and the key."""
         primary = await self.primary_key_id(session)
         key, key_id = random_key(), new_id()
-        await session.execute(self._insert_key(primary, key, key_id, None, now))
+        await session.execute(
+            _INSERT_KEY,
+            {
+                "id": key_id,
+                "master_key_id": primary,
+                "wrapped": self.keyring.wrap(primary, key, key_id),
+                "name": None,
+                "created_at": now,
+            },
+        )
         self._remember(key_id, key)
         return key_id, key
 
@@ -108,11 +124,7 @@ class Vault:
         if cached is not None:
             self._cache.move_to_end(data_key_id)
             return cached
-        row = (
-            await session.execute(
-                select(DataKey.master_key_id, DataKey.wrapped).where(DataKey.id == data_key_id)
-            )
-        ).one_or_none()
+        row = (await session.execute(_WRAPPED, {"id": data_key_id})).one_or_none()
         if row is None:
             raise DecryptionError("this record's data key is missing")
         key = self.unwrap(row.master_key_id, row.wrapped, data_key_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,8 @@ from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.types import new_id
 
 _TABLE = "accounts"
+_BY_HASH = select(AccountRow).where(AccountRow.address_hash == bindparam("h"))
+"""Every turn looks its sender up: built once, SQLAlchemy caches the compiled form."""
 
 
 def _account(row: AccountRow) -> Account:
@@ -109,8 +111,7 @@ class Accounts(Repository):
     # -------------------------------------------------------------- internals
     @staticmethod
     async def _by_hash(session: AsyncSession, address_hash: str) -> AccountRow | None:
-        stmt = select(AccountRow).where(AccountRow.address_hash == address_hash)
-        return (await session.execute(stmt)).scalar_one_or_none()
+        return (await session.execute(_BY_HASH, {"h": address_hash})).scalar_one_or_none()
 
     @staticmethod
     async def _row(session: AsyncSession, account_id: int) -> AccountRow:

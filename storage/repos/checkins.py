@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound
@@ -21,6 +21,13 @@ from storage.repos.base import Repository
 from storage.types import new_id
 
 _LIVE = [state.value for state in LIVE_CHECKIN_STATES]
+_LIVE_OF = (
+    select(CheckinRow, CaseRow.ref)
+    .join(CaseRow, CaseRow.id == CheckinRow.case_id)
+    .where(CheckinRow.account_id == bindparam("account_id"), CheckinRow.state.in_(_LIVE))
+    .order_by(CheckinRow.created_at, CheckinRow.id)
+)
+"""A person's live series: asked on every private turn, so built once."""
 MISSED = "checkin.missed"  # the audit action of each miss (counted by storage/repos/health.py)
 
 
@@ -113,10 +120,9 @@ class Checkins(Repository):
 
     async def live_of(self, account_id: int) -> list[Checkin]:
         """The account's series that are proposed, being set up or running."""
-        async with self._store.read() as session:
-            return await self._rows(
-                session, CheckinRow.account_id == account_id, CheckinRow.state.in_(_LIVE)
-            )
+        async with self._store.read() as session:  # every private turn asks: built once
+            rows = await session.execute(_LIVE_OF, {"account_id": account_id})
+            return [_record(row, ref) for row, ref in rows.all()]
 
     async def live_for_case(self, case_ref: str) -> list[Checkin]:
         async with self._store.read() as session:
