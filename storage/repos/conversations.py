@@ -38,7 +38,9 @@ _UPDATE_KEYED = (
         exists().where(and_(_A.id == bindparam("acct"), _A.data_key_id == bindparam("key"))),
     )
     # Bind names differ from the columns' (SQLAlchemy reserves those in an UPDATE).
-    .values(state=bindparam("new_state"), data_enc=bindparam("new_data"), updated_at=bindparam("at"))
+    .values(
+        state=bindparam("new_state"), data_enc=bindparam("new_data"), updated_at=bindparam("at")
+    )
 )
 
 
