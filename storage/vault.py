@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable, Insert
@@ -29,13 +29,14 @@ INDEX_KEY_NAME = "index"
 KEYRING_ROW = 1
 
 # Statements every turn runs, built once (SQLAlchemy caches their compiled form).
+_KEYS: Table = DataKey.__table__  # type: ignore[assignment]
 _PRIMARY = (
     select(KeyringState.__table__.c.primary_key_id)
     .where(KeyringState.__table__.c.id == KEYRING_ROW)
     .with_for_update(read=True)
 )
-_INSERT_KEY = insert(DataKey.__table__)
-_DATA_KEYS = DataKey.__table__.c
+_INSERT_KEY = insert(_KEYS)
+_DATA_KEYS = _KEYS.c
 _WRAPPED = select(_DATA_KEYS.master_key_id, _DATA_KEYS.wrapped).where(
     _DATA_KEYS.id == bindparam("id")
 )
@@ -76,7 +77,7 @@ class Vault:
         every transaction still wrapping under the old key, so the rotation's
         sweep sees all of them.
         """
-        primary = (await session.execute(_PRIMARY)).scalar_one()
+        primary: str = (await session.execute(_PRIMARY)).scalar_one()
         if primary not in self.keyring:
             self.reload_keys()
         if primary not in self.keyring:

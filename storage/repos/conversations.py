@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, select, update
 
 from storage.errors import NotFound
 from storage.models import Account as AccountRow
@@ -23,16 +23,17 @@ from storage.records import Conversation
 from storage.repos.base import Repository, current_unit, open_json, rowcount, seal_json
 
 _TABLE = "conversations"
-_C = ConversationRow.__table__.c
-_A = AccountRow.__table__.c
+_CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[assignment]
+_ACCOUNTS: Table = AccountRow.__table__  # type: ignore[assignment]
+_C, _A = _CONVERSATIONS.c, _ACCOUNTS.c
 # Built once: SQLAlchemy caches their compiled form, a turn only binds values.
 _LOAD = (
     select(_C.state, _C.data_enc, _C.updated_at, _A.data_key_id)
-    .select_from(ConversationRow.__table__.join(AccountRow.__table__, _A.id == _C.account_id))
+    .select_from(_CONVERSATIONS.join(_ACCOUNTS, _A.id == _C.account_id))
     .where(_C.account_id == bindparam("account_id"))
 )
 _UPDATE_KEYED = (
-    update(ConversationRow.__table__)
+    update(_CONVERSATIONS)
     .where(
         _C.account_id == bindparam("acct"),
         exists().where(and_(_A.id == bindparam("acct"), _A.data_key_id == bindparam("key"))),

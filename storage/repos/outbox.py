@@ -97,7 +97,7 @@ def _claim_query(platform: bool, urgent_only: bool, exclude: bool, lease: bool) 
     query = _CLAIMS.get(shape)
     if query is None:
         c = _OUTBOX.c
-        now = bindparam("now")
+        now: Any = bindparam("now")
         conditions = [
             c.status == PENDING,
             c.not_before <= now,

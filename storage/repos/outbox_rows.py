@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,7 +142,8 @@ async def add_deliveries(
     return len(values)
 
 
-_INSERT_MESSAGE = insert(Row.__table__)
+_OUTBOX: Table = Row.__table__  # type: ignore[assignment]
+_INSERT_MESSAGE = insert(_OUTBOX)
 """Built once: SQLAlchemy caches its compiled form, a turn only binds values."""
 
 
