@@ -36,6 +36,7 @@ _PRIMARY = (
     .with_for_update(read=True)
 )
 _INSERT_KEY = insert(_KEYS)
+_PRIMARY_INFO = "sosbot_primary_key"
 _DATA_KEYS = _KEYS.c
 _WRAPPED = select(_DATA_KEYS.master_key_id, _DATA_KEYS.wrapped).where(
     _DATA_KEYS.id == bindparam("id")
@@ -77,7 +78,19 @@ class Vault:
         every transaction still wrapping under the old key, so the rotation's
         sweep sees all of them.
         """
+        # SQLite: a write transaction holds the database's one write lock from
+        # BEGIN IMMEDIATE to its commit, so no rotation can change this row in
+        # between: read it once per transaction (group-committed turns share
+        # one). PostgreSQL reads (and share-locks) it every time, as a lock
+        # taken in a savepoint is released if that savepoint rolls back.
+        transaction = session.sync_session.get_transaction()
+        sqlite = session.bind is not None and session.bind.dialect.name == "sqlite"
+        known = session.info.get(_PRIMARY_INFO) if sqlite else None
+        if known is not None and known[0] is transaction and known[1] in self.keyring:
+            return str(known[1])
         primary: str = (await session.execute(_PRIMARY)).scalar_one()
+        if sqlite:
+            session.info[_PRIMARY_INFO] = (transaction, primary)
         if primary not in self.keyring:
             self.reload_keys()
         if primary not in self.keyring:
