@@ -1,6 +1,7 @@
 """Intake benchmark: 100 defenders reporting at once through the fake Bot API.
 
     .venv/bin/python -m bench.intake [--defenders 100]
+    .venv/bin/python -m bench.intake --turns 2000
 
 Prints the time from each defender's confirm to their case card in the
 triage group (median, p99), the updates per second the whole bot handled,
@@ -8,6 +9,13 @@ and the same updates' throughput through a bare python-telegram-bot echo
 bot on the same fake server, as a ratio; and for each run the CPU time of
 the process per update (the fake server and the simulated people included,
 for both) and sosbot's SQL statements per update. Not part of the test suite.
+
+``--turns N``: N intake turns as the intake property sends them (the
+in-memory bot of tests/hardening/property_bots.py: each of the six report
+steps and the summary, in three languages, with typed answers and button
+presses), without hypothesis: the CPU time of putting the database back,
+of the turn (with reading its answers from the outbox) and of the dump that
+checks a refusal, and the SQL statements per turn.
 """
 
 from __future__ import annotations
@@ -238,6 +246,43 @@ async def run_echo(count: int, per_user: int, run: Run) -> float:
     return count * per_user / elapsed
 
 
+def run_turns(count: int) -> None:
+    """The intake property's examples, timed (see the module's docstring)."""
+    import random
+
+    from handlers.conversation.record import State
+    from tests.hardening.property_bots import LANGUAGES, STEPS, property_bot
+
+    draw = random.Random(1)
+    texts = ["1", "٢", "³", "done", "skip", "/cancel", "/sos", "hello there", "Pérez ②", ""]
+    choices = [None, None, "urgency:soon", "x:a", "summary:send", "what:done", "where:skip"]
+    with property_bot() as bot:
+        run = Run()
+        event.listen(bot.harness.db._engine.sync_engine, "before_cursor_execute", run.count)
+        cpu = {"reset": 0.0, "turn": 0.0, "dump": 0.0}
+        statements = 0
+        for _ in range(count):
+            step = draw.choice((*STEPS, State.SUMMARY))
+            person = bot.person(draw.choice(LANGUAGES), step)
+            text, choice = draw.choice(texts), draw.choice(choices)
+            start = time.process_time()
+            bot.reset()
+            reset = time.process_time()
+            before = run.statements
+            bot.loop.run_until_complete(bot._turn(person, "" if choice else text, choice))
+            statements += run.statements - before
+            turned = time.process_time()
+            bot.dump()
+            done = time.process_time()
+            cpu["reset"] += reset - start
+            cpu["turn"] += turned - reset
+            cpu["dump"] += done - turned
+    parts = ", ".join(f"{name} {total / count * 1000:.2f} ms" for name, total in cpu.items())
+    total = sum(cpu.values()) / count * 1000
+    print(f"turns: {count}; CPU per example: {parts}; total {total:.2f} ms")
+    print(f"SQL statements per turn (its answers' read included): {statements / count:.1f}")
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -246,7 +291,11 @@ def percentile(values: list[float], fraction: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--defenders", type=int, default=100)
+    parser.add_argument("--turns", type=int, default=0, help="time N property turns instead")
     args = parser.parse_args()
+    if args.turns:
+        run_turns(args.turns)
+        return
     sosbot, echo = Run(), Run()
     latencies, elapsed, updates = asyncio.run(run_sosbot(args.defenders, sosbot))
     sosbot_rate = updates / elapsed
