@@ -1,11 +1,21 @@
 """Intake benchmark: 100 defenders reporting at once through the fake Bot API.
 
     .venv/bin/python -m bench.intake [--defenders 100]
+    .venv/bin/python -m bench.intake --turns 2000
 
 Prints the time from each defender's confirm to their case card in the
 triage group (median, p99), the updates per second the whole bot handled,
 and the same updates' throughput through a bare python-telegram-bot echo
-bot on the same fake server, as a ratio. Not part of the test suite.
+bot on the same fake server, as a ratio; and for each run the CPU time of
+the process per update (the fake server and the simulated people included,
+for both) and sosbot's SQL statements per update. Not part of the test suite.
+
+``--turns N``: N intake turns as the intake property sends them (the
+in-memory bot of tests/hardening/property_bots.py: each of the six report
+steps and the summary, in three languages, with typed answers and button
+presses), without hypothesis: the CPU time of putting the database back,
+of the turn (with reading its answers from the outbox) and of the dump that
+checks a refusal, and the SQL statements per turn.
 """
 
 from __future__ import annotations
@@ -18,7 +28,9 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import event
 from telegram import Update
 from telegram.ext import (
     ApplicationBuilder,
@@ -148,19 +160,38 @@ async def defender(server: FakeTelegramServer, user: FakeUser, cards: CardWatch)
     return await cards.card(match.group(0)) - confirmed
 
 
-async def run_sosbot(count: int) -> tuple[list[float], float, int]:
+class Run:
+    """CPU time and SQL statements over one run."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self._cpu = time.process_time()
+        self.cpu = 0.0
+
+    def count(self, *_: Any) -> None:
+        self.statements += 1
+
+    def stop(self) -> None:
+        self.cpu = time.process_time() - self._cpu
+
+
+async def run_sosbot(count: int, run: Run) -> tuple[list[float], float, int]:
     async with FakeTelegramServer() as server:
         server.add_bot(TOKEN)
         triage = server.new_group("Advisory group")
         with tempfile.TemporaryDirectory() as folder:
             app = await start_sosbot(server, Path(folder), triage)
+            engine = app.services.db._engine.sync_engine
+            event.listen(engine, "before_cursor_execute", run.count)
             try:
                 users = [server.new_user(f"Defender {n}") for n in range(count)]
                 cards = CardWatch(server, triage)
                 watcher = asyncio.create_task(cards.run())
                 started = time.perf_counter()
+                run.__init__()
                 latencies = await asyncio.gather(*(defender(server, u, cards) for u in users))
                 elapsed = time.perf_counter() - started
+                run.stop()
                 watcher.cancel()
                 updates = len(server.requests_for("answerCallbackQuery")) + sum(
                     1 for u in users for m in server.history(u.id) if not m.from_bot
@@ -170,7 +201,7 @@ async def run_sosbot(count: int) -> tuple[list[float], float, int]:
     return list(latencies), elapsed, updates
 
 
-async def run_echo(count: int, per_user: int) -> float:
+async def run_echo(count: int, per_user: int, run: Run) -> float:
     """The same number of updates through a bare PTB echo bot: updates per second."""
     async with FakeTelegramServer() as server:
         server.add_bot(TOKEN)
@@ -198,6 +229,7 @@ async def run_echo(count: int, per_user: int) -> float:
             await server.wait_until_polling()
             users = [server.new_user(f"User {n}") for n in range(count)]
             started = time.perf_counter()
+            run.__init__()
 
             async def one(user: FakeUser) -> None:
                 for n in range(per_user):
@@ -208,9 +240,47 @@ async def run_echo(count: int, per_user: int) -> float:
 
             await asyncio.gather(*(one(u) for u in users))
             elapsed = time.perf_counter() - started
+            run.stop()
             await app.updater.stop()
             await app.stop()
     return count * per_user / elapsed
+
+
+def run_turns(count: int) -> None:
+    """The intake property's examples, timed (see the module's docstring)."""
+    import random
+
+    from handlers.conversation.record import State
+    from tests.hardening.property_bots import LANGUAGES, STEPS, property_bot
+
+    draw = random.Random(1)
+    texts = ["1", "٢", "³", "done", "skip", "/cancel", "/sos", "hello there", "Pérez ②", ""]
+    choices = [None, None, "urgency:soon", "x:a", "summary:send", "what:done", "where:skip"]
+    with property_bot() as bot:
+        run = Run()
+        event.listen(bot.harness.db._engine.sync_engine, "before_cursor_execute", run.count)
+        cpu = {"reset": 0.0, "turn": 0.0, "dump": 0.0}
+        statements = 0
+        for _ in range(count):
+            step = draw.choice((*STEPS, State.SUMMARY))
+            person = bot.person(draw.choice(LANGUAGES), step)
+            text, choice = draw.choice(texts), draw.choice(choices)
+            start = time.process_time()
+            bot.reset()
+            reset = time.process_time()
+            before = run.statements
+            bot.loop.run_until_complete(bot._turn(person, "" if choice else text, choice))
+            statements += run.statements - before
+            turned = time.process_time()
+            bot.dump()
+            done = time.process_time()
+            cpu["reset"] += reset - start
+            cpu["turn"] += turned - reset
+            cpu["dump"] += done - turned
+    parts = ", ".join(f"{name} {total / count * 1000:.2f} ms" for name, total in cpu.items())
+    total = sum(cpu.values()) / count * 1000
+    print(f"turns: {count}; CPU per example: {parts}; total {total:.2f} ms")
+    print(f"SQL statements per turn (its answers' read included): {statements / count:.1f}")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -221,10 +291,16 @@ def percentile(values: list[float], fraction: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--defenders", type=int, default=100)
+    parser.add_argument("--turns", type=int, default=0, help="time N property turns instead")
     args = parser.parse_args()
-    latencies, elapsed, updates = asyncio.run(run_sosbot(args.defenders))
+    if args.turns:
+        run_turns(args.turns)
+        return
+    sosbot, echo = Run(), Run()
+    latencies, elapsed, updates = asyncio.run(run_sosbot(args.defenders, sosbot))
     sosbot_rate = updates / elapsed
-    echo_rate = asyncio.run(run_echo(args.defenders, max(1, updates // args.defenders)))
+    per_user = max(1, updates // args.defenders)
+    echo_rate = asyncio.run(run_echo(args.defenders, per_user, echo))
     print(f"defenders: {args.defenders}, updates handled: {updates} in {elapsed:.1f} s")
     print(
         f"confirm → case card: median {statistics.median(latencies) * 1000:.0f} ms, "
@@ -233,6 +309,11 @@ def main() -> None:
     print(
         f"sosbot: {sosbot_rate:.0f} updates/s; bare PTB echo bot: {echo_rate:.0f} updates/s; "
         f"ratio {sosbot_rate / echo_rate:.2f}"
+    )
+    print(
+        f"CPU per update (whole process): sosbot {sosbot.cpu / updates * 1000:.1f} ms, "
+        f"echo bot {echo.cpu / (args.defenders * per_user) * 1000:.1f} ms; "
+        f"sosbot SQL statements per update: {sosbot.statements / updates:.1f}"
     )
 
 

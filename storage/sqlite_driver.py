@@ -10,6 +10,17 @@ afterwards (description, rowcount, lastrowid) taken along. Everything else
 (transactions, savepoints, the connection's thread, errors) is SQLAlchemy's
 and aiosqlite's own.
 
+Two more hops are saved without changing what SQLite runs or in what order:
+
+- transaction control that returns nothing (``BEGIN``, ``BEGIN IMMEDIATE``,
+  ``SAVEPOINT``, ``RELEASE SAVEPOINT``) is kept and run in the thread just
+  before the next statement, commit or rollback of the same connection, in
+  the same order (an error it raises then surfaces at that next call, still
+  inside the same transaction);
+- a commit or rollback when SQLite has no transaction open (the pool's
+  reset of a connection that was already committed) is not sent: SQLite's
+  own module would do nothing for it either.
+
 The engine uses it for every ``sqlite+aiosqlite://`` URL (``storage.engine``).
 """
 
@@ -34,8 +45,25 @@ Outcome = tuple[Any, int, int | None, list[Any] | None]
 """(description, rowcount, lastrowid, rows or None)."""
 
 
-def _run(raw: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
+_DEFERRED = ("BEGIN", "SAVEPOINT ", "RELEASE SAVEPOINT ")
+"""Statements that return nothing and may ride along with the next call."""
+
+
+def _deferrable(operation: str, parameters: Any, many: bool) -> bool:
+    return not many and not parameters and operation.startswith(_DEFERRED)
+
+
+def _control(raw: sqlite3.Connection, pending: list[str]) -> None:
+    """In aiosqlite's thread: the transaction control statements kept, in order."""
+    for operation in pending:
+        raw.execute(operation).close()
+
+
+def _run(
+    raw: sqlite3.Connection, pending: list[str], operation: str, parameters: Any, many: bool
+) -> Outcome:
     """In aiosqlite's thread: the whole statement, cursor closed before returning."""
+    _control(raw, pending)
     cursor = raw.cursor()
     try:
         if many:
@@ -88,9 +116,16 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _hop(self, operation: str, parameters: Any, *, many: bool) -> None:
         connection = self._connection
-        async with self._adapt_connection._execute_mutex:
+        adapt: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        if _deferrable(operation, parameters, many):
+            adapt._pending.append(operation)
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            self._rows = collections.deque()
+            return
+        async with adapt._execute_mutex:
+            pending, adapt._pending = adapt._pending, []
             outcome: Outcome = await connection._execute(
-                lambda: _run(connection._conn, operation, parameters, many)
+                lambda: _run(connection._conn, pending, operation, parameters, many)
             )
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows or ())
@@ -100,8 +135,38 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_pending",)
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._pending: list[str] = []
+        """Transaction control kept for the next call (see the module's docstring)."""
+
+    def _end(self, how: str) -> None:
+        """Commit or roll back, with the kept control statements first, in one hop."""
+        connection = self._connection
+        raw: sqlite3.Connection | None = connection._conn
+        if raw is None:
+            return
+        pending, self._pending = self._pending, []
+        if not pending and not raw.in_transaction:
+            return  # nothing open: sqlite3's own commit/rollback would not reach SQLite
+
+        def run() -> None:
+            _control(raw, pending)
+            getattr(raw, how)()
+
+        try:
+            await_only(connection._execute(run))
+        except Exception as error:
+            self._handle_exception(error)
+
+    def commit(self) -> None:
+        self._end("commit")
+
+    def rollback(self) -> None:
+        self._end("rollback")
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable, Insert
@@ -27,6 +27,20 @@ from storage.types import new_id
 KeyLoader = Callable[[], Iterable[bytes]]
 INDEX_KEY_NAME = "index"
 KEYRING_ROW = 1
+
+# Statements every turn runs, built once (SQLAlchemy caches their compiled form).
+_KEYS: Table = DataKey.__table__  # type: ignore[assignment]
+_PRIMARY = (
+    select(KeyringState.__table__.c.primary_key_id)
+    .where(KeyringState.__table__.c.id == KEYRING_ROW)
+    .with_for_update(read=True)
+)
+_INSERT_KEY = insert(_KEYS)
+_PRIMARY_INFO = "sosbot_primary_key"
+_DATA_KEYS = _KEYS.c
+_WRAPPED = select(_DATA_KEYS.master_key_id, _DATA_KEYS.wrapped).where(
+    _DATA_KEYS.id == bindparam("id")
+)
 
 
 class Vault:
@@ -64,12 +78,19 @@ class Vault:
         every transaction still wrapping under the old key, so the rotation's
         sweep sees all of them.
         """
-        stmt = (
-            select(KeyringState.primary_key_id)
-            .where(KeyringState.id == KEYRING_ROW)
-            .with_for_update(read=True)
-        )
-        primary = (await session.execute(stmt)).scalar_one()
+        # SQLite: a write transaction holds the database's one write lock from
+        # BEGIN IMMEDIATE to its commit, so no rotation can change this row in
+        # between: read it once per transaction (group-committed turns share
+        # one). PostgreSQL reads (and share-locks) it every time, as a lock
+        # taken in a savepoint is released if that savepoint rolls back.
+        transaction = session.sync_session.get_transaction()
+        sqlite = session.bind is not None and session.bind.dialect.name == "sqlite"
+        known = session.info.get(_PRIMARY_INFO) if sqlite else None
+        if known is not None and known[0] is transaction and known[1] in self.keyring:
+            return str(known[1])
+        primary: str = (await session.execute(_PRIMARY)).scalar_one()
+        if sqlite:
+            session.info[_PRIMARY_INFO] = (transaction, primary)
         if primary not in self.keyring:
             self.reload_keys()
         if primary not in self.keyring:
@@ -84,7 +105,16 @@ class Vault:
         """Create, wrap and store a fresh data key; return its id and the key."""
         primary = await self.primary_key_id(session)
         key, key_id = random_key(), new_id()
-        await session.execute(self._insert_key(primary, key, key_id, None, now))
+        await session.execute(
+            _INSERT_KEY,
+            {
+                "id": key_id,
+                "master_key_id": primary,
+                "wrapped": self.keyring.wrap(primary, key, key_id),
+                "name": None,
+                "created_at": now,
+            },
+        )
         self._remember(key_id, key)
         return key_id, key
 
@@ -108,11 +138,7 @@ class Vault:
         if cached is not None:
             self._cache.move_to_end(data_key_id)
             return cached
-        row = (
-            await session.execute(
-                select(DataKey.master_key_id, DataKey.wrapped).where(DataKey.id == data_key_id)
-            )
-        ).one_or_none()
+        row = (await session.execute(_WRAPPED, {"id": data_key_id})).one_or_none()
         if row is None:
             raise DecryptionError("this record's data key is missing")
         key = self.unwrap(row.master_key_id, row.wrapped, data_key_id)

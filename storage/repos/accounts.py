@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,9 +17,14 @@ from storage.repos.base import Repository, open_text, rowcount, seal_text
 from storage.types import new_id
 
 _TABLE = "accounts"
+_BY_HASH = select(AccountRow).where(AccountRow.address_hash == bindparam("h"))
+_ACCOUNTS: Table = AccountRow.__table__  # type: ignore[assignment]
+_LOOK_UP = select(_ACCOUNTS).where(_ACCOUNTS.c.address_hash == bindparam("h"))
+"""Every turn looks its sender up: built once (SQLAlchemy caches the compiled
+form), on the table where nothing is changed (no ORM object to load)."""
 
 
-def _account(row: AccountRow) -> Account:
+def _account(row: AccountRow | Row[Any]) -> Account:
     return Account(
         id=row.id,
         language=row.language or row.language_hint,
@@ -28,7 +34,7 @@ def _account(row: AccountRow) -> Account:
     )
 
 
-def _needs_refresh(row: AccountRow, language_hint: str | None) -> bool:
+def _needs_refresh(row: AccountRow | Row[Any], language_hint: str | None) -> bool:
     return (
         not row.active
         or row.address_enc is None
@@ -46,9 +52,9 @@ class Accounts(Repository):
         now = self._store.now()
         address_hash = self._vault.index.address_hash(address)
         async with self._store.read() as session:  # the common case: nothing to change
-            row = await self._by_hash(session, address_hash)
-            if row is not None and not _needs_refresh(row, language_hint):
-                return _account(row)
+            found = (await session.execute(_LOOK_UP, {"h": address_hash})).one_or_none()
+            if found is not None and not _needs_refresh(found, language_hint):
+                return _account(found)
         async with self._store.write() as session:
             row = await self._by_hash(session, address_hash)
             if row is None:
@@ -109,8 +115,7 @@ class Accounts(Repository):
     # -------------------------------------------------------------- internals
     @staticmethod
     async def _by_hash(session: AsyncSession, address_hash: str) -> AccountRow | None:
-        stmt = select(AccountRow).where(AccountRow.address_hash == address_hash)
-        return (await session.execute(stmt)).scalar_one_or_none()
+        return (await session.execute(_BY_HASH, {"h": address_hash})).scalar_one_or_none()
 
     @staticmethod
     async def _row(session: AsyncSession, account_id: int) -> AccountRow:

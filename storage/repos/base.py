@@ -47,6 +47,10 @@ class Unit:
     """The data key this unit's outbox rows are sealed with: one per turn, not one
     per message (a turn that answers, posts a card and tells the rooms creates
     one key). Forgotten if the SAVEPOINT that created it rolls back."""
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """What a repository read earlier in this unit and may use again instead of
+    reading it twice (a conversation's account key). Each entry is checked by
+    the statement that relies on it, so a rolled-back write cannot mislead."""
 
 
 _UNIT: ContextVar[Unit | None] = ContextVar("sosbot_unit", default=None)

@@ -88,6 +88,40 @@ with the same ref: the defender's "the group has been alerted" waits for the car
 (or, for an SOS raised again on an existing case, for the alarm to the rooms)."""
 
 
+_CLAIMS: dict[tuple[bool, bool, bool, bool], Any] = {}
+
+
+def _claim_query(platform: bool, urgent_only: bool, exclude: bool, lease: bool) -> Any:
+    """The claim's SELECT for one shape of call, built once (the dispatcher claims
+    after every commit that queued something)."""
+    shape = (platform, urgent_only, exclude, lease)
+    query = _CLAIMS.get(shape)
+    if query is None:
+        c = _OUTBOX.c
+        now: Any = bindparam("now")
+        conditions = [
+            c.status == PENDING,
+            c.not_before <= now,
+            (c.claimed_until.is_(None)) | (c.claimed_until <= now),
+        ]
+        if platform:
+            conditions.append(c.platform == bindparam("platform"))
+        if urgent_only:
+            conditions.append(c.priority == 0)
+        if exclude:
+            conditions.append(c.id.not_in(bindparam("exclude", expanding=True)))
+        query = (
+            select(_OUTBOX)
+            .where(*conditions)
+            .order_by(c.priority, c.seq, c.created_at, c.id)
+            .limit(bindparam("limit"))
+        )
+        if lease:  # a lease is a write: lock the rows (PostgreSQL refuses FOR UPDATE in a read)
+            query = query.with_for_update(skip_locked=True)
+        _CLAIMS[shape] = query
+    return query
+
+
 def _tokens(options: list[list[str]]) -> tuple[str, ...]:
     """The buttons' tokens stored with the options (all or none)."""
     tokens = tuple(str(o[2]) for o in options if len(o) > 2)
@@ -155,41 +189,24 @@ class Outbox(BroadcastHeaders):
         so draining costs no commit of its own.
         """
         now = self._store.now()
-        conditions = [
-            Row.status == PENDING,
-            Row.not_before <= now,
-            (Row.claimed_until.is_(None)) | (Row.claimed_until <= now),
-        ]
+        query = _claim_query(platform is not None, urgent_only, bool(exclude), lease is not None)
+        params: dict[str, Any] = {"now": now, "limit": limit}
         if platform is not None:
-            conditions.append(Row.platform == platform)
-        if urgent_only:
-            conditions.append(Row.priority == 0)
+            params["platform"] = platform
         if exclude:
-            conditions.append(Row.id.not_in(list(exclude)))
-        query = (
-            select(Row)
-            .where(*conditions)
-            .order_by(Row.priority, Row.seq, Row.created_at, Row.id)
-            .limit(limit)
-        )
-        if lease is not None:  # rows locked only where they are leased: PostgreSQL
-            query = query.with_for_update(skip_locked=True)  # refuses FOR UPDATE in a read
+            params["exclude"] = list(exclude)
         opened = self._store.write() if lease is not None else self._store.read()
-        query = (
-            select(Row)
-            .where(*conditions)
-            .order_by(Row.priority, Row.seq, Row.created_at, Row.id)
-            .limit(limit)
-        )
-        if lease is not None:  # a lease is a write: lock the rows (a plain read cannot)
-            query = query.with_for_update(skip_locked=True)
         async with opened as session:
-            rows = (await session.execute(query)).scalars().all()
+            rows = (await session.execute(query, params)).all()
+            if lease is not None and rows:
+                await session.execute(
+                    update(_OUTBOX)
+                    .where(_OUTBOX.c.id.in_([row.id for row in rows]))
+                    .values(claimed_until=now + lease, updated_at=now)
+                )
             items = []
             for row in rows:
                 attempts = row.attempts + 1  # this one: counted when it is marked sending
-                if lease is not None:
-                    row.claimed_until, row.updated_at = now + lease, now
                 key = await self._vault.key(session, row.data_key_id)
                 extra = (
                     open_json(key, _TABLE, "options", row.id, row.options_enc)

@@ -16,12 +16,13 @@
 table, ciphertexts byte for byte, except the outbox row that carries the
 answer (tests/harness/dbstate.py); for the operator's tools, the sha256 of
 every file. The bot and the data folder are built once per property and
-the database restored before each example (tests/hardening/property_bots.py).
+the rows an example wrote put back before the next one; every 500
+examples the whole database is compared with its first state
+(tests/hardening/property_bots.py).
 
 The number of examples comes from the hypothesis profile (tests/hardening/
-conftest.py): 10,000 per property when CI=true, but 2,000 for the intake
-property (the one that cannot afford 10,000 in the suite's budget);
-``python -m bench.fuzz`` runs more.
+conftest.py): 10,000 per property when CI=true, the intake property
+included; ``python -m bench.fuzz`` runs more.
 """
 
 from __future__ import annotations
