@@ -221,10 +221,22 @@ def _coerce(path: str, annotation: Any, value: Any, base_dir: Path) -> Any:
     raise AssertionError(f"unsupported annotation {annotation!r}")  # pragma: no cover
 
 
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _type_hints(cls: type[Any]) -> dict[str, Any]:
+    """A section's annotations, evaluated once: ``get_type_hints`` compiles every
+    string annotation again on each call, a third of a parse (read, never changed)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 def _section(cls: type[Any], path: str, table: Any, base_dir: Path) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(path, f"expected a table, got {_describe(table)}")
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     known = {f.name: f for f in fields(cls)}
     for key in table:
         if key not in known:
@@ -342,7 +354,7 @@ def parse_config(text: str, base_dir: Path, source: Path | None = None) -> Confi
         raise ConfigError("(file)", f"not valid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses once per nested array or table
         raise ConfigError("(file)", "not valid TOML: nested too deeply") from None
-    hints = typing.get_type_hints(Config)
+    hints = _type_hints(Config)
     sections = {f.name for f in fields(Config) if f.name != "source"}
     for key in data:
         if key not in sections:
