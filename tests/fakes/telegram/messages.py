@@ -121,14 +121,23 @@ def _send(world: WorldState, bot: BotState, chat: FakeChat, p: Params, content: 
     return world.add_message(bot, chat, bot.user, content).data
 
 
-def _editable(world: WorldState, bot: BotState, p: Params) -> tuple[FakeChat, StoredMessage]:
+def _target(
+    world: WorldState, bot: BotState, p: Params, action: str
+) -> tuple[FakeChat, StoredMessage]:
+    """The chat and the stored message ``chat_id``/``message_id`` name, as Telegram
+    refuses them for editing or deleting (``action``)."""
     chat = world.resolve_chat(bot, chat_id_param(p))
     message_id = p.get_int("message_id")
     if message_id is None:
         raise bad_request("message identifier is not specified")
     stored = world.find_message(bot, chat.id, message_id)
     if stored is None:
-        raise bad_request("message to edit not found")
+        raise bad_request(f"message to {action} not found")
+    return chat, stored
+
+
+def _editable(world: WorldState, bot: BotState, p: Params) -> tuple[FakeChat, StoredMessage]:
+    chat, stored = _target(world, bot, p, "edit")
     if not stored.from_bot:
         raise bad_request("message can't be edited")
     return chat, stored
@@ -181,13 +190,7 @@ async def edit_message_text(world: WorldState, bot: BotState, p: Params) -> Any:
 
 @method("deleteMessage")
 async def delete_message(world: WorldState, bot: BotState, p: Params) -> Any:
-    chat = world.resolve_chat(bot, chat_id_param(p))
-    message_id = p.get_int("message_id")
-    if message_id is None:
-        raise bad_request("message identifier is not specified")
-    stored = world.find_message(bot, chat.id, message_id)
-    if stored is None:
-        raise bad_request("message to delete not found")
+    chat, stored = _target(world, bot, p, "delete")
     if world.now() - stored.date > 48 * 3600 and (chat.type == "private" or not stored.from_bot):
         raise bad_request("message can't be deleted for everyone")
     stored.deleted = True

@@ -335,12 +335,11 @@ class TelegramWorld(WorldState):
     ) -> None:
         """Waits until the bot is in a long poll (getUpdates waiting for updates)."""
         state = self.bot(bot)
-        try:
-            await self.message_notifier.wait_for(
-                lambda: True if state.active_polls else None, timeout
-            )
-        except TimeoutError:
-            raise TimeoutError(f"bot {state.id} did not long-poll within {timeout}s") from None
+        await self._wait_for_bot(
+            lambda: bool(state.active_polls),
+            timeout,
+            lambda: f"bot {state.id} did not long-poll within {timeout}s",
+        )
 
     async def wait_until_confirmed(
         self,
@@ -350,12 +349,24 @@ class TelegramWorld(WorldState):
     ) -> None:
         """Waits until the bot has confirmed (polled past) every queued update."""
         state = self.bot(bot)
+        await self._wait_for_bot(
+            lambda: not state.updates,
+            timeout,
+            lambda: f"{len(state.updates)} updates still unconfirmed",
+        )
+
+    async def _wait_for_bot(
+        self,
+        done: Callable[[], bool],
+        timeout: float,  # noqa: ASYNC109
+        failure: Callable[[], str],
+    ) -> None:
+        """Until ``done()``, woken by every change the server makes; ``TimeoutError``
+        saying ``failure()`` after ``timeout`` seconds."""
         try:
-            await self.message_notifier.wait_for(
-                lambda: True if not state.updates else None, timeout
-            )
+            await self.message_notifier.wait_for(lambda: True if done() else None, timeout)
         except TimeoutError:
-            raise TimeoutError(f"{len(state.updates)} updates still unconfirmed") from None
+            raise TimeoutError(failure()) from None
 
 
 def _command_entity(text: str) -> JSON:
