@@ -51,8 +51,10 @@ PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or (
 )
 settings.load_profile(PROFILE)
 INTAKE_EXAMPLES = INTAKE_CI_EXAMPLES if PROFILE == "ci" else settings.default.max_examples
-# A property runs for minutes by design (pytest's 300-second guard is for hangs).
-PROPERTY_TIMEOUT = 1800
+# A property runs for minutes by design (pytest's 300-second guard is for hangs);
+# under bench/fuzz.py for hours (a marker's timeout wins over ``--timeout=0``,
+# so the fuzz profile sets none: a million examples stopped at 30 minutes).
+PROPERTY_TIMEOUT = 0 if PROFILE == "fuzz" else 1800
 
 
 @pytest.fixture
