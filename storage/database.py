@@ -26,6 +26,7 @@ from storage.crypto import Keyring, master_key_id
 from storage.engine import READ_ONLY, is_sqlite, is_sqlite_memory, make_engine
 from storage.errors import UnknownMasterKey, WrongMasterKey
 from storage.migrate import require_head, upgrade_engine
+from storage.records import OutboxItem
 from storage.repos.accounts import Accounts
 from storage.repos.advisors import Advisors
 from storage.repos.appeal_notes import AppealNotes
@@ -106,8 +107,10 @@ class Database:
         async with self._store.unit() as unit:
             yield unit
 
-    def on_posted(self, callback: Callable[[str], None] | None) -> None:
-        """``callback(platform)`` after each commit that queued messages for ``platform``."""
+    def on_posted(self, callback: Callable[[str, Sequence[OutboxItem]], None] | None) -> None:
+        """``callback(platform, items)`` after each commit that queued messages for
+        ``platform``; ``items`` are those messages where the unit had them at hand
+        (a turn's replies, cards, notices), else empty (the dispatcher reads them)."""
         self._store.posted = callback
 
     def on_scheduled(self, callback: Callable[[datetime], None] | None) -> None:

@@ -34,6 +34,7 @@ from bot.transports.base import Transport
 from handlers.broadcast import ProgressReporter
 from handlers.messages import Address, Platform
 from handlers.services import Services
+from storage.records import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +179,15 @@ class Dispatcher:
         for lane in self.lanes:
             await lane.drain(0)
 
-    def wake(self, platform: str) -> None:
-        """Messages for ``platform`` were just committed: its lane claims them now."""
+    def wake(self, platform: str, items: Sequence[OutboxItem] = ()) -> None:
+        """Messages for ``platform`` were just committed: its lane takes ``items`` as
+        they are, or claims them now."""
         for lane in self.lanes:
             if lane.platform.value == platform:
-                lane.wake()
+                if items:
+                    lane.take(items)
+                else:
+                    lane.wake()
 
     def lane(self, platform: Platform) -> Lane:
         return next(lane for lane in self.lanes if lane.platform is platform)

@@ -29,6 +29,7 @@ import itertools
 import logging
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -129,6 +130,11 @@ class Lane:
         self._posted = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
+        self._caught_up = False
+        """At the last claim every due message to a person or room was taken, and
+        nothing committed since went unseen: a handed row cannot overtake an
+        earlier one of its chat still waiting in the database."""
+        self._unseen = 0  # commits whose rows this lane was not handed
         self.sent = 0
 
     @property
@@ -142,8 +148,23 @@ class Lane:
     # ----------------------------------------------------------------- feeder
     def wake(self) -> None:
         """Something was just committed to this platform's outbox: claim it now."""
+        self._unseen += 1
+        self._caught_up = False
         self._posted.set()
         self._hungry.set()
+
+    def take(self, items: Sequence[OutboxItem]) -> None:
+        """A unit of work just committed ``items``: add them without reading them back.
+
+        Only while the lane is caught up (see ``_caught_up``), and only messages
+        to people and rooms; anything else is claimed, in queue order. The
+        "sending" mark still checks each row is pending (``/forget`` may have
+        erased it since)."""
+        if not self._caught_up or self._stopping or any(i.priority != 0 for i in items):
+            self.wake()
+            return
+        for item in items:
+            self._add(item)
 
     async def feed(self) -> None:
         outbox = self.services.db.outbox
@@ -155,6 +176,7 @@ class Lane:
                 await self._wait(self._hungry, self.policy.poll_interval)
                 continue
             self._posted.clear()
+            unseen = self._unseen
             try:
                 # A full buffer still takes messages to people and rooms: a reply
                 # never waits behind a broadcast.
@@ -167,9 +189,14 @@ class Lane:
                 )
             except Exception as exc:
                 log.error("outbox claim failed: %s", type(exc).__name__)
+                self._caught_up = False
                 items = []
-            for item in items:
-                self._add(item)
+            else:
+                for item in items:
+                    self._add(item)
+                # A claim takes messages to people and rooms first: fewer than asked
+                # means every due one is in hand (if nothing was committed meanwhile).
+                self._caught_up = len(items) < self.policy.batch and self._unseen == unseen
             if len(items) < self.policy.batch and not self._posted.is_set():
                 # Nothing more is due now: look again after the poll interval.
                 await self._wait(self._posted, self.policy.poll_interval)

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.crypto import associated_data, seal, unseal
 from storage.errors import Conflict, NotFound, StorageError
+from storage.records import OutboxItem
 from storage.vault import Vault
 
 Now = Callable[[], datetime]
@@ -89,8 +90,9 @@ class Store:
 
     write_waiting: int = 0
     """Writers waiting for ``write_lock`` (SQLite)."""
-    posted: Callable[[str], None] | None = None
-    """Called with a platform after a commit that queued messages for it (wakes the dispatcher)."""
+    posted: Callable[[str, Sequence[OutboxItem]], None] | None = None
+    """Called with a platform after a commit that queued messages for it (wakes the
+    dispatcher), with the messages themselves where the unit has them at hand."""
     scheduled: Callable[[datetime], None] | None = None
     """Called with a deadline's time after the commit that set it (arms the scheduler)."""
     _seq: int = 0
@@ -101,11 +103,14 @@ class Store:
         self._seq = max(self._seq + 1, time.time_ns() // 1000)
         return self._seq
 
-    def notify_posted(self, platform: str) -> None:
-        """After the current unit commits, wake whoever drains ``platform``'s outbox."""
+    def notify_posted(self, platform: str, items: Sequence[OutboxItem] = ()) -> None:
+        """After the current unit commits, wake whoever drains ``platform``'s outbox.
+
+        ``items``: the rows just queued, as a claim would read them back, handed
+        over so that the dispatcher need not read what the turn has in memory."""
         hook = self.posted
         if hook is not None:
-            self.after_commit(lambda: hook(platform))
+            self.after_commit(lambda: hook(platform, items))
 
     def notify_scheduled(self, due_at: datetime) -> None:
         """After the current unit commits, tell the scheduler a deadline is set for ``due_at``."""

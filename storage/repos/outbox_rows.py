@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Broadcast
 from storage.models import OutboxMessage as Row
+from storage.records import OutboxItem
 from storage.repos.base import Store, seal_bytes, seal_json, seal_text
 from storage.types import new_id
 
@@ -184,9 +185,35 @@ async def add_messages(
     # One prebuilt Core insert on the table (not the ORM class, whose DML
     # path costs several times the statement).
     await session.execute(_INSERT_MESSAGE, rows)
-    for platform in {platform_of(m.address) for m in messages if not m.held}:
-        store.notify_posted(platform)
+    # The dispatcher gets the rows as a claim would read them back: no read after
+    # the commit (the "sending" mark still checks each one is pending).
+    handed: dict[str, list[OutboxItem]] = {}
+    for message, row in zip(messages, rows, strict=True):
+        if not message.held:
+            handed.setdefault(row["platform"], []).append(_item(message, row))
+    for platform, items in handed.items():
+        store.notify_posted(platform, items)
     return [row["id"] for row in rows]
+
+
+def _item(message: Message, row: dict[str, Any]) -> OutboxItem:
+    """``message`` as ``Outbox.claim`` returns its row (before its first attempt)."""
+    return OutboxItem(
+        id=row["id"],
+        kind=row["kind"],
+        ref=row["ref"],
+        address=message.address,
+        language=message.language,
+        body=message.text,
+        attempts=1,
+        options=message.options,
+        tokens=message.tokens if len(message.tokens) == len(message.options) else (),
+        platform=row["platform"],
+        op=row["op"],
+        params=() if message.options else tuple(sorted(dict(message.params).items())),
+        payload=message.payload,
+        priority=message.priority,
+    )
 
 
 def _values(
