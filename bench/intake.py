@@ -40,6 +40,7 @@ from telegram.ext import (
     filters,
 )
 
+from bench import replay as replay_module
 from bot.app import App
 from bot.config import load_secrets, parse_config
 from bot.transports.telegram import TelegramTransport
@@ -301,6 +302,12 @@ def main() -> None:
     sosbot_rate = updates / elapsed
     per_user = max(1, updates // args.defenders)
     echo_rate = asyncio.run(run_echo(args.defenders, per_user, echo))
+    replay = Run()
+    script, ref = asyncio.run(replay_module.record(TOKEN, start_sosbot, defender, CardWatch))
+    replayed, replay_elapsed, replay_updates = asyncio.run(
+        replay_module.run_replay(TOKEN, args.defenders, script, ref, defender, CardWatch, replay)
+    )
+    replay_rate = replay_updates / replay_elapsed
     print(f"defenders: {args.defenders}, updates handled: {updates} in {elapsed:.1f} s")
     print(
         f"confirm → case card: median {statistics.median(latencies) * 1000:.0f} ms, "
@@ -314,6 +321,13 @@ def main() -> None:
         f"CPU per update (whole process): sosbot {sosbot.cpu / updates * 1000:.1f} ms, "
         f"echo bot {echo.cpu / (args.defenders * per_user) * 1000:.1f} ms; "
         f"sosbot SQL statements per update: {sosbot.statements / updates:.1f}"
+    )
+    print(
+        f"ceiling (sosbot's requests from a bot that does nothing else): "
+        f"{replay_rate:.0f} updates/s, ratio {replay_rate / echo_rate:.2f}; "
+        f"confirm → card median {statistics.median(replayed) * 1000:.0f} ms, "
+        f"p99 {percentile(replayed, 0.99) * 1000:.0f} ms; "
+        f"CPU per update {replay.cpu / replay_updates * 1000:.1f} ms"
     )
 
 
