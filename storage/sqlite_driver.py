@@ -53,6 +53,27 @@ def _deferrable(operation: str, parameters: Any, many: bool) -> bool:
     return not many and not parameters and operation.startswith(_DEFERRED)
 
 
+_IN_THE_THREAD = ("PRAGMA", "VACUUM")
+"""Statements that may write the file through (a checkpoint) or take long."""
+
+
+def _may_wait(pending: list[str], operation: str, many: bool) -> bool:
+    """Whether a statement goes to aiosqlite's thread rather than running inline.
+
+    In the thread: the first statement of a write transaction (its ``BEGIN
+    IMMEDIATE`` may wait up to the busy timeout for another process, the CLI
+    rotating keys), bulk statements, pragmas and ``VACUUM``. Commit and
+    rollback (the fsync) always run there (``OneHopConnection._end``).
+    Everything else is a read or a write inside a transaction this process
+    holds the lock of: microseconds of SQLite, cheaper inline than the hop.
+    """
+    return (
+        many
+        or operation.startswith(_IN_THE_THREAD)
+        or any(control.startswith("BEGIN IMMEDIATE") for control in pending)
+    )
+
+
 def _control(raw: sqlite3.Connection, pending: list[str]) -> None:
     """In aiosqlite's thread: the transaction control statements kept, in order."""
     for operation in pending:
@@ -124,9 +145,12 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             return
         async with adapt._execute_mutex:
             pending, adapt._pending = adapt._pending, []
-            outcome: Outcome = await connection._execute(
-                lambda: _run(connection._conn, pending, operation, parameters, many)
-            )
+            if _may_wait(pending, operation, many):
+                outcome: Outcome = await connection._execute(
+                    lambda: _run(connection._conn, pending, operation, parameters, many)
+                )
+            else:  # on the loop's thread: CPU only, for less than the hop costs
+                outcome = _run(connection._conn, pending, operation, parameters, many)
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows or ())
 
@@ -172,6 +196,9 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
         kw.pop("async_creator_fn", None)
+        # Statements run inline on the loop's thread, the rest in aiosqlite's; never
+        # both at once (a connection serves one session, which awaits each call).
+        kw["check_same_thread"] = False
         connection = self.aiosqlite.connect(*arg, **kw)
         connection._thread.daemon = True  # as SQLAlchemy's own adapter does
         return OneHopConnection(self, await_only(connection))
