@@ -5,8 +5,9 @@ of work. Committing each alone costs an fsync per turn, which caps the bot
 at the disk's commit rate when many people write at once (an appeal's
 first minutes, many defenders confirming together). ``GroupCommit`` runs
 the turns that arrive together one after another inside ONE transaction,
-each in a SAVEPOINT of its own, and commits when nobody else is waiting (or
-after ``max_batch`` turns):
+each in a SAVEPOINT of its own (but the first, which fails by rolling back
+the whole transaction, holding nothing else yet), and commits when nobody
+else is waiting (or after ``max_batch`` turns):
 
 - each turn stays all-or-nothing: a turn that raises rolls back to its
   savepoint and only that turn fails; the others commit;
@@ -47,6 +48,8 @@ class _Batch:
     opened: float
     size: int = 0
     callbacks: list[Callable[[], None]] = field(default_factory=list)
+    broken: bool = False
+    """Its first unit failed outside a savepoint: rolled back whole, never committed."""
 
 
 class GroupCommit:
@@ -73,7 +76,9 @@ class GroupCommit:
         try:
             batch = self._batch or await self._open()
             ok, result, error, checkpoint = await self._run_in(batch, work)
-            if self._full(batch):
+            if batch.broken:
+                await self._discard(batch)
+            elif self._full(batch):
                 await self._close(batch)
             else:  # the next turn joins; if it goes away, someone must still commit
                 closer = asyncio.create_task(self._close_later(batch), name="group-commit")
@@ -120,11 +125,18 @@ class GroupCommit:
     ) -> tuple[bool, T | None, BaseException | None, bool]:
         turn = Unit(batch.session)
         token = _UNIT.set(turn)
+        # The transaction's first unit needs no savepoint: if it fails, nothing else
+        # is in the transaction yet, so the whole of it is rolled back instead.
+        first = batch.size == 0
         try:
             with _storage_errors():
-                async with batch.session.begin_nested():
+                if first:
                     result = await work()
-        except BaseException as exc:  # rolled back to the savepoint: this turn alone
+                else:
+                    async with batch.session.begin_nested():
+                        result = await work()
+        except BaseException as exc:  # rolled back (to the savepoint): this turn alone
+            batch.broken = first
             return False, None, exc, False
         finally:
             turn.open = False
@@ -137,6 +149,14 @@ class GroupCommit:
         async with self._lock:
             if self._batch is batch:
                 await self._close(batch)
+
+    async def _discard(self, batch: _Batch) -> None:
+        """Roll back a batch whose first unit failed (it holds nothing else)."""
+        self._batch = None
+        try:
+            await batch.session.close()  # rolls the transaction back
+        finally:
+            self._store.unlock_writes()
 
     async def _close(self, batch: _Batch) -> None:
         self._batch = None
