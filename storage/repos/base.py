@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import CursorResult, Result, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.crypto import associated_data, seal, unseal
 from storage.errors import Conflict, NotFound, StorageError
@@ -318,6 +319,14 @@ async def load_by_ref(
     if row is None:
         raise NotFound(missing)
     return row
+
+
+async def refuse_taken_ref(
+    session: AsyncSession, column: InstrumentedAttribute[str], ref: str, what: str
+) -> None:
+    """``Conflict`` when ``ref`` is already the public reference (``column``) of a ``what``."""
+    if await session.scalar(select(column).where(column == ref)) is not None:
+        raise Conflict(f"{what} reference already in use")
 
 
 def rowcount(result: Result[Any]) -> int:

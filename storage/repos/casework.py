@@ -27,6 +27,19 @@ async def load_case(session: AsyncSession, ref: str, *, lock: bool = False) -> C
     return await load_by_ref(session, CaseRow, ref, "no such case", lock=lock)
 
 
+async def case_id_of(session: AsyncSession, ref: str) -> int:
+    """The id of the case ``ref``, reading nothing else; ``NotFound`` when there is none."""
+    found = await session.scalar(select(CaseRow.id).where(CaseRow.ref == ref))
+    if found is None:
+        raise NotFound("no such case")
+    return found
+
+
+async def case_ref_of(session: AsyncSession, case_id: int) -> str | None:
+    """The reference of the case ``case_id`` (None if there is no such case)."""
+    return await session.scalar(select(CaseRow.ref).where(CaseRow.id == case_id))
+
+
 async def load_own_case(session: AsyncSession, ref: str, account_id: int) -> CaseRow:
     """The case ``ref``, locked, if ``account_id`` reported it; anyone else's is
     NotFound, so a defender learns nothing of the cases of others."""

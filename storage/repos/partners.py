@@ -29,7 +29,7 @@ from storage.repos.base import (
     seal_text,
     unique_violation,
 )
-from storage.repos.casework import add_event, case_key, load_case
+from storage.repos.casework import add_event, case_key, case_ref_of, load_case
 from storage.types import new_id
 
 PARTNERS = "partners"
@@ -208,7 +208,7 @@ class Partners(Repository):
             row.sent += 1
             row.updated_at = now
             await append_entry(session, self._vault.index, actor, "referral.send", ref, None, now)
-            case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
+            case_ref = await case_ref_of(session, row.case_id)
             return await self._record(session, row, str(case_ref))
 
     async def block_unsent(self, case_ref: str, old: str, new: str) -> list[str]:
@@ -264,7 +264,7 @@ class Partners(Repository):
     async def get(self, ref: str) -> ReferralRecord:
         async with self._store.read() as session:
             row = await self._load(session, ref, lock=False)
-            case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
+            case_ref = await case_ref_of(session, row.case_id)
             return await self._record(session, row, str(case_ref))
 
     async def open_without_news(self, since: datetime) -> list[ReferralRecord]:
