@@ -30,6 +30,7 @@ from storage.repos.base import (
     Repository,
     load_by_ref,
     open_text,
+    record_from,
     refuse_taken_ref,
     rowcount,
 )
@@ -72,8 +73,9 @@ class Appeals(Repository):
             approvers = await session.execute(
                 select(Approval.approver).where(Approval.appeal_id == row.id).order_by(Approval.at)
             )
-            return AppealDetail(
-                **{name: getattr(base, name) for name in Appeal.__dataclass_fields__},
+            return record_from(
+                AppealDetail,
+                base,
                 texts={
                     t.language: open_text(key, "appeal_texts", "text", t.id, t.text_enc) or ""
                     for t in texts.scalars()
@@ -323,17 +325,5 @@ class Appeals(Repository):
         case_ref = None
         if row.case_id is not None:
             case_ref = await case_ref_of(session, row.case_id)
-        return Appeal(
-            ref=row.ref,
-            state=row.state,
-            case_ref=case_ref,
-            deadline_at=row.deadline_at,
-            target_region=row.target_region,
-            target_language=row.target_language,
-            target_group=row.target_group,
-            allow_individuals=row.allow_individuals,
-            approvals=await self._approvals(session, row.id),
-            created_at=row.created_at,
-            sent_at=row.sent_at,
-            closed_at=row.closed_at,
-        )
+        approvals = await self._approvals(session, row.id)
+        return record_from(Appeal, row, case_ref=case_ref, approvals=approvals)

@@ -9,9 +9,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import CursorResult, Result, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -22,10 +22,14 @@ from storage.crypto import associated_data, seal, unseal
 from storage.errors import Conflict, NotFound, StorageError
 from storage.vault import Vault
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Now = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 RowT = TypeVar("RowT")
+RecordT = TypeVar("RecordT", bound="DataclassInstance")
 
 
 @dataclass(eq=False)
@@ -327,6 +331,15 @@ async def refuse_taken_ref(
     """``Conflict`` when ``ref`` is already the public reference (``column``) of a ``what``."""
     if await session.scalar(select(column).where(column == ref)) is not None:
         raise Conflict(f"{what} reference already in use")
+
+
+def record_from(record_type: type[RecordT], source: object, /, **given: Any) -> RecordT:
+    """A ``record_type`` (a dataclass) with the fields ``given``, every other field
+    copied from the same-named attribute of ``source`` (a row, or the smaller record
+    this one extends). What is more than a copy (an opened ciphertext, a derived
+    value) must be given: a sealed column has another name, so it is never copied."""
+    copied = {f.name: getattr(source, f.name) for f in fields(record_type) if f.name not in given}
+    return record_type(**copied, **given)
 
 
 def rowcount(result: Result[Any]) -> int:

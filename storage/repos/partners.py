@@ -25,6 +25,7 @@ from storage.repos.base import (
     Repository,
     load_by_ref,
     open_text,
+    record_from,
     seal_bytes,
     seal_text,
     unique_violation,
@@ -307,18 +308,6 @@ class Partners(Repository):
             if partner is not None:
                 entry = await self._entry(session, partner)
                 name, contact = entry.name, entry.contact or None
-        return ReferralRecord(
-            ref=row.ref,
-            case_ref=case_ref,
-            partner=name,
-            partner_contact=contact,
-            kind=row.kind,
-            state=row.state,
-            note=note,
-            sent=row.sent,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            blocked_at=row.blocked_at,
-            blocked_from=row.blocked_from,
-            blocked_to=row.blocked_to,
+        return record_from(
+            ReferralRecord, row, case_ref=case_ref, partner=name, partner_contact=contact, note=note
         )
