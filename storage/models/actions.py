@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, RecordId, SealingKeyId
-from storage.types import Id, UTCDateTime
+from storage.types import Id
 
 
 class AppealNote(Base):
@@ -22,8 +22,8 @@ class AppealNote(Base):
     appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
-    text_enc: Mapped[bytes] = mapped_column(LargeBinary)  # sealed with the appeal's key
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text_enc: Mapped[bytes]  # sealed with the appeal's key
+    updated_at: Mapped[datetime]
 
 
 class AppealRecipient(Base):
@@ -60,11 +60,11 @@ class Proposal(Base):
     data_key_id: Mapped[SealingKeyId]
     proposer: Mapped[str] = mapped_column(String(32))  # pseudonym
     state: Mapped[str] = mapped_column(String(16), index=True)
-    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    files_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed JSON: name, type, data
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text_enc: Mapped[bytes]
+    reason_enc: Mapped[bytes | None]
+    files_enc: Mapped[bytes | None]  # sealed JSON: name, type, data
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Subscription(Base):
@@ -79,4 +79,4 @@ class Subscription(Base):
     )
     key: Mapped[str] = mapped_column(String(16))  # region | group | language
     value: Mapped[str] = mapped_column(String(64))  # casefolded
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, RecordId, SealingKeyId
-from storage.types import UTCDateTime
 
 
 class AdvisorChange(Base):
@@ -23,8 +22,8 @@ class AdvisorChange(Base):
 
     id: Mapped[RecordId]
     address_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    address_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    address_enc: Mapped[bytes]
     data_key_id: Mapped[SealingKeyId]
     state: Mapped[str] = mapped_column(String(16))
     proposer_hash: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime]

@@ -6,11 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     ForeignKey,
     Index,
-    Integer,
-    LargeBinary,
     SmallInteger,
     String,
     UniqueConstraint,
@@ -18,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, RecordId, SealingKeyId
-from storage.types import Id, UTCDateTime
+from storage.types import Id
 
 
 class Appeal(Base):
@@ -32,15 +29,15 @@ class Appeal(Base):
     data_key_id: Mapped[SealingKeyId]
     state: Mapped[str] = mapped_column(String(16), index=True)
     drafter: Mapped[str] = mapped_column(String(32))  # pseudonym
-    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None]
     target_region: Mapped[str | None] = mapped_column(String(64))
     target_language: Mapped[str | None] = mapped_column(String(8))
     target_group: Mapped[str | None] = mapped_column(String(64))
-    allow_individuals: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    allow_individuals: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
 
 
 class AppealText(Base):
@@ -50,8 +47,8 @@ class AppealText(Base):
     id: Mapped[RecordId]
     appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(String(8))
-    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text_enc: Mapped[bytes]
+    updated_at: Mapped[datetime]
 
 
 class Approval(Base):
@@ -61,7 +58,7 @@ class Approval(Base):
     id: Mapped[RecordId]
     appeal_id: Mapped[int] = mapped_column(Id, ForeignKey("appeals.id", ondelete="CASCADE"))
     approver: Mapped[str] = mapped_column(String(32))  # pseudonym
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime]
 
 
 class Signature(Base):
@@ -79,7 +76,7 @@ class Signature(Base):
     via_group_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("member_groups.id", ondelete="SET NULL")
     )
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime]
 
 
 class OutboxMessage(Base):
@@ -96,28 +93,28 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     ref: Mapped[str] = mapped_column(String(64))
     destination_hash: Mapped[str] = mapped_column(String(64), index=True)
-    destination_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    options_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # buttons, sealed JSON
+    destination_enc: Mapped[bytes]
+    body_enc: Mapped[bytes | None]
+    options_enc: Mapped[bytes | None]  # buttons, sealed JSON
     language: Mapped[str | None] = mapped_column(String(8))
     platform: Mapped[str | None] = mapped_column(String(16))  # in clear: each platform's lane
     data_key_id: Mapped[SealingKeyId]
     status: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(Integer)
-    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int]
+    not_before: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
     remote_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
     seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     """Queue order within one chat (a hybrid clock: ids are random)."""
     priority: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     """0: a person or a room waiting on this turn; 1: a broadcast."""
     op: Mapped[str] = mapped_column(String(8), server_default="text")
     """text, ask (options_enc holds the buttons), file, delete (options_enc: parameters)."""
-    payload_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload_enc: Mapped[bytes | None]
     """A file's sealed bytes, dropped once the row is finished."""
 
 
@@ -134,9 +131,9 @@ class Broadcast(Base):
     kind: Mapped[str] = mapped_column(String(32))
     ref: Mapped[str] = mapped_column(String(64))
     data_key_id: Mapped[SealingKeyId]
-    report_to_enc: Mapped[bytes] = mapped_column(LargeBinary)  # sealed JSON: triage rooms
-    progress_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # room → progress message
+    report_to_enc: Mapped[bytes]  # sealed JSON: triage rooms
+    progress_enc: Mapped[bytes | None]  # room → progress message
     state: Mapped[str] = mapped_column(String(16), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import ForeignKey, MetaData
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
-from storage.types import Id
+from storage.types import Id, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -20,6 +21,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # A column's type follows its annotation (SQLAlchemy's map: int is Integer,
+    # bytes LargeBinary, bool Boolean), so only a column that differs names one.
+    # Every timestamp is timezone-aware UTC on every backend: ``Mapped[datetime]``
+    # alone says so, and a new column cannot get a naive type by omission.
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
 
 # Whole column declarations as types (SQLAlchemy's Annotated mapping): a model

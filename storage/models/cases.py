@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, RecordId, SealingKeyId
-from storage.types import Id, UTCDateTime
+from storage.types import Id
 
 
 class Case(Base):
@@ -28,23 +28,23 @@ class Case(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     priority: Mapped[str] = mapped_column(String(16))
     verification: Mapped[str] = mapped_column(String(16))
-    what_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    where_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    who_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    close_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    tags_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # JSON {key: [values]}
-    outcome_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    what_enc: Mapped[bytes | None]
+    where_enc: Mapped[bytes | None]
+    who_enc: Mapped[bytes | None]
+    contact_enc: Mapped[bytes | None]
+    close_reason_enc: Mapped[bytes | None]
+    tags_enc: Mapped[bytes | None]  # JSON {key: [values]}
+    outcome_enc: Mapped[bytes | None]
     stats_id: Mapped[int | None] = mapped_column(Id)  # the statistics row written at close
     assignee_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    assignee_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    event_count: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    followup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    assignee_enc: Mapped[bytes | None]
+    event_count: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    followup_at: Mapped[datetime | None] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    withdrawn_at: Mapped[datetime | None]
 
 
 class CaseEvent(Base):
@@ -55,13 +55,13 @@ class CaseEvent(Base):
 
     id: Mapped[RecordId]
     case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(24))
     role: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str | None] = mapped_column(String(32))  # pseudonym, never an address
     value: Mapped[str | None] = mapped_column(String(64))  # enumerated values only
-    text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text_enc: Mapped[bytes | None]
+    at: Mapped[datetime]
 
     # Never navigated (lazy="raise"); declared so one flush inserts parents first.
     case: Mapped[Case] = relationship(lazy="raise")
@@ -75,11 +75,11 @@ class Attachment(Base):
     event_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("case_events.id", ondelete="CASCADE"), index=True
     )
-    filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    filename_enc: Mapped[bytes]
     mime: Mapped[str] = mapped_column(String(127))
-    size: Mapped[int] = mapped_column(Integer)
-    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    size: Mapped[int]
+    data_enc: Mapped[bytes]
+    created_at: Mapped[datetime]
 
     case: Mapped[Case] = relationship(lazy="raise")
     event: Mapped[CaseEvent | None] = relationship(lazy="raise")
@@ -93,5 +93,5 @@ class CaseCard(Base):
     id: Mapped[RecordId]
     case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     lookup_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    location_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    location_enc: Mapped[bytes | None]
+    created_at: Mapped[datetime]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, RecordId, SealingKeyId
-from storage.types import Id, UTCDateTime
+from storage.types import Id
 
 
 class CaseStat(Base):
@@ -31,12 +31,12 @@ class CaseStat(Base):
     profiles: Mapped[str] = mapped_column(String(500))
     relation: Mapped[str | None] = mapped_column(String(32))
     urgency: Mapped[str] = mapped_column(String(16))
-    minutes_to_ack: Mapped[int | None] = mapped_column(Integer)
-    minutes_to_action: Mapped[int | None] = mapped_column(Integer)
-    appeals: Mapped[int] = mapped_column(Integer)
-    signatures: Mapped[int] = mapped_column(Integer)
-    referrals: Mapped[int] = mapped_column(Integer)
-    letters: Mapped[int] = mapped_column(Integer)
+    minutes_to_ack: Mapped[int | None]
+    minutes_to_action: Mapped[int | None]
+    appeals: Mapped[int]
+    signatures: Mapped[int]
+    referrals: Mapped[int]
+    letters: Mapped[int]
     outcome: Mapped[str] = mapped_column(String(16))
 
 
@@ -47,15 +47,15 @@ class Partner(Base):
 
     id: Mapped[RecordId]
     name_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    name_enc: Mapped[bytes]
     data_key_id: Mapped[SealingKeyId]
     kinds: Mapped[str] = mapped_column(String(500))  # ";"-separated
     regions: Mapped[str] = mapped_column(String(1000))
     languages: Mapped[str] = mapped_column(String(64))
-    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    contact_enc: Mapped[bytes | None]
+    notes_enc: Mapped[bytes | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Referral(Base):
@@ -73,12 +73,12 @@ class Referral(Base):
     data_key_id: Mapped[SealingKeyId]
     kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), index=True)
-    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    sent: Mapped[int] = mapped_column(Integer)  # summaries sent to the partner
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the last news
+    note_enc: Mapped[bytes | None]
+    sent: Mapped[int]  # summaries sent to the partner
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]  # the last news
     # Set when the defender narrowed the consent before any summary was sent:
     # /referral … send is refused from then on (consent words, never text).
-    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_at: Mapped[datetime | None]
     blocked_from: Mapped[str | None] = mapped_column(String(32))
     blocked_to: Mapped[str | None] = mapped_column(String(32))

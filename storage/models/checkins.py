@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, RecordId
-from storage.types import Id, UTCDateTime
+from storage.types import Id
 
 
 class Checkin(Base):
@@ -30,12 +30,12 @@ class Checkin(Base):
     case_id: Mapped[int] = mapped_column(Id, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     proposed_by: Mapped[str] = mapped_column(String(16))  # defender | advisor
-    interval_s: Mapped[int] = mapped_column(Integer)
-    grace_s: Mapped[int] = mapped_column(Integer)
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    interval_s: Mapped[int]
+    grace_s: Mapped[int]
+    ends_at: Mapped[datetime]
+    asked_at: Mapped[datetime | None]
+    last_answer_at: Mapped[datetime | None]
+    missed_at: Mapped[datetime | None]
     duress_hash: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

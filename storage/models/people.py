@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, RecordId, SealingKeyId
-from storage.types import Id, UTCDateTime
+from storage.types import Id
 
 
 class Account(Base):
@@ -18,13 +18,13 @@ class Account(Base):
 
     id: Mapped[RecordId]
     address_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address_enc: Mapped[bytes | None]
     data_key_id: Mapped[SealingKeyId]
     language: Mapped[str | None] = mapped_column(String(8))
     language_hint: Mapped[str | None] = mapped_column(String(8))
-    active: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Conversation(Base):
@@ -36,8 +36,8 @@ class Conversation(Base):
         Id, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     state: Mapped[str] = mapped_column(String(64))
-    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    data_enc: Mapped[bytes]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Organisation(Base):
@@ -46,15 +46,15 @@ class Organisation(Base):
     id: Mapped[RecordId]
     kind: Mapped[str] = mapped_column(String(16))
     name_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    name_enc: Mapped[bytes]
     data_key_id: Mapped[SealingKeyId]
     country: Mapped[str] = mapped_column(String(64))
     region: Mapped[str] = mapped_column(String(64))
     languages: Mapped[str] = mapped_column(String(64))  # ";"-separated codes
     working_groups: Mapped[str] = mapped_column(String(1000))  # ";"-separated
-    active: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class MemberGroup(Base):
@@ -67,13 +67,13 @@ class MemberGroup(Base):
         Id, ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
     chat_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    chat_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    chat_enc: Mapped[bytes]
     data_key_id: Mapped[SealingKeyId]
     language: Mapped[str] = mapped_column(String(8))
-    active: Mapped[bool] = mapped_column(Boolean)
-    muted: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool]
+    muted: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Contact(Base):
@@ -87,8 +87,8 @@ class Contact(Base):
         Id, ForeignKey("organisations.id", ondelete="CASCADE")
     )
     address_hash: Mapped[str] = mapped_column(String(64), index=True)
-    address_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    address_enc: Mapped[bytes]
+    created_at: Mapped[datetime]
 
 
 class Invite(Base):
@@ -100,5 +100,5 @@ class Invite(Base):
     organisation_id: Mapped[int] = mapped_column(
         Id, ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]

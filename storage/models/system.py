@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, RecordId, SealingKeyId
-from storage.types import UTCDateTime
 
 
 class DataKey(Base):
@@ -18,10 +17,10 @@ class DataKey(Base):
 
     id: Mapped[RecordId]
     master_key_id: Mapped[str] = mapped_column(String(16), index=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped: Mapped[bytes]
     # Named system keys ("index"); NULL for the data keys of records.
     name: Mapped[str | None] = mapped_column(String(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime]
 
 
 class KeyringState(Base):
@@ -33,19 +32,19 @@ class KeyringState(Base):
 
     __tablename__ = "keyring"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     primary_key_id: Mapped[str] = mapped_column(String(16))
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(64))
     object_ref: Mapped[str | None] = mapped_column(String(64))
-    detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    detail_enc: Mapped[bytes | None]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -55,8 +54,8 @@ class AuditHead(Base):
 
     __tablename__ = "audit_head"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(Integer)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
 
 
@@ -67,10 +66,10 @@ class Deadline(Base):
     id: Mapped[RecordId]
     kind: Mapped[str] = mapped_column(String(32))
     object_ref: Mapped[str] = mapped_column(String(64))
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    step: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    step: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class CallbackToken(Base):
@@ -80,9 +79,9 @@ class CallbackToken(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     chat_hash: Mapped[str] = mapped_column(String(64))
-    key_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_enc: Mapped[bytes]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
 
 
 class BotSecret(Base):
@@ -92,6 +91,6 @@ class BotSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     data_key_id: Mapped[SealingKeyId]
-    value_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    value_enc: Mapped[bytes]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

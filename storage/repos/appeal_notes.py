@@ -6,6 +6,8 @@ exactly those groups, even if the registry or the targeting changed)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.crypto import IndexKeys
 from storage.errors import NotFound
 from storage.models import Appeal as AppealRow
-from storage.models import AppealNote, AppealRecipient
+from storage.models import AppealNote, AppealRecipient, AppealText
 from storage.models import MemberGroup as GroupRow
 from storage.records import MemberGroup
 from storage.repos.audit import append_entry
@@ -22,6 +24,7 @@ from storage.repos.members import member_group
 from storage.types import new_id
 
 OUTCOME = "outcome"
+Sealed = TypeVar("Sealed", AppealText, AppealNote)
 
 
 async def record_recipients(
@@ -38,6 +41,24 @@ async def record_recipients(
     return len(ids)
 
 
+async def put_text(
+    session: AsyncSession,
+    model: type[Sealed],
+    key: bytes,
+    text: str,
+    now: datetime,
+    **match: int | str,
+) -> None:
+    """Seal ``text`` into the one row of ``model`` (an appeal's text or note) that
+    ``match`` names, made if there is none yet: one per appeal and language (and kind)."""
+    row = (await session.execute(select(model).filter_by(**match))).scalar_one_or_none()
+    if row is None:
+        row = model(id=new_id(), **match)
+        session.add(row)
+    row.text_enc = seal_text(key, model.__tablename__, "text", row.id, text) or b""
+    row.updated_at = now
+
+
 class AppealNotes(Repository):
     async def set_note(self, ref: str, actor: str, kind: str, language: str, text: str) -> None:
         """Save (or replace) the ``kind`` text of a sent or closed appeal in ``language``."""
@@ -45,20 +66,9 @@ class AppealNotes(Repository):
         async with self._store.write() as session:
             row = await self._appeal(session, ref)
             key = await self._vault.key(session, row.data_key_id)
-            note = (
-                await session.execute(
-                    select(AppealNote).where(
-                        AppealNote.appeal_id == row.id,
-                        AppealNote.kind == kind,
-                        AppealNote.language == language,
-                    )
-                )
-            ).scalar_one_or_none()
-            if note is None:
-                note = AppealNote(id=new_id(), appeal_id=row.id, kind=kind, language=language)
-                session.add(note)
-            note.text_enc = seal_text(key, "appeal_notes", "text", note.id, text) or b""
-            note.updated_at = now
+            await put_text(
+                session, AppealNote, key, text, now, appeal_id=row.id, kind=kind, language=language
+            )
             await append_entry(
                 session, self._vault.index, actor, f"appeal.{kind}", ref, language, now
             )

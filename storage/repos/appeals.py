@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.errors import Conflict, DecryptionError, NotFound
 from storage.models import Appeal as AppealRow
 from storage.models import AppealText, Approval, Signature
-from storage.models import Case as CaseRow
 from storage.models import Organisation as OrgRow
 from storage.records import (
     Appeal,
@@ -25,9 +24,17 @@ from storage.records import (
     MemberKind,
     SignatureRecord,
 )
-from storage.repos.appeal_notes import record_recipients
+from storage.repos.appeal_notes import put_text, record_recipients
 from storage.repos.audit import append_entry
-from storage.repos.base import Repository, load_by_ref, open_text, rowcount, seal_text
+from storage.repos.base import (
+    Repository,
+    load_by_ref,
+    open_text,
+    record_from,
+    refuse_taken_ref,
+    rowcount,
+)
+from storage.repos.casework import case_id_of, case_ref_of
 from storage.repos.outbox_rows import Delivery, add_broadcast
 from storage.types import new_id
 
@@ -39,13 +46,8 @@ class Appeals(Repository):
         """Open a draft (``Conflict`` on a taken reference, ``NotFound`` for an unknown case)."""
         now = self._store.now()
         async with self._store.write() as session:
-            if await session.scalar(select(AppealRow.id).where(AppealRow.ref == ref)):
-                raise Conflict("appeal reference already in use")
-            case_id = None
-            if case_ref is not None:
-                case_id = await session.scalar(select(CaseRow.id).where(CaseRow.ref == case_ref))
-                if case_id is None:
-                    raise NotFound("no such case")
+            await refuse_taken_ref(session, AppealRow.ref, ref, "appeal")
+            case_id = None if case_ref is None else await case_id_of(session, case_ref)
             key_id, _ = await self._vault.new_key(session, now)
             row = AppealRow(
                 id=new_id(),
@@ -71,8 +73,9 @@ class Appeals(Repository):
             approvers = await session.execute(
                 select(Approval.approver).where(Approval.appeal_id == row.id).order_by(Approval.at)
             )
-            return AppealDetail(
-                **{name: getattr(base, name) for name in Appeal.__dataclass_fields__},
+            return record_from(
+                AppealDetail,
+                base,
                 texts={
                     t.language: open_text(key, "appeal_texts", "text", t.id, t.text_enc) or ""
                     for t in texts.scalars()
@@ -93,18 +96,7 @@ class Appeals(Repository):
         async with self._store.write() as session:
             row = await self._draft(session, ref)
             key = await self._vault.key(session, row.data_key_id)
-            existing = (
-                await session.execute(
-                    select(AppealText).where(
-                        AppealText.appeal_id == row.id, AppealText.language == language
-                    )
-                )
-            ).scalar_one_or_none()
-            if existing is None:
-                existing = AppealText(id=new_id(), appeal_id=row.id, language=language)
-                session.add(existing)
-            existing.text_enc = seal_text(key, "appeal_texts", "text", existing.id, text) or b""
-            existing.updated_at = now
+            await put_text(session, AppealText, key, text, now, appeal_id=row.id, language=language)
             return await self._changed(session, row, actor, "appeal.text", language, now)
 
     async def set_deadline(self, ref: str, actor: str, deadline_at: datetime | None) -> Appeal:
@@ -332,18 +324,6 @@ class Appeals(Repository):
         await session.flush()
         case_ref = None
         if row.case_id is not None:
-            case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
-        return Appeal(
-            ref=row.ref,
-            state=row.state,
-            case_ref=case_ref,
-            deadline_at=row.deadline_at,
-            target_region=row.target_region,
-            target_language=row.target_language,
-            target_group=row.target_group,
-            allow_individuals=row.allow_individuals,
-            approvals=await self._approvals(session, row.id),
-            created_at=row.created_at,
-            sent_at=row.sent_at,
-            closed_at=row.closed_at,
-        )
+            case_ref = await case_ref_of(session, row.case_id)
+        approvals = await self._approvals(session, row.id)
+        return record_from(Appeal, row, case_ref=case_ref, approvals=approvals)

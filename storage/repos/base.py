@@ -9,23 +9,28 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import CursorResult, Result, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.crypto import associated_data, seal, unseal
 from storage.errors import Conflict, NotFound, StorageError
 from storage.records import OutboxItem
 from storage.vault import Vault
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Now = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 RowT = TypeVar("RowT")
+RecordT = TypeVar("RecordT", bound="DataclassInstance")
 
 
 @dataclass(eq=False)
@@ -323,6 +328,23 @@ async def load_by_ref(
     if row is None:
         raise NotFound(missing)
     return row
+
+
+async def refuse_taken_ref(
+    session: AsyncSession, column: InstrumentedAttribute[str], ref: str, what: str
+) -> None:
+    """``Conflict`` when ``ref`` is already the public reference (``column``) of a ``what``."""
+    if await session.scalar(select(column).where(column == ref)) is not None:
+        raise Conflict(f"{what} reference already in use")
+
+
+def record_from(record_type: type[RecordT], source: object, /, **given: Any) -> RecordT:
+    """A ``record_type`` (a dataclass) with the fields ``given``, every other field
+    copied from the same-named attribute of ``source`` (a row, or the smaller record
+    this one extends). What is more than a copy (an opened ciphertext, a derived
+    value) must be given: a sealed column has another name, so it is never copied."""
+    copied = {f.name: getattr(source, f.name) for f in fields(record_type) if f.name not in given}
+    return record_type(**copied, **given)
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -40,7 +40,7 @@ from storage.records import (
     Verification,
 )
 from storage.repos.audit import append_entry
-from storage.repos.base import open_bytes, open_text, seal_text, unique_violation
+from storage.repos.base import open_bytes, open_text, record_from, seal_text, unique_violation
 from storage.repos.case_cards import Cards
 from storage.repos.casework import (
     ATTACHMENTS,
@@ -115,8 +115,9 @@ class Cases(Triage, Cards, CaseConsent):
             if unique_violation(exc, "uq_cases_ref", "cases.ref"):
                 raise Conflict("case reference already in use") from None
             raise
-        return CaseDetail(
-            **{name: getattr(summary(row), name) for name in Case.__dataclass_fields__},
+        return record_from(
+            CaseDetail,
+            summary(row),
             what=what,
             where=where,
             who=who,

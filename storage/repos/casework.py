@@ -13,7 +13,7 @@ from storage.models import Attachment as AttachmentRow
 from storage.models import Case as CaseRow
 from storage.models import CaseEvent as EventRow
 from storage.records import AttachmentInfo, AttachmentInput, Case, CaseDetail, CaseEvent, Role
-from storage.repos.base import load_by_ref, open_text, seal_bytes, seal_text, utf8
+from storage.repos.base import load_by_ref, open_text, record_from, seal_bytes, seal_text, utf8
 from storage.types import new_id
 from storage.vault import Vault
 
@@ -25,6 +25,19 @@ CASE_TEXT_FIELDS = ("what", "where", "who", "contact", "close_reason", "tags", "
 
 async def load_case(session: AsyncSession, ref: str, *, lock: bool = False) -> CaseRow:
     return await load_by_ref(session, CaseRow, ref, "no such case", lock=lock)
+
+
+async def case_id_of(session: AsyncSession, ref: str) -> int:
+    """The id of the case ``ref``, reading nothing else; ``NotFound`` when there is none."""
+    found = await session.scalar(select(CaseRow.id).where(CaseRow.ref == ref))
+    if found is None:
+        raise NotFound("no such case")
+    return found
+
+
+async def case_ref_of(session: AsyncSession, case_id: int) -> str | None:
+    """The reference of the case ``case_id`` (None if there is no such case)."""
+    return await session.scalar(select(CaseRow.ref).where(CaseRow.id == case_id))
 
 
 async def load_own_case(session: AsyncSession, ref: str, account_id: int) -> CaseRow:
@@ -45,22 +58,7 @@ async def case_key(session: AsyncSession, vault: Vault, row: CaseRow, now: datet
 
 
 def summary(row: CaseRow) -> Case:
-    return Case(
-        ref=row.ref,
-        state=row.state,
-        urgency=row.urgency,
-        consent=row.consent,
-        channel=row.channel,
-        priority=row.priority,
-        verification=row.verification,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        acknowledged_at=row.acknowledged_at,
-        followup_at=row.followup_at,
-        closed_at=row.closed_at,
-        withdrawn_at=row.withdrawn_at,
-        assigned=row.assignee_hash is not None,
-    )
+    return record_from(Case, row, assigned=row.assignee_hash is not None)
 
 
 def _open_case_field(key: bytes | None, row: CaseRow, field: str) -> str | None:
@@ -79,11 +77,11 @@ def _need(key: bytes | None) -> bytes:
 
 async def detail(session: AsyncSession, vault: Vault, row: CaseRow) -> CaseDetail:
     key = None if row.data_key_id is None else await vault.key(session, row.data_key_id)
-    base = summary(row)
     attachments = await attachment_infos(session, key, row.id)
     texts = {field: _open_case_field(key, row, field) for field in CASE_TEXT_FIELDS}
-    return CaseDetail(
-        **{name: getattr(base, name) for name in Case.__dataclass_fields__},
+    return record_from(
+        CaseDetail,
+        summary(row),
         what=texts["what"],
         where=texts["where"],
         who=texts["who"],
@@ -185,13 +183,4 @@ def event_record(
     text = None
     if row.text_enc is not None:
         text = open_text(_need(key), EVENTS, "text", row.id, row.text_enc)
-    return CaseEvent(
-        seq=row.seq,
-        kind=row.kind,
-        role=row.role,
-        actor=row.actor,
-        value=row.value,
-        text=text,
-        at=row.at,
-        attachments=tuple(attachments),
-    )
+    return record_from(CaseEvent, row, text=text, attachments=tuple(attachments))

@@ -19,6 +19,7 @@ from storage.models import Checkin as CheckinRow
 from storage.records import LIVE_CHECKIN_STATES, Checkin, CheckinState
 from storage.repos.audit import append_entry
 from storage.repos.base import Repository
+from storage.repos.casework import case_id_of, case_ref_of
 from storage.types import new_id
 
 _LIVE = [state.value for state in LIVE_CHECKIN_STATES]
@@ -83,9 +84,7 @@ class Checkins(Repository):
         """
         now = self._store.now()
         async with self._store.write() as session:
-            case_id = await session.scalar(select(CaseRow.id).where(CaseRow.ref == case_ref))
-            if case_id is None:
-                raise NotFound("no such case")
+            case_id = await case_id_of(session, case_ref)
             old = (
                 await session.execute(
                     select(CheckinRow).where(
@@ -193,7 +192,7 @@ class Checkins(Repository):
             for name, value in values.items():
                 setattr(row, name, value)
             row.updated_at = now
-            ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
+            ref = await case_ref_of(session, row.case_id)
             assert ref is not None
             return _record(row, ref)
 

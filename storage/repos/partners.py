@@ -25,11 +25,12 @@ from storage.repos.base import (
     Repository,
     load_by_ref,
     open_text,
+    record_from,
     seal_bytes,
     seal_text,
     unique_violation,
 )
-from storage.repos.casework import add_event, case_key, load_case
+from storage.repos.casework import add_event, case_key, case_ref_of, load_case
 from storage.types import new_id
 
 PARTNERS = "partners"
@@ -208,7 +209,7 @@ class Partners(Repository):
             row.sent += 1
             row.updated_at = now
             await append_entry(session, self._vault.index, actor, "referral.send", ref, None, now)
-            case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
+            case_ref = await case_ref_of(session, row.case_id)
             return await self._record(session, row, str(case_ref))
 
     async def block_unsent(self, case_ref: str, old: str, new: str) -> list[str]:
@@ -264,7 +265,7 @@ class Partners(Repository):
     async def get(self, ref: str) -> ReferralRecord:
         async with self._store.read() as session:
             row = await self._load(session, ref, lock=False)
-            case_ref = await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
+            case_ref = await case_ref_of(session, row.case_id)
             return await self._record(session, row, str(case_ref))
 
     async def open_without_news(self, since: datetime) -> list[ReferralRecord]:
@@ -307,18 +308,6 @@ class Partners(Repository):
             if partner is not None:
                 entry = await self._entry(session, partner)
                 name, contact = entry.name, entry.contact or None
-        return ReferralRecord(
-            ref=row.ref,
-            case_ref=case_ref,
-            partner=name,
-            partner_contact=contact,
-            kind=row.kind,
-            state=row.state,
-            note=note,
-            sent=row.sent,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            blocked_at=row.blocked_at,
-            blocked_from=row.blocked_from,
-            blocked_to=row.blocked_to,
+        return record_from(
+            ReferralRecord, row, case_ref=case_ref, partner=name, partner_contact=contact, note=note
         )

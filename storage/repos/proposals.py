@@ -17,14 +17,22 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import Conflict, NotFound
+from storage.errors import Conflict
 from storage.models import Appeal as AppealRow
 from storage.models import AppealText, Proposal
-from storage.models import Case as CaseRow
 from storage.models import MemberGroup as GroupRow
 from storage.models import Organisation as OrgRow
 from storage.repos.audit import append_entry
-from storage.repos.base import Repository, load_by_ref, open_json, open_text, seal_json, seal_text
+from storage.repos.base import (
+    Repository,
+    load_by_ref,
+    open_json,
+    open_text,
+    refuse_taken_ref,
+    seal_json,
+    seal_text,
+)
+from storage.repos.casework import case_id_of, case_ref_of
 from storage.types import new_id
 
 NEW, ACCEPTED, DECLINED = "new", "accepted", "declined"
@@ -63,13 +71,8 @@ class Proposals(Repository):
         """Record a proposal (``Conflict`` on a taken reference, ``NotFound`` for a case)."""
         now = self._store.now()
         async with self._store.write() as session:
-            if await session.scalar(select(Proposal.id).where(Proposal.ref == ref)):
-                raise Conflict("proposal reference already in use")
-            case_id = None
-            if case_ref is not None:
-                case_id = await session.scalar(select(CaseRow.id).where(CaseRow.ref == case_ref))
-                if case_id is None:
-                    raise NotFound("no such case")
+            await refuse_taken_ref(session, Proposal.ref, ref, "proposal")
+            case_id = None if case_ref is None else await case_id_of(session, case_ref)
             key_id, key = await self._vault.new_key(session, now)
             row = Proposal(
                 id=new_id(),
@@ -123,8 +126,7 @@ class Proposals(Repository):
             row = await self._row(session, ref, lock=True)
             if row.state != NEW:
                 raise Conflict("the proposal was already answered")
-            if await session.scalar(select(AppealRow.id).where(AppealRow.ref == appeal_ref)):
-                raise Conflict("appeal reference already in use")
+            await refuse_taken_ref(session, AppealRow.ref, appeal_ref, "appeal")
             key = await self._vault.key(session, row.data_key_id)
             text = open_text(key, _TABLE, "text", row.id, row.text_enc) or ""
             appeal_key_id, appeal_key = await self._vault.new_key(session, now)
@@ -197,11 +199,7 @@ class Proposals(Repository):
         if group is not None and group.active:
             group_key = await self._vault.key(session, group.data_key_id)
             address = open_text(group_key, "member_groups", "chat", group.id, group.chat_enc)
-        case_ref = (
-            await session.scalar(select(CaseRow.ref).where(CaseRow.id == row.case_id))
-            if row.case_id
-            else None
-        )
+        case_ref = await case_ref_of(session, row.case_id) if row.case_id else None
         appeal_ref = (
             await session.scalar(select(AppealRow.ref).where(AppealRow.id == row.appeal_id))
             if row.appeal_id

@@ -1,9 +1,4 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-21 19:57:15.144133
-"""
+"""initial schema"""
 
 from __future__ import annotations
 
@@ -17,8 +12,6 @@ GENESIS_HASH = "0" * 64
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

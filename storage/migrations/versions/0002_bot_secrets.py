@@ -1,9 +1,4 @@
-"""Small sealed secrets of the bot itself (Matrix store key, cross-signing seeds).
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-21 20:17:52.335639
-"""
+"""Small sealed secrets of the bot itself (Matrix store key, cross-signing seeds)."""
 
 from __future__ import annotations
 
@@ -14,8 +9,6 @@ from storage.migrations import columns
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,5 @@
 """broadcast engine: outbox platform and buttons, broadcast headers
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-22 10:00:00.000000
-
 Outbox rows written before this revision have no ``platform``; the
 dispatcher fills it in at start (the address is sealed, so SQL cannot).
 """
@@ -17,8 +13,6 @@ from storage.migrations import columns
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,5 @@
 """every outgoing message through the outbox: order, priority, operations
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-30 10:00:00.000000
-
 ``seq`` orders one chat's messages (ids are random); ``priority`` lets a
 reply to a person pass a broadcast's queue (0 people and rooms, 1
 broadcasts); ``op`` is what the row does (text, ask, file, delete);
@@ -18,8 +14,6 @@ from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

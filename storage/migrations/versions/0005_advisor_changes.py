@@ -1,9 +1,4 @@
-"""advisor changes made in chat (/advisor add|remove, two-person rule)
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-30 10:45:00.000000
-"""
+"""advisor changes made in chat (/advisor add|remove, two-person rule)"""
 
 from __future__ import annotations
 
@@ -14,8 +9,6 @@ from storage.migrations import columns
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""casework: case tags and outcome, statistics rows, partners, referrals
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-30 10:30:00.000000
-"""
+"""casework: case tags and outcome, statistics rows, partners, referrals"""
 
 from __future__ import annotations
 
@@ -14,8 +9,6 @@ from storage.migrations import columns
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

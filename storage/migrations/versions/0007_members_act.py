@@ -1,9 +1,5 @@
 """members act: proposals, subscriptions, appeal notes (outcome) and recipients
 
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-30 10:23:29.506380
-
 New tables only; nothing existing changes, so no data moves.
 """
 
@@ -16,8 +12,6 @@ from storage.migrations import columns
 
 revision: str = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""safety check-ins
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-11-30 10:30:00.000000
-"""
+"""safety check-ins"""
 
 from __future__ import annotations
 
@@ -14,8 +9,6 @@ from storage.migrations import columns
 
 revision: str = "0008"
 down_revision: str | None = "0007"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

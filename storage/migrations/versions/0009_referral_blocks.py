@@ -1,9 +1,4 @@
-"""a referral blocked by narrowed consent
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-11-30 14:00:00.000000
-"""
+"""a referral blocked by narrowed consent"""
 
 from __future__ import annotations
 
@@ -14,8 +9,6 @@ from storage.migrations import columns
 
 revision: str = "0009"
 down_revision: str | None = "0008"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:
