@@ -14,6 +14,7 @@ from bot.transports.matrix_messenger import SendPolicy
 from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
+from tests.fakes.telegram.server import FakeTelegramServer
 from tests.matrix.peers import SYNC_MS, BotKit, Peer
 from tests.telegram.conftest import TOKEN
 
@@ -98,6 +99,16 @@ async def start_app(
     app = await App.build(config, secrets, clock, transports=transports)  # type: ignore[arg-type]
     await app.start()
     return app
+
+
+async def start_on_both_platforms(
+    kit: BotKit, path: Path, advisory: str, server: FakeTelegramServer, *, key: str = KEY
+) -> App:
+    """The bot on Matrix as ``kit``'s account and on the fake Telegram ``server`` at
+    once, with the ``[advisory]`` lines given and its data folder made; started."""
+    config = matrix_config(kit, path, advisory, telegram_url=server.base_url)
+    config.bot.data_dir.mkdir(exist_ok=True)
+    return await start_app(kit, config, FakeClock(), key=key, telegram_url=server.base_url)
 
 
 async def triage_and_member_room(kit: BotKit, tmp: Path) -> tuple[Peer, str, Peer, str]:

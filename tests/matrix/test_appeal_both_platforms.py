@@ -13,9 +13,13 @@ import re
 from pathlib import Path
 
 from bot.admin import members_import
-from handlers.clock import FakeClock
 from tests.fakes.telegram.server import FakeTelegramServer
-from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app, triage_and_member_room
+from tests.matrix.apps import (
+    answer,
+    matrix_bot,
+    start_on_both_platforms,
+    triage_and_member_room,
+)
 from tests.matrix.peers import BotKit
 from tests.telegram.conftest import TOKEN
 
@@ -35,9 +39,7 @@ async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: 
         stranger = server.new_user("Stranger")
         advisory = f"""rooms = ["matrix:{triage}"]
 advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
-        config = matrix_config(kit, tmp_path, advisory, telegram_url=server.base_url)
-        config.bot.data_dir.mkdir(exist_ok=True)
-        app = await start_app(kit, config, FakeClock(), key=KEY, telegram_url=server.base_url)
+        app = await start_on_both_platforms(kit, tmp_path, advisory, server, key=KEY)
         try:
             bot = matrix_bot(app)
             await advisor.wait_for_member(triage, bot)
@@ -51,7 +53,7 @@ advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
                 f"Réseau Goma,DRC,Africa,fr,,,matrix:{goma}\n"
             )
             environ = {"SOSBOT_MASTER_KEY": KEY}
-            assert await members_import(config, environ, registry) == 0
+            assert await members_import(app.config, environ, registry) == 0
 
             # A defender reports on Telegram, consenting to an anonymised public appeal.
             async def tg(user: object, text: str, expect: str) -> str:

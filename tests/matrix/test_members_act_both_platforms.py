@@ -11,9 +11,13 @@ import base64
 import re
 from pathlib import Path
 
-from handlers.clock import FakeClock
 from tests.fakes.telegram.server import FakeTelegramServer
-from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app, triage_and_member_room
+from tests.matrix.apps import (
+    answer,
+    matrix_bot,
+    start_on_both_platforms,
+    triage_and_member_room,
+)
 from tests.matrix.peers import BotKit
 from tests.telegram.conftest import TOKEN
 
@@ -35,9 +39,7 @@ async def test_proposal_subscription_and_outcome_on_both_platforms(
         advisory = f"""rooms = ["matrix:{triage}"]
 advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]
 names = ["matrix:{advisor.user_id}=Ana Martín", "telegram:{advisor_two.id}=Bongani Dube"]"""
-        config = matrix_config(kit, tmp_path, advisory, telegram_url=server.base_url)
-        config.bot.data_dir.mkdir(exist_ok=True)
-        app = await start_app(kit, config, FakeClock(), key=KEY, telegram_url=server.base_url)
+        app = await start_on_both_platforms(kit, tmp_path, advisory, server, key=KEY)
         try:
             bot = matrix_bot(app)
             await advisor.wait_for_member(triage, bot)
