@@ -278,17 +278,7 @@ class PostgresServer(LocalServer):
         deadline = time.monotonic() + self.startup_timeout
         while True:
             proc = subprocess.run(
-                [
-                    str(self.bindir / "pg_isready"),
-                    "-h",
-                    self.host,
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    self.user,
-                    "-t",
-                    "2",
-                ],
+                self._client_cmd("pg_isready", "-t", "2"),
                 capture_output=True,
                 check=False,
             )
