@@ -31,24 +31,14 @@ def ref_in(text: str) -> str:
 
 
 async def answer_questions(
-    bot: Harness,
-    who: Address,
-    what: str,
-    where: str,
-    at_risk: str,
-    *,
-    urgency: str = "days",
-    consent: str = "advisory_only",
-    contact: str | None = None,
+    bot: Harness, who: Address, what: str, where: str, at_risk: str, **answers: str
 ) -> list[Outgoing]:
-    """``/report`` and an answer to every question (no contact: skipped); the replies
-    to the last answer, which end with the summary."""
+    """``/report`` and an answer to every question (``answers``: as ``answer_the_rest``);
+    the replies to the last answer, which end with the summary."""
     await bot.send(who, "/report")
     await bot.send(who, what)
     await bot.press(who, "what:done")
-    return await answer_the_rest(
-        bot, who, where, at_risk, urgency=urgency, consent=consent, contact=contact
-    )
+    return await answer_the_rest(bot, who, where, at_risk, **answers)
 
 
 async def answer_the_rest(
