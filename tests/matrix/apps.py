@@ -102,13 +102,13 @@ async def start_app(
 
 
 async def start_on_both_platforms(
-    kit: BotKit, path: Path, advisory: str, server: FakeTelegramServer, *, key: str = KEY
+    kit: BotKit, path: Path, advisory: str, server: FakeTelegramServer
 ) -> App:
     """The bot on Matrix as ``kit``'s account and on the fake Telegram ``server`` at
     once, with the ``[advisory]`` lines given and its data folder made; started."""
     config = matrix_config(kit, path, advisory, telegram_url=server.base_url)
     config.bot.data_dir.mkdir(exist_ok=True)
-    return await start_app(kit, config, FakeClock(), key=key, telegram_url=server.base_url)
+    return await start_app(kit, config, FakeClock(), telegram_url=server.base_url)
 
 
 async def triage_and_member_room(kit: BotKit, tmp: Path) -> tuple[Peer, str, Peer, str]:

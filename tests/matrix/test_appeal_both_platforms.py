@@ -6,7 +6,6 @@ imported from a CSV whose Matrix room has an id of room version 12."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import re
@@ -15,6 +14,7 @@ from pathlib import Path
 from bot.admin import members_import
 from tests.fakes.telegram.server import FakeTelegramServer
 from tests.matrix.apps import (
+    KEY,
     answer,
     matrix_bot,
     start_on_both_platforms,
@@ -24,7 +24,6 @@ from tests.matrix.peers import BotKit
 from tests.telegram.conftest import TOKEN
 
 REF = re.compile(r"[CA]-[0-9A-HJKMNP-TV-Z]{6}")
-KEY = base64.b64encode(b"a" * 32).decode()
 
 
 async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: Path) -> None:
@@ -39,7 +38,7 @@ async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: 
         stranger = server.new_user("Stranger")
         advisory = f"""rooms = ["matrix:{triage}"]
 advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
-        app = await start_on_both_platforms(kit, tmp_path, advisory, server, key=KEY)
+        app = await start_on_both_platforms(kit, tmp_path, advisory, server)
         try:
             bot = matrix_bot(app)
             await advisor.wait_for_member(triage, bot)

@@ -7,22 +7,15 @@ broadcast dispatcher."""
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
 
 from tests.fakes.telegram.server import FakeTelegramServer
-from tests.matrix.apps import (
-    answer,
-    matrix_bot,
-    start_on_both_platforms,
-    triage_and_member_room,
-)
+from tests.matrix.apps import answer, matrix_bot, start_on_both_platforms, triage_and_member_room
 from tests.matrix.peers import BotKit
 from tests.telegram.conftest import TOKEN
 
 REF = re.compile(r"[CAP]-[0-9A-HJKMNP-TV-Z]{6}")
-KEY = base64.b64encode(b"a" * 32).decode()
 IDEA = "Una carta conjunta al gobernador del Cauca sobre el desalojo de Vereda Alta."
 
 
@@ -39,7 +32,7 @@ async def test_proposal_subscription_and_outcome_on_both_platforms(
         advisory = f"""rooms = ["matrix:{triage}"]
 advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]
 names = ["matrix:{advisor.user_id}=Ana Martín", "telegram:{advisor_two.id}=Bongani Dube"]"""
-        app = await start_on_both_platforms(kit, tmp_path, advisory, server, key=KEY)
+        app = await start_on_both_platforms(kit, tmp_path, advisory, server)
         try:
             bot = matrix_bot(app)
             await advisor.wait_for_member(triage, bot)
