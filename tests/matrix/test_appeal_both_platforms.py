@@ -12,25 +12,24 @@ import re
 from pathlib import Path
 
 from bot.admin import members_import
-from tests.fakes.telegram.server import FakeTelegramServer
 from tests.matrix.apps import (
     KEY,
     answer,
     matrix_bot,
-    start_on_both_platforms,
+    on_both_platforms,
     triage_and_member_room,
 )
 from tests.matrix.peers import BotKit
-from tests.telegram.conftest import TOKEN
+from tests.telegram.conftest import fake_bot_api
 
 REF = re.compile(r"[CA]-[0-9A-HJKMNP-TV-Z]{6}")
 
 
 async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: Path) -> None:
-    advisor, triage, member, goma = await triage_and_member_room(kit, tmp_path)
+    matrix = await triage_and_member_room(kit, tmp_path)
+    advisor, triage, member, goma = matrix
 
-    async with FakeTelegramServer() as server:
-        server.add_bot(TOKEN)
+    async with fake_bot_api() as server:
         defender = server.new_user("Defender", language_code="en")
         advisor_two = server.new_user("Bob", language_code="en")
         tierra = server.new_group("Colectivo Tierra")
@@ -38,11 +37,8 @@ async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: 
         stranger = server.new_user("Stranger")
         advisory = f"""rooms = ["matrix:{triage}"]
 advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
-        app = await start_on_both_platforms(kit, tmp_path, advisory, server)
-        try:
+        async with on_both_platforms(kit, tmp_path, advisory, server, matrix) as app:
             bot = matrix_bot(app)
-            await advisor.wait_for_member(triage, bot)
-            await member.wait_for_member(goma, bot)
             # The registry comes from a member CSV, as `sosbot members import` reads it; the
             # Matrix room has an id of room version 12 (Synapse's default): "!" + 43, no server.
             assert re.fullmatch(r"![A-Za-z0-9_-]{43}", goma), goma
@@ -162,8 +158,6 @@ advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
             data = await download(advisor, csv_event)
             rows = list(csv.reader(io.StringIO(data.decode())))
             assert sorted(r[0] for r in rows[1:]) == ["Colectivo Tierra", "Réseau Goma"]
-        finally:
-            await app.stop()
 
 
 async def download(peer: object, event: object) -> bytes:
