@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
-from pathlib import Path
 
+from bench.registry import bot_with_registry, member
 from handlers.refs import parse_ref
-from storage import MemberEntry
-from tests.harness.bot import ALICE, BOB, TRIAGE, Harness, default_settings, make_harness
-
-REGIONS = ("Americas", "Africa", "MENA", "Europe")
+from tests.harness.bot import ALICE, BOB, TRIAGE, Harness
 
 
 async def say(bot: Harness, text: str, who: object = ALICE) -> str:
@@ -41,43 +37,28 @@ async def timed(bot: Harness, text: str, who: object = ALICE) -> tuple[str, floa
 
 
 async def run(members: int, subscribed: int, url: str | None) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        bot = await make_harness(Path(folder), default_settings(messages_per_minute=10**6), url)
-        try:
-            entries = [
-                MemberEntry(
-                    f"Member {n:05d}",
-                    region=REGIONS[n % 4],
-                    languages=("en",),
-                    groups=(f"telegram:-100{n:07d}",),
-                )
-                for n in range(members)
-            ]
-            started = time.perf_counter()
-            await bot.db.members.import_members(entries)
-            print(f"registry: {members} members imported in {time.perf_counter() - started:.1f} s")
-            outside = [e for n, e in enumerate(entries) if n % 4][:subscribed]
-            started = time.perf_counter()
-            for entry in outside:
-                await bot.db.subscriptions.subscribe(
-                    entry.groups[0], "telegram:1", [("region", "Americas")]
-                )
-            print(f"subscriptions: {len(outside)} in {time.perf_counter() - started:.1f} s")
-            drafted = await say(bot, "/appeal new")
-            ref = next(parse_ref(w.strip(".,")) for w in drafted.split() if w.startswith("A-"))
-            await say(bot, f"/appeal text {ref} en Protect the land defenders of Cauca.")
-            await say(bot, f"/appeal deadline {ref} 2026-01-20")
-            answer, took = await timed(bot, f"/appeal target {ref} region=Americas")
-            print(f"/appeal target: {took * 1000:.0f} ms — {answer.replace(chr(10), ' ')}")
-            await say(bot, f"/appeal approve {ref}")
-            await say(bot, f"/appeal approve {ref}", BOB)
-            answer, took = await timed(bot, f"/appeal send {ref}")
-            print(f"/appeal send: {took:.2f} s — {answer}")
-            await say(bot, f"/appeal outcome {ref} en The defenders are safe.")
-            answer, took = await timed(bot, f"/appeal outcome {ref} send")
-            print(f"/appeal outcome send: {took:.2f} s — {answer}")
-        finally:
-            await bot.close()
+    entries = [member(n, groups=(f"telegram:-100{n:07d}",)) for n in range(members)]
+    async with bot_with_registry(entries, url) as bot:
+        outside = [e for n, e in enumerate(entries) if n % 4][:subscribed]
+        started = time.perf_counter()
+        for entry in outside:
+            await bot.db.subscriptions.subscribe(
+                entry.groups[0], "telegram:1", [("region", "Americas")]
+            )
+        print(f"subscriptions: {len(outside)} in {time.perf_counter() - started:.1f} s")
+        drafted = await say(bot, "/appeal new")
+        ref = next(parse_ref(w.strip(".,")) for w in drafted.split() if w.startswith("A-"))
+        await say(bot, f"/appeal text {ref} en Protect the land defenders of Cauca.")
+        await say(bot, f"/appeal deadline {ref} 2026-01-20")
+        answer, took = await timed(bot, f"/appeal target {ref} region=Americas")
+        print(f"/appeal target: {took * 1000:.0f} ms — {answer.replace(chr(10), ' ')}")
+        await say(bot, f"/appeal approve {ref}")
+        await say(bot, f"/appeal approve {ref}", BOB)
+        answer, took = await timed(bot, f"/appeal send {ref}")
+        print(f"/appeal send: {took:.2f} s — {answer}")
+        await say(bot, f"/appeal outcome {ref} en The defenders are safe.")
+        answer, took = await timed(bot, f"/appeal outcome {ref} send")
+        print(f"/appeal outcome send: {took:.2f} s — {answer}")
 
 
 def main() -> None:

@@ -14,85 +14,67 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from bench.registry import bot_with_registry, member
 from handlers.messages import Address, IncomingMessage, Platform
-from storage import MemberEntry
-from tests.harness.bot import ALICE, TRIAGE, default_settings, drain_outbox, make_harness
+from tests.harness.bot import ALICE, TRIAGE, drain_outbox
 from tests.harness.messenger import MemoryMessenger
 
 CONCURRENCY = 50  # messages handled at once, as transports do for different chats
 
 
 async def run(members: int, url: str | None) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        bot = await make_harness(Path(folder), default_settings(messages_per_minute=10**6), url)
-        try:
-            entries = [
-                MemberEntry(
-                    f"Member {n:05d}",
-                    region=("Americas", "Africa", "MENA", "Europe")[n % 4],
-                    languages=("en",),
-                    contacts=(f"telegram:{10_000_000 + n}",),
+    entries = [member(n, contacts=(f"telegram:{10_000_000 + n}",)) for n in range(members)]
+    async with bot_with_registry(entries, url) as bot:
+        ref = await open_appeal(bot)
+        messenger = MemoryMessenger(Platform.TELEGRAM)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for n in range(members):
+            queue.put_nowait(n)
+
+        async def worker() -> None:
+            while not queue.empty():
+                n = queue.get_nowait()
+                person = Address(Platform.TELEGRAM, str(10_000_000 + n))
+                await bot.router.deliver(
+                    IncomingMessage(
+                        chat=person, sender=person, text=f"/sign {ref}", message_id=str(n)
+                    ),
+                    messenger,
                 )
-                for n in range(members)
-            ]
-            started = time.perf_counter()
-            await bot.db.members.import_members(entries)
-            print(f"registry: {members} members imported in {time.perf_counter() - started:.1f} s")
-            ref = await open_appeal(bot)
-            messenger = MemoryMessenger(Platform.TELEGRAM)
-            queue: asyncio.Queue[int] = asyncio.Queue()
-            for n in range(members):
-                queue.put_nowait(n)
 
-            async def worker() -> None:
-                while not queue.empty():
-                    n = queue.get_nowait()
-                    person = Address(Platform.TELEGRAM, str(10_000_000 + n))
-                    await bot.router.deliver(
-                        IncomingMessage(
-                            chat=person, sender=person, text=f"/sign {ref}", message_id=str(n)
-                        ),
-                        messenger,
-                    )
-
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-            recorded = time.perf_counter() - started
-            # The tally as an advisor asks for it, right after the last signature
-            # (delivered without sending the 10,000 queued confirmations first).
-            status = IncomingMessage(
-                chat=TRIAGE, sender=ALICE, text=f"/appeal status {ref}", message_id="status"
-            )
-            await bot.router.deliver(status, bot.matrix)
-            settled = time.perf_counter() - started
-            await drain_outbox(bot)  # the confirmations, queued with each signature
-            tally = [o.text for o in bot.matrix.to(TRIAGE) if o.text.startswith(f"{ref}: ")]
-            exact = bool(tally) and tally[-1].startswith(f"{ref}: {members} signatures.")
-            signers = {f"telegram:{10_000_000 + n}" for n in range(members)}
-            confirmed = Counter(
-                str(o.chat)
-                for o in bot.telegram.sent
-                if str(o.chat) in signers and f" signed {ref}." in o.text
-            )
-            once = sum(1 for n in confirmed.values() if n == 1)
-            print(
-                f"signatures: {members} in {recorded:.1f} s = {members / recorded:.0f}/s; "
-                f"signers confirmed exactly once: {once} of {members} "
-                f"(more than once: {sum(1 for n in confirmed.values() if n > 1)})"
-            )
-            print(
-                f"tally right after: {settled:.1f} s from the first signature, "
-                f"{'exact' if exact else 'NOT EXACT'}; batches: {bot.router.signing.batches}"
-            )
-        finally:
-            await bot.scheduler.stop()
-            await bot.db.close()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        recorded = time.perf_counter() - started
+        # The tally as an advisor asks for it, right after the last signature
+        # (delivered without sending the 10,000 queued confirmations first).
+        status = IncomingMessage(
+            chat=TRIAGE, sender=ALICE, text=f"/appeal status {ref}", message_id="status"
+        )
+        await bot.router.deliver(status, bot.matrix)
+        settled = time.perf_counter() - started
+        await drain_outbox(bot)  # the confirmations, queued with each signature
+        tally = [o.text for o in bot.matrix.to(TRIAGE) if o.text.startswith(f"{ref}: ")]
+        exact = bool(tally) and tally[-1].startswith(f"{ref}: {members} signatures.")
+        signers = {f"telegram:{10_000_000 + n}" for n in range(members)}
+        confirmed = Counter(
+            str(o.chat)
+            for o in bot.telegram.sent
+            if str(o.chat) in signers and f" signed {ref}." in o.text
+        )
+        once = sum(1 for n in confirmed.values() if n == 1)
+        print(
+            f"signatures: {members} in {recorded:.1f} s = {members / recorded:.0f}/s; "
+            f"signers confirmed exactly once: {once} of {members} "
+            f"(more than once: {sum(1 for n in confirmed.values() if n > 1)})"
+        )
+        print(
+            f"tally right after: {settled:.1f} s from the first signature, "
+            f"{'exact' if exact else 'NOT EXACT'}; batches: {bot.router.signing.batches}"
+        )
 
 
 async def open_appeal(bot: object) -> str:

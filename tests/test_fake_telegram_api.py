@@ -35,6 +35,7 @@ from telegram.ext import (
 )
 
 from tests.fakes.telegram.server import FakeChat, FakeTelegramServer, FakeUser, tiny_png
+from tests.telegram.conftest import fake_bot_api
 
 TOKEN = "123456:TEST-TOKEN"
 OTHER_TOKEN = "654321:OTHER-TOKEN"
@@ -50,10 +51,8 @@ class FakeClock:
 
 @pytest.fixture
 async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        fake.add_bot(TOKEN)
+    async with fake_bot_api(TOKEN) as fake:
         yield fake
-    assert fake.internal_errors == []
 
 
 @pytest.fixture
@@ -67,6 +66,11 @@ def alice(server: FakeTelegramServer) -> FakeUser:
     user = server.new_user("Alice", language_code="es")
     server.add_chat(user)  # Alice has started the bot
     return user
+
+
+def api_error(code: int, description: str) -> dict[str, object]:
+    """The body of a Bot API error, as Telegram answers it."""
+    return {"ok": False, "error_code": code, "description": description}
 
 
 def build_app(server: FakeTelegramServer, token: str = TOKEN) -> Application:  # type: ignore[type-arg]
@@ -113,29 +117,17 @@ async def test_json_shapes_unknown_token_and_unknown_method(server: FakeTelegram
 
         async with http.get(f"{server.base_url}999:WRONG/getMe") as response:
             assert response.status == 401
-            assert await response.json() == {
-                "ok": False,
-                "error_code": 401,
-                "description": "Unauthorized",
-            }
+            assert await response.json() == api_error(401, "Unauthorized")
         async with http.post(f"{server.base_url}{TOKEN}/noSuchMethod") as response:
             assert response.status == 404
-            assert await response.json() == {
-                "ok": False,
-                "error_code": 404,
-                "description": "Not Found",
-            }
+            assert await response.json() == api_error(404, "Not Found")
         # JSON bodies work as well as PTB's form/multipart ones; method names ignore case.
         async with http.post(
             f"{server.base_url}{TOKEN}/sendmessage", json={"chat_id": 42, "text": "hi"}
         ) as response:
             assert response.status == 400
             body = await response.json()
-        assert body == {
-            "ok": False,
-            "error_code": 400,
-            "description": "Bad Request: chat not found",
-        }
+        assert body == api_error(400, "Bad Request: chat not found")
 
     wrong = Bot("999:WRONG", base_url=server.base_url)
     try:

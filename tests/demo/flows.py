@@ -8,7 +8,6 @@ Expected texts are rendered from the catalogs, in the persona's language.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from handlers.conversation.steps import CONSENTS, STEPS, URGENCIES
 from handlers.i18n import render
 from handlers.vocab import country_name
 from tests.demo.browser import DemoPage
-from tests.demo.constants import CASE_REF
+from tests.demo.constants import APPEAL_REF, CASE_REF, ref_in
 
 
 @dataclass(frozen=True)
@@ -60,9 +59,7 @@ async def report(page: DemoPage, r: Report) -> str:
     await page.expect_bot("private", r.t("Please check your report before sending it:"))
     await page.press("private", r.t("Send the report"))
     receipt = await page.expect_bot("private", CASE_REF)
-    found = CASE_REF.search(await receipt.inner_text())
-    assert found is not None
-    return found.group()
+    return ref_in(await receipt.inner_text(), CASE_REF)
 
 
 async def card(page: DemoPage, ref: str) -> str:
@@ -77,9 +74,7 @@ async def sos(page: DemoPage, persona: str, language: str, text: str) -> str:
     await page.say("private", f"/sos {text}")
     alerted = page.messages("private", bot=True).filter(has_text=CASE_REF).last
     await alerted.wait_for()
-    found = CASE_REF.search(await alerted.inner_text())
-    assert found is not None
-    return found.group()
+    return ref_in(await alerted.inner_text(), CASE_REF)
 
 
 async def ack_by_reply(page: DemoPage, ref: str, advisor: str = "advisor-1") -> None:
@@ -102,17 +97,12 @@ async def ask_defender(page: DemoPage, r: Report, ref: str, question: str, answe
     await page.expect_bot("triage", answer)
 
 
-APPEAL_REF = re.compile(r"A-[0-9A-HJKMNP-TV-Z]{6}")
-
-
 async def appeal(page: DemoPage, ref: str, texts: dict[str, str], deadline: str) -> str:
     """Two advisors draft, approve and send an appeal for case ``ref``; its reference."""
     await page.be("triage", "advisor-1")
     await page.say("triage", f"/appeal new {ref}")
     drafted = await page.expect_bot("triage", APPEAL_REF)
-    found = APPEAL_REF.search(await drafted.inner_text())
-    assert found is not None
-    appeal_ref = found.group()
+    appeal_ref = ref_in(await drafted.inner_text(), APPEAL_REF)
     for language, text in texts.items():
         await page.say("triage", f"/appeal text {appeal_ref} {language} {text}")
         await page.expect_bot("triage", f"Text of {appeal_ref} in {language} saved")

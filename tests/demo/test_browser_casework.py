@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.demo.browser import DemoPage
-from tests.demo.constants import START
+from tests.demo.constants import START, ref_in
 from tests.demo.flows import ack_by_reply, card, report
 from tests.demo.test_browser_flows import REPORTS
 
@@ -22,9 +22,7 @@ async def test_tag_refer_and_stats(page: DemoPage) -> None:
     await page.expect_bot("triage", "Threat: death threat")
     await page.say("triage", f"/refer {ref} Defenders Legal Aid legal hearing on Monday")
     opened = await page.expect_bot("triage", REFERRAL_REF)
-    found = REFERRAL_REF.search(await opened.inner_text())
-    assert found is not None
-    referral = found.group()
+    referral = ref_in(await opened.inner_text(), REFERRAL_REF)
     await page.say("triage", f"/referral {referral} send")
     await page.expect_bot("triage", f"Summary of {referral} is on its way to Defenders Legal Aid.")
     await page.be("private", "partner-1")

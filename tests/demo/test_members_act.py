@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 from bot.demo import Demo
+from tests.demo.constants import APPEAL_REF, ref_in
 from tests.demo.test_transport import Socket, connect
 
 PROPOSAL_REF = re.compile(r"P-[0-9A-HJKMNP-TV-Z]{6}")
-APPEAL_REF = re.compile(r"A-[0-9A-HJKMNP-TV-Z]{6}")
 
 
 class Listener:
@@ -55,17 +55,13 @@ async def test_a_proposal_and_an_outcome_in_the_playground(demo: Demo) -> None:
             "/propose A solidarity letter to the journalists of Mombasa.",
         )
         received = await bot_says("web:group-1", "reached the advisory group")
-        match = PROPOSAL_REF.search(received)
-        assert match is not None
-        proposal = match.group()
+        proposal = ref_in(received, PROPOSAL_REF)
         card = await bot_says("web:triage", proposal)
         assert "journalists of Mombasa" in card and "Haki Coalition" in card
 
         await say(socket, "web:triage", "advisor-1", f"/proposal accept {proposal}")
         drafted = await bot_says("web:triage", f"drafted from {proposal}")
-        found = APPEAL_REF.search(drafted)
-        assert found is not None
-        appeal = found.group()
+        appeal = ref_in(drafted, APPEAL_REF)
         await bot_says("web:group-1", f"{appeal}")  # the group hears it was accepted
         for command, answer in (
             (f"/appeal target {appeal} region=Africa", "Audience of"),

@@ -35,7 +35,7 @@ from tests.matrix.conftest import _bot_kit as bot_kit
 from tests.matrix.peers import BotKit, SendPolicy
 from tests.matrix.test_defender_matrix import room
 from tests.servers.synapse import SynapseServer
-from tests.telegram.conftest import TOKEN, start_app
+from tests.telegram.conftest import TOKEN, fake_bot_api, start_app
 
 REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
 MASTER_KEY = base64.b64encode(b"o" * 32).decode()
@@ -65,10 +65,8 @@ emergency_contact = "{CONTACT}"
 
 @pytest.fixture
 async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        fake.add_bot(TOKEN)
+    async with fake_bot_api() as fake:
         yield fake
-        assert fake.internal_errors == []
 
 
 def texts_to(server: FakeTelegramServer, chat: FakeChat | FakeUser) -> list[str]:

@@ -31,9 +31,19 @@ def ref_in(text: str) -> str:
 
 
 async def answer_questions(
+    bot: Harness, who: Address, what: str, where: str, at_risk: str, **answers: str
+) -> list[Outgoing]:
+    """``/report`` and an answer to every question (``answers``: as ``answer_the_rest``);
+    the replies to the last answer, which end with the summary."""
+    await bot.send(who, "/report")
+    await bot.send(who, what)
+    await bot.press(who, "what:done")
+    return await answer_the_rest(bot, who, where, at_risk, **answers)
+
+
+async def answer_the_rest(
     bot: Harness,
     who: Address,
-    what: str,
     where: str,
     at_risk: str,
     *,
@@ -41,11 +51,9 @@ async def answer_questions(
     consent: str = "advisory_only",
     contact: str | None = None,
 ) -> list[Outgoing]:
-    """``/report`` and an answer to every question (no contact: skipped); the replies
-    to the last answer, which end with the summary."""
-    await bot.send(who, "/report")
-    await bot.send(who, what)
-    await bot.press(who, "what:done")
+    """The questions after what happened (as after ``/sos``, which asks "where" next),
+    each answered (no contact: skipped); the replies to the last, which end with the
+    summary."""
     await bot.send(who, where)
     await bot.send(who, at_risk)
     await bot.press(who, f"urgency:{urgency}")
@@ -150,11 +158,7 @@ async def test_sos_alerts_at_once_then_completes(bot: Harness) -> None:
     assert any(ref in o.text for o in replies if o.chat == ANA)
     case = await bot.db.cases.get(ref)
     assert case.urgency == "immediate"
-    await bot.send(ANA, "San Salvador")
-    await bot.send(ANA, "me and my son")
-    await bot.press(ANA, "urgency:immediate")
-    await bot.press(ANA, "consent:advisory_only")
-    await bot.press(ANA, "contact:skip")
+    await answer_the_rest(bot, ANA, "San Salvador", "me and my son", urgency="immediate")
     await bot.press(ANA, "summary:confirm")
     case = await bot.db.cases.get(ref)
     assert case.where == "San Salvador" and case.who == "me and my son"

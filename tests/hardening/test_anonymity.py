@@ -8,23 +8,16 @@ import pytest
 from handlers.messages import Address, Platform
 from handlers.textsafe import fold, mentions, names_in
 from tests.handlers.test_appeals import drafted, ready_appeal, say, seed
-from tests.handlers.test_intake import ref_in
+from tests.handlers.test_intake import answer_the_rest, ref_in, report
 from tests.harness.bot import ALICE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7401")
 
 
 async def anonymised_case(bot: Harness, who: str) -> str:
-    await bot.send(ANA, "/report")
-    await bot.send(ANA, "They came at night.")
-    await bot.press(ANA, "what:done")
-    await bot.send(ANA, "Guatemala")
-    await bot.send(ANA, who)
-    await bot.press(ANA, "urgency:days")
-    await bot.press(ANA, "consent:public_anonymised")
-    await bot.press(ANA, "contact:skip")
-    replies = await bot.press(ANA, "summary:confirm")
-    return ref_in(next(o.text for o in replies if o.chat == ANA and "C-" in o.text))
+    return await report(
+        bot, ANA, "They came at night.", "Guatemala", who, consent="public_anonymised"
+    )
 
 
 @pytest.fixture
@@ -87,11 +80,9 @@ async def test_consent_given_later_covers_texts_written_before(seeded: Harness) 
     case = ref_in(next(o.text for o in replies if o.chat == ANA and "C-" in o.text))
     ref = await drafted(seeded, case)
     assert "saved" in await say(seeded, ALICE, f"/appeal text {ref} en Free Lucía Gómez.")
-    await seeded.send(ANA, "Guatemala")
-    await seeded.send(ANA, "lucia gomez")
-    await seeded.press(ANA, "urgency:immediate")
-    await seeded.press(ANA, "consent:public_anonymised")
-    await seeded.press(ANA, "contact:skip")
+    await answer_the_rest(
+        seeded, ANA, "Guatemala", "lucia gomez", urgency="immediate", consent="public_anonymised"
+    )
     await seeded.press(ANA, "summary:confirm")
     before = len(seeded.matrix.sent)
     refused = await say(seeded, ALICE, f"/appeal export {ref}")

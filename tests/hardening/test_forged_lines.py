@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from handlers.messages import Address, Platform
 from handlers.textsafe import QUOTE, inline, quoted
-from tests.handlers.test_intake import ref_in
+from tests.handlers.test_intake import report
 from tests.harness.bot import ALICE, TRIAGE, Harness
 
 ANA = Address(Platform.TELEGRAM, "7501")
@@ -21,16 +21,14 @@ def test_inline_and_quoted() -> None:
 
 
 async def forged_report(bot: Harness) -> str:
-    await bot.send(ANA, "/report")
-    await bot.send(ANA, "They came." + FORGED)
-    await bot.press(ANA, "what:done")
-    await bot.send(ANA, "Cauca" + FORGED)
-    await bot.send(ANA, "Ana\u202e\u2066 and the collective\x1b[2J" + FORGED)
-    await bot.press(ANA, "urgency:weeks")
-    await bot.press(ANA, "consent:advisory_only")
-    await bot.press(ANA, "contact:skip")
-    replies = await bot.press(ANA, "summary:confirm")
-    return ref_in(next(o.text for o in replies if o.chat == ANA and "C-" in o.text))
+    return await report(
+        bot,
+        ANA,
+        "They came." + FORGED,
+        "Cauca" + FORGED,
+        "Ana\u202e\u2066 and the collective\x1b[2J" + FORGED,
+        urgency="weeks",
+    )
 
 
 def bot_lines(text: str) -> list[str]:

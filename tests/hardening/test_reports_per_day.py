@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from handlers.messages import Address, Platform
-from storage.records import EventKind
+from storage.records import Case, EventKind
 from tests.handlers.test_intake import ref_in
 from tests.harness.bot import TRIAGE, Harness, default_settings, make_harness
 
@@ -30,13 +30,24 @@ async def sos_then_cancel(bot: Harness, who: Address, text: str) -> list[str]:
     return [o.text for o in replies]
 
 
+async def cases_of(bot: Harness, who: Address) -> list[Case]:
+    """The cases of ``who``'s account, the latest first."""
+    account = await bot.db.accounts.find(str(who))
+    assert account is not None
+    return await bot.db.cases.cases_of(account.id)
+
+
+async def up_to_the_limit(bot: Harness, who: Address) -> str:
+    """As many ``/sos`` as a day allows (3 here); the latest case's reference."""
+    for n in range(3):
+        await sos_then_cancel(bot, who, f"first {n}")
+    return (await cases_of(bot, who))[0].ref
+
+
 async def test_sos_flood_makes_at_most_the_limit_of_cases(bot: Harness) -> None:
     for n in range(14):
         await sos_then_cancel(bot, ANA, f"flood {n}")
-    account = await bot.db.accounts.find(str(ANA))
-    assert account is not None
-    cases = await bot.db.cases.cases_of(account.id)
-    assert len(cases) == 3
+    assert len(await cases_of(bot, ANA)) == 3
     cards = [o for o in bot.matrix.to(TRIAGE) if "new case" in o.text.lower()]
     assert len(cards) == 3
     escalations = [d for d in await bot.db.deadlines.pending() if d.kind == "escalation"]
@@ -44,11 +55,7 @@ async def test_sos_flood_makes_at_most_the_limit_of_cases(bot: Harness) -> None:
 
 
 async def test_sos_over_the_limit_reaches_the_latest_open_case(bot: Harness) -> None:
-    for n in range(3):
-        await sos_then_cancel(bot, ANA, f"first {n}")
-    account = await bot.db.accounts.find(str(ANA))
-    assert account is not None
-    latest = (await bot.db.cases.cases_of(account.id))[0].ref
+    latest = await up_to_the_limit(bot, ANA)
     room_before = len(bot.matrix.to(TRIAGE))
     replies = await sos_then_cancel(bot, ANA, "they are at the door")
     # Never a refusal: the defender is told the group was alerted, on which case.
@@ -62,24 +69,17 @@ async def test_sos_over_the_limit_reaches_the_latest_open_case(bot: Harness) -> 
 
 
 async def test_the_limit_is_per_account_and_per_day(bot: Harness) -> None:
-    for n in range(3):
-        await sos_then_cancel(bot, ANA, f"ana {n}")
+    await up_to_the_limit(bot, ANA)
     replies = await sos_then_cancel(bot, LUIS, "luis")  # another account: a new case
     ref = ref_in(next(t for t in replies if "C-" in t))
     assert (await bot.db.cases.get(ref)).what == "luis"
     bot.clock.advance(timedelta(hours=24, minutes=1))
     await sos_then_cancel(bot, ANA, "next day")
-    account = await bot.db.accounts.find(str(ANA))
-    assert account is not None
-    assert len(await bot.db.cases.cases_of(account.id)) == 4
+    assert len(await cases_of(bot, ANA)) == 4
 
 
 async def test_alerted_again_only_once_a_room_has_the_alarm(bot: Harness) -> None:
-    for n in range(3):
-        await sos_then_cancel(bot, ANA, f"first {n}")
-    account = await bot.db.accounts.find(str(ANA))
-    assert account is not None
-    latest = (await bot.db.cases.cases_of(account.id))[0].ref
+    latest = await up_to_the_limit(bot, ANA)
     bot.matrix.failing.add(TRIAGE)  # the advisory room cannot be reached for now
     replies = await sos_then_cancel(bot, ANA, "they are back")
     assert not any("alerted" in text for text in replies), "no promise before a room has it"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.messages import Address, Platform
 from storage.repos.base import open_text, seal_text
-from tests.handlers.test_intake import ref_in
+from tests.handlers.test_intake import report
 from tests.harness.bot import Harness
 
 ANA = Address(Platform.MATRIX, "@ana:localhost")
@@ -17,16 +17,7 @@ def test_sealing_a_lone_surrogate() -> None:
 
 
 async def test_a_report_with_lone_surrogates_goes_through(bot: Harness) -> None:
-    await bot.send(ANA, "/report")
-    await bot.send(ANA, "they came \udc00 at night")
-    await bot.press(ANA, "what:done")
-    await bot.send(ANA, "Cauca \ud800")
-    await bot.send(ANA, "\udfff")
-    await bot.press(ANA, "urgency:days")
-    await bot.press(ANA, "consent:advisory_only")
-    await bot.press(ANA, "contact:skip")
-    replies = await bot.press(ANA, "summary:confirm")
-    ref = ref_in(next(o.text for o in replies if o.chat == ANA and "C-" in o.text))
+    ref = await report(bot, ANA, "they came \udc00 at night", "Cauca \ud800", "\udfff")
     case = await bot.db.cases.get(ref)
     assert (case.what, case.where, case.who) == (
         "they came \ufffd at night",

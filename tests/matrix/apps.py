@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.app import App
 from bot.config import Config, load_secrets, parse_config
@@ -14,6 +17,7 @@ from bot.transports.matrix_messenger import SendPolicy
 from bot.transports.telegram import TelegramTransport
 from handlers.clock import FakeClock
 from handlers.services import Services
+from tests.fakes.telegram.server import FakeTelegramServer
 from tests.matrix.peers import SYNC_MS, BotKit, Peer
 from tests.telegram.conftest import TOKEN
 
@@ -100,14 +104,43 @@ async def start_app(
     return app
 
 
-async def triage_and_member_room(kit: BotKit, tmp: Path) -> tuple[Peer, str, Peer, str]:
+class MatrixSide(NamedTuple):
+    """The Matrix people of a bot on both platforms: an advisor with the encrypted
+    triage room, a member with the plain room of Réseau Goma."""
+
+    advisor: Peer
+    triage: str
+    member: Peer
+    goma: str
+
+
+async def triage_and_member_room(kit: BotKit, tmp: Path) -> MatrixSide:
     """An advisor with the encrypted triage room, and a member with the plain room of
-    Réseau Goma; both invite ``kit``'s bot. (advisor, triage, member, goma)"""
+    Réseau Goma; both invite ``kit``'s bot."""
     advisor = await kit.person("advisor", tmp)
     member = await kit.person("member", tmp)
     triage = await advisor.new_room("Triage", [kit.user_id])
     goma = await member.new_room("Réseau Goma", [kit.user_id], encrypted=False)
-    return advisor, triage, member, goma
+    return MatrixSide(advisor, triage, member, goma)
+
+
+@asynccontextmanager
+async def on_both_platforms(
+    kit: BotKit, path: Path, advisory: str, server: FakeTelegramServer, matrix: MatrixSide
+) -> AsyncIterator[App]:
+    """The bot on Matrix as ``kit``'s account and on the fake Telegram ``server`` at
+    once, with the ``[advisory]`` lines given and its data folder made: started, and
+    in ``matrix``'s two rooms; stopped at the end."""
+    config = matrix_config(kit, path, advisory, telegram_url=server.base_url)
+    config.bot.data_dir.mkdir(exist_ok=True)
+    app = await start_app(kit, config, FakeClock(), telegram_url=server.base_url)
+    try:
+        bot = matrix_bot(app)
+        await matrix.advisor.wait_for_member(matrix.triage, bot)
+        await matrix.member.wait_for_member(matrix.goma, bot)
+        yield app
+    finally:
+        await app.stop()
 
 
 def matrix_bot(app: App) -> MatrixTransport:

@@ -6,28 +6,30 @@ imported from a CSV whose Matrix room has an id of room version 12."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import re
 from pathlib import Path
 
 from bot.admin import members_import
-from handlers.clock import FakeClock
-from tests.fakes.telegram.server import FakeTelegramServer
-from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app, triage_and_member_room
+from tests.matrix.apps import (
+    KEY,
+    answer,
+    matrix_bot,
+    on_both_platforms,
+    triage_and_member_room,
+)
 from tests.matrix.peers import BotKit
-from tests.telegram.conftest import TOKEN
+from tests.telegram.conftest import fake_bot_api
 
 REF = re.compile(r"[CA]-[0-9A-HJKMNP-TV-Z]{6}")
-KEY = base64.b64encode(b"a" * 32).decode()
 
 
 async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: Path) -> None:
-    advisor, triage, member, goma = await triage_and_member_room(kit, tmp_path)
+    matrix = await triage_and_member_room(kit, tmp_path)
+    advisor, triage, member, goma = matrix
 
-    async with FakeTelegramServer() as server:
-        server.add_bot(TOKEN)
+    async with fake_bot_api() as server:
         defender = server.new_user("Defender", language_code="en")
         advisor_two = server.new_user("Bob", language_code="en")
         tierra = server.new_group("Colectivo Tierra")
@@ -35,13 +37,8 @@ async def test_report_to_appeal_signed_on_both_platforms(kit: BotKit, tmp_path: 
         stranger = server.new_user("Stranger")
         advisory = f"""rooms = ["matrix:{triage}"]
 advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
-        config = matrix_config(kit, tmp_path, advisory, telegram_url=server.base_url)
-        config.bot.data_dir.mkdir(exist_ok=True)
-        app = await start_app(kit, config, FakeClock(), key=KEY, telegram_url=server.base_url)
-        try:
+        async with on_both_platforms(kit, tmp_path, advisory, server, matrix) as app:
             bot = matrix_bot(app)
-            await advisor.wait_for_member(triage, bot)
-            await member.wait_for_member(goma, bot)
             # The registry comes from a member CSV, as `sosbot members import` reads it; the
             # Matrix room has an id of room version 12 (Synapse's default): "!" + 43, no server.
             assert re.fullmatch(r"![A-Za-z0-9_-]{43}", goma), goma
@@ -51,7 +48,7 @@ advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
                 f"Réseau Goma,DRC,Africa,fr,,,matrix:{goma}\n"
             )
             environ = {"SOSBOT_MASTER_KEY": KEY}
-            assert await members_import(config, environ, registry) == 0
+            assert await members_import(app.config, environ, registry) == 0
 
             # A defender reports on Telegram, consenting to an anonymised public appeal.
             async def tg(user: object, text: str, expect: str) -> str:
@@ -161,8 +158,6 @@ advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]"""
             data = await download(advisor, csv_event)
             rows = list(csv.reader(io.StringIO(data.decode())))
             assert sorted(r[0] for r in rows[1:]) == ["Colectivo Tierra", "Réseau Goma"]
-        finally:
-            await app.stop()
 
 
 async def download(peer: object, event: object) -> bytes:

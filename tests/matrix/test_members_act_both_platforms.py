@@ -7,41 +7,32 @@ broadcast dispatcher."""
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
 
-from handlers.clock import FakeClock
-from tests.fakes.telegram.server import FakeTelegramServer
-from tests.matrix.apps import answer, matrix_bot, matrix_config, start_app, triage_and_member_room
+from tests.matrix.apps import answer, matrix_bot, on_both_platforms, triage_and_member_room
 from tests.matrix.peers import BotKit
-from tests.telegram.conftest import TOKEN
+from tests.telegram.conftest import fake_bot_api
 
 REF = re.compile(r"[CAP]-[0-9A-HJKMNP-TV-Z]{6}")
-KEY = base64.b64encode(b"a" * 32).decode()
 IDEA = "Una carta conjunta al gobernador del Cauca sobre el desalojo de Vereda Alta."
 
 
 async def test_proposal_subscription_and_outcome_on_both_platforms(
     kit: BotKit, tmp_path: Path
 ) -> None:
-    advisor, triage, member, goma = await triage_and_member_room(kit, tmp_path)
+    matrix = await triage_and_member_room(kit, tmp_path)
+    advisor, triage, member, goma = matrix
 
-    async with FakeTelegramServer() as server:
-        server.add_bot(TOKEN)
+    async with fake_bot_api() as server:
         advisor_two = server.new_user("Bob", language_code="en")
         tierra = server.new_group("Colectivo Tierra")
         lucia = server.new_user("Lucía", language_code="es")
         advisory = f"""rooms = ["matrix:{triage}"]
 advisors = ["matrix:{advisor.user_id}", "telegram:{advisor_two.id}"]
 names = ["matrix:{advisor.user_id}=Ana Martín", "telegram:{advisor_two.id}=Bongani Dube"]"""
-        config = matrix_config(kit, tmp_path, advisory, telegram_url=server.base_url)
-        config.bot.data_dir.mkdir(exist_ok=True)
-        app = await start_app(kit, config, FakeClock(), key=KEY, telegram_url=server.base_url)
-        try:
+        async with on_both_platforms(kit, tmp_path, advisory, server, matrix) as app:
             bot = matrix_bot(app)
-            await advisor.wait_for_member(triage, bot)
-            await member.wait_for_member(goma, bot)
             db = app.services.db
             org_es = await db.members.upsert_organisation(
                 "Colectivo Tierra", country="Colombia", region="Americas", languages=("es",)
@@ -143,5 +134,3 @@ names = ["matrix:{advisor.user_id}=Ana Martín", "telegram:{advisor_two.id}=Bong
             ]
             goma_news = [b for b in member.bodies(goma, bot.user_id) if "governor answered" in b]
             assert len(tierra_news) == 1 and len(goma_news) == 1
-        finally:
-            await app.stop()

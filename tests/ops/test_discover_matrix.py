@@ -13,7 +13,7 @@ from nio import RoomCreateResponse
 
 from bot.transports.matrix_http import api_request
 from tests.matrix.apps import write_config
-from tests.matrix.peers import MEGOLM, Peer, new_peer, register
+from tests.matrix.peers import MEGOLM, Account, Peer, new_peer, register
 from tests.ops.deployment import BotProcess, bot_environment, spawn
 from tests.servers.net import free_port
 from tests.servers.synapse import SynapseServer
@@ -28,6 +28,16 @@ def config(folder: Path, server: SynapseServer, bot: str) -> Path:
         advisor="@advisor:localhost",
         before='[bot]\ndata_dir = "data"',
     )
+
+
+async def operators_machine(server: SynapseServer, tmp: Path) -> tuple[Account, Path, Path]:
+    """What the operator has before `sosbot discover`: the bot's account, its config
+    (``machine/config.toml``), and the empty TMPDIR its temporary store goes to."""
+    account = await register(server, "sosbot")
+    path = config(tmp / "machine", server, account.user_id)
+    temp = tmp / "tmp"
+    temp.mkdir()
+    return account, path, temp
 
 
 async def start_discover(path: Path, password: str, tmp: Path) -> BotProcess:
@@ -66,13 +76,10 @@ async def test_discover_on_matrix_joins_answers_and_leaves_nothing(
     synapse_server: SynapseServer, tmp_path: Path
 ) -> None:
     server = synapse_server
-    account = await register(server, "sosbot")
-    bot, password = account.user_id, account.password
+    account, path, temp = await operators_machine(server, tmp_path)
+    bot = account.user_id
     advisor = await new_peer(server, tmp_path, "advisor")
-    path = config(tmp_path / "machine", server, bot)
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    discover = await start_discover(path, password, temp)
+    discover = await start_discover(path, account.password, temp)
     try:
         await discover.wait_for_line("discover: on Matrix, invite", 60)
         assert devices(server, account.token) - {account.device_id}, (
@@ -145,11 +152,7 @@ async def test_a_refused_login_or_an_unreachable_homeserver_is_one_line(
     synapse_server: SynapseServer, tmp_path: Path
 ) -> None:
     server = synapse_server
-    account = await register(server, "sosbot")
-    bot, password = account.user_id, account.password
-    path = config(tmp_path / "machine", server, bot)
-    temp = tmp_path / "tmp"
-    temp.mkdir()
+    account, path, temp = await operators_machine(server, tmp_path)
     wrong = await start_discover(path, "not-the-password", temp)
     assert await wrong.exited() == 1
     assert wrong.lines[-1] == (
@@ -161,7 +164,7 @@ async def test_a_refused_login_or_an_unreachable_homeserver_is_one_line(
     port = free_port()
     text = path.read_text().replace(server.base_url, f"http://127.0.0.1:{port}")
     path.write_text(text)
-    unreachable = await start_discover(path, password, temp)
+    unreachable = await start_discover(path, account.password, temp)
     assert await unreachable.exited() == 1
     assert unreachable.lines[-1].startswith(
         f"discover: cannot reach the Matrix homeserver http://127.0.0.1:{port} ("

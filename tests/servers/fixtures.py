@@ -33,11 +33,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from typing import NoReturn, TypeVar
 
 import pytest
 
+from tests.servers.local import LocalServer
 from tests.servers.postgres import PostgresServer, PostgresUnavailable, find_pg_bindir
 from tests.servers.synapse import SynapseServer
 
@@ -48,6 +49,8 @@ _FIXTURE_MARKERS = {
     "synapse_server_rate_limited": "synapse",
     "synapse_server_own": "synapse",
 }
+
+ServerT = TypeVar("ServerT", bound=LocalServer)
 
 _SYNAPSE_FIXTURES = {name for name, marker in _FIXTURE_MARKERS.items() if marker == "synapse"}
 
@@ -95,14 +98,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             "PostgreSQL binaries (initdb/pg_ctl/pg_dump) not found via $PG_BINDIR, "
             "`pg_config --bindir` or /usr/lib/postgresql/*/bin"
         )
-    try:
-        server = PostgresServer().start()
-    except PostgresUnavailable as exc:
-        pytest.fail(f"PostgreSQL is installed but did not start:\n{exc}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(PostgresServer, "PostgreSQL", PostgresUnavailable)
 
 
 @pytest.fixture
@@ -113,38 +109,37 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     postgres_server.drop_database(url.rsplit("/", 1)[1])
 
 
-def _start_synapse(*, rate_limited: bool) -> SynapseServer:
-    _require_synapse()
-    server = SynapseServer(rate_limited=rate_limited)
+def _running(
+    make: Callable[[], ServerT], name: str, unavailable: type[Exception] = Exception
+) -> Iterator[ServerT]:
+    """The body of a server fixture: the server ``make`` builds, started for as long
+    as the fixture lasts, then stopped. Installed but failing to start is an error,
+    never a skip."""
     try:
-        server.start()
-    except Exception as exc:
-        pytest.fail(f"Synapse is installed but did not start:\n{exc}", pytrace=False)
-    return server
+        server = make().start()
+    except unavailable as exc:
+        pytest.fail(f"{name} is installed but did not start:\n{exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _synapse(*, rate_limited: bool) -> Iterator[SynapseServer]:
+    _require_synapse()
+    yield from _running(lambda: SynapseServer(rate_limited=rate_limited), "Synapse")
 
 
 @pytest.fixture(scope="session")
 def synapse_server() -> Iterator[SynapseServer]:
-    server = _start_synapse(rate_limited=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _synapse(rate_limited=False)
 
 
 @pytest.fixture(scope="session")
 def synapse_server_rate_limited() -> Iterator[SynapseServer]:
-    server = _start_synapse(rate_limited=True)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _synapse(rate_limited=True)
 
 
 @pytest.fixture
 def synapse_server_own() -> Iterator[SynapseServer]:
-    server = _start_synapse(rate_limited=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _synapse(rate_limited=False)

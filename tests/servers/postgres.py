@@ -36,8 +36,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
 
+from tests.servers.local import LocalServer
 from tests.servers.net import free_port
 
 __all__ = ["PostgresServer", "PostgresUnavailable", "find_pg_bindir"]
@@ -100,7 +100,7 @@ def _world_traversable(path: Path) -> bool:
     return True
 
 
-class PostgresServer:
+class PostgresServer(LocalServer):
     """A disposable PostgreSQL cluster on 127.0.0.1 (see module docstring)."""
 
     def __init__(
@@ -131,12 +131,6 @@ class PostgresServer:
         """fsync, synchronous_commit and full_page_writes on, as in production (benches)."""
 
     # ------------------------------------------------------------------ paths
-    @property
-    def tmpdir(self) -> Path:
-        if self._tmpdir is None:
-            raise RuntimeError("PostgresServer is not started")
-        return self._tmpdir
-
     @property
     def datadir(self) -> Path:
         return self.tmpdir / "data"
@@ -208,8 +202,7 @@ class PostgresServer:
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> PostgresServer:
-        if self._tmpdir is not None:
-            raise RuntimeError("PostgresServer already started")
+        self._require_stopped()
         began = time.monotonic()
         self._tmpdir = self._make_tmpdir()
         try:
@@ -285,17 +278,7 @@ class PostgresServer:
         deadline = time.monotonic() + self.startup_timeout
         while True:
             proc = subprocess.run(
-                [
-                    str(self.bindir / "pg_isready"),
-                    "-h",
-                    self.host,
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    self.user,
-                    "-t",
-                    "2",
-                ],
+                self._client_cmd("pg_isready", "-t", "2"),
                 capture_output=True,
                 check=False,
             )
@@ -342,17 +325,6 @@ class PostgresServer:
             except ProcessLookupError:
                 return
             time.sleep(0.05)
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -------------------------------------------------------------- databases
     def url(self, dbname: str, *, driver: str = "asyncpg") -> str:

@@ -40,9 +40,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NamedTuple
 
+from tests.servers.local import LocalServer
 from tests.servers.net import free_port
 
 __all__ = [
@@ -139,7 +139,7 @@ def _unpadded_b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii").rstrip("=")
 
 
-class SynapseServer:
+class SynapseServer(LocalServer):
     """A disposable Synapse on 127.0.0.1 (see module docstring)."""
 
     def __init__(
@@ -165,12 +165,6 @@ class SynapseServer:
         self.startup_seconds: float | None = None
 
     # ------------------------------------------------------------ properties
-    @property
-    def tmpdir(self) -> Path:
-        if self._tmpdir is None:
-            raise RuntimeError("SynapseServer is not started")
-        return self._tmpdir
-
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -277,8 +271,7 @@ class SynapseServer:
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> SynapseServer:
-        if self._tmpdir is not None:
-            raise RuntimeError("SynapseServer already started")
+        self._require_stopped()
         self._tmpdir = Path(tempfile.mkdtemp(prefix="sosbot-synapse-"))
         try:
             self.port = free_port()
@@ -348,14 +341,12 @@ class SynapseServer:
     def halt(self) -> None:
         """Stop the process (SIGTERM), keeping the database, keys and port: an outage.
         ``resume`` starts it again as it was."""
-        if self._tmpdir is None:
-            raise RuntimeError("SynapseServer is not started")
+        self._require_started()
         self._terminate()
 
     def resume(self) -> None:
         """Start a halted Synapse again on the same port with the same data."""
-        if self._tmpdir is None:
-            raise RuntimeError("SynapseServer is not started")
+        self._require_started()
         if self.running:
             raise RuntimeError("SynapseServer is running")
         self._spawn_and_wait()
@@ -365,24 +356,12 @@ class SynapseServer:
 
         ``extra_config`` (if given) replaces the current one before restarting.
         """
-        if self._tmpdir is None:
-            raise RuntimeError("SynapseServer is not started")
+        self._require_started()
         self._terminate()
         if extra_config is not None:
             self.extra_config = extra_config
         self._write_files()
         self._spawn_and_wait()
-
-    def __enter__(self) -> SynapseServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def log_tail(self, lines: int = 40) -> str:
         parts = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +20,12 @@ async def fill(db: Database, count: int = 10, clock: Clock | None = None) -> Non
         await db.audit.append(ALICE, "case.note", f"C-{n:06d}", detail=f"d{n}")
         if clock is not None:
             clock.advance(seconds=1)
+
+
+async def first_problem(db: Database) -> tuple[int | None, str | None]:
+    """What ``verify`` names: the first bad entry and what is wrong with it."""
+    verdict = await db.audit.verify()
+    return verdict.first_bad_seq, verdict.problem
 
 
 async def test_an_untouched_log_verifies(db: Database) -> None:
@@ -58,20 +65,22 @@ async def test_an_altered_detail_or_time_is_named(db: Database, db_url: str, clo
         "UPDATE audit_log SET detail_enc = "
         "(SELECT detail_enc FROM audit_log WHERE seq = 2) WHERE seq = 7",
     )
-    verdict = await db.audit.verify()
-    assert (verdict.first_bad_seq, verdict.problem) == (7, "altered")
+    assert await first_problem(db) == (7, "altered")
     await tamper(
         db_url, "UPDATE audit_log SET at = (SELECT at FROM audit_log WHERE seq = 1) WHERE seq = 3"
     )
-    verdict = await db.audit.verify()
-    assert (verdict.first_bad_seq, verdict.problem) == (3, "altered")
+    assert await first_problem(db) == (3, "altered")
 
 
-async def test_a_removed_entry_is_named(db: Database, db_url: str) -> None:
+@pytest.mark.parametrize(
+    ("removed", "first_bad"), [("seq = 4", 4), ("seq >= 9", 9)], ids=["inside", "at the end"]
+)
+async def test_a_removed_entry_is_named(
+    db: Database, db_url: str, removed: str, first_bad: int
+) -> None:
     await fill(db)
-    await tamper(db_url, "DELETE FROM audit_log WHERE seq = 4")
-    verdict = await db.audit.verify()
-    assert (verdict.first_bad_seq, verdict.problem) == (4, "removed")
+    await tamper(db_url, f"DELETE FROM audit_log WHERE {removed}")
+    assert await first_problem(db) == (first_bad, "removed")
 
 
 async def renumber(conn: AsyncConnection, seqs: Iterable[int], *, by: int) -> None:
@@ -87,15 +96,7 @@ async def test_a_removed_and_renumbered_entry_is_named(db: Database, db_url: str
     async with raw(db_url) as conn:
         await conn.execute(text("DELETE FROM audit_log WHERE seq = 4"))
         await renumber(conn, range(5, 11), by=-1)
-    verdict = await db.audit.verify()
-    assert (verdict.first_bad_seq, verdict.problem) == (4, "removed")
-
-
-async def test_removing_the_last_entries_is_noticed(db: Database, db_url: str) -> None:
-    await fill(db)
-    await tamper(db_url, "DELETE FROM audit_log WHERE seq >= 9")
-    verdict = await db.audit.verify()
-    assert (verdict.first_bad_seq, verdict.problem) == (9, "removed")
+    assert await first_problem(db) == (4, "removed")
 
 
 async def test_an_inserted_entry_is_named(db: Database, db_url: str) -> None:
@@ -111,8 +112,7 @@ async def test_an_inserted_entry_is_named(db: Database, db_url: str) -> None:
             ),
             {"prev": prev, "forged": "f" * 64},
         )
-    verdict = await db.audit.verify()
-    assert (verdict.first_bad_seq, verdict.problem) == (6, "inserted")
+    assert await first_problem(db) == (6, "inserted")
 
 
 async def test_an_entry_forged_on_the_end_is_named(db: Database, db_url: str) -> None:
@@ -126,8 +126,7 @@ async def test_an_entry_forged_on_the_end_is_named(db: Database, db_url: str) ->
             ),
             {"forged": "e" * 64},
         )
-    verdict = await db.audit.verify()
-    assert (verdict.first_bad_seq, verdict.problem) == (4, "inserted")
+    assert await first_problem(db) == (4, "inserted")
 
 
 async def test_fifty_concurrent_appends_keep_the_chain_whole(db: Database) -> None:

@@ -23,6 +23,16 @@ TOKEN = "123456:TEST-token-for-the-fake-server-only"
 MASTER_KEY = base64.b64encode(b"m" * 32).decode()
 
 
+@contextlib.asynccontextmanager
+async def fake_bot_api(token: str = TOKEN) -> AsyncIterator[FakeTelegramServer]:
+    """The fake Bot API serving the bot ``token``; once it has stopped, it must not
+    have failed inside (a fault of the fake, which no test may pass over)."""
+    async with FakeTelegramServer() as server:
+        server.add_bot(token)
+        yield server
+    assert server.internal_errors == []
+
+
 @dataclass
 class TelegramWorld:
     server: FakeTelegramServer
@@ -95,8 +105,7 @@ private_messages_per_second = 50
 async def open_world(tmp_path: Path, more_config: str = "") -> AsyncIterator[TelegramWorld]:
     """The fake Bot API, a triage group, an advisor, and the bot running against them
     (``more_config``: TOML sections added to the triage settings)."""
-    async with FakeTelegramServer() as server:
-        server.add_bot(TOKEN)
+    async with fake_bot_api() as server:
         triage = server.new_group("Advisory group")
         advisor = server.new_user("Alice", language_code="en")
         extra = f"""
@@ -113,7 +122,6 @@ allow_content_in_unencrypted_rooms = true
             yield world
         finally:
             await world.app.stop()  # the app running now, which a test may have restarted
-        assert server.internal_errors == []
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from handlers.i18n import render
 from handlers.vocab import country_name
 from tests.telegram.conftest import TelegramWorld, open_world
-from tests.telegram.test_intake_telegram import LABELS, REF, press, say
+from tests.telegram.test_intake_telegram import LABELS, press, say, send_report, start_report
 
 
 @pytest.fixture
@@ -30,12 +30,8 @@ async def world(tmp_path: Path) -> AsyncIterator[TelegramWorld]:
 async def test_country_typed_after_other_reaches_the_summary_and_the_card(
     world: TelegramWorld, language: str, typed: str, code: str, english: str
 ) -> None:
-    user = world.server.new_user("Defender", language_code=language)
+    user = await start_report(world, language, "Armed men came to our office")
     labels = LABELS[language]
-    await say(world, user, "/report")
-    await say(world, user, "Armed men came to our office")
-    await press(world, user, labels["done"])
-    await say(world, user, "Cauca")
     asked = render(language, "In which country? Choose it below, or press Other to write it.")
     question = await world.server.wait_for_message(user.id, lambda m: m.text == asked)
     assert question.button_texts == [
@@ -52,10 +48,6 @@ async def test_country_typed_after_other_reaches_the_summary_and_the_card(
     await press(world, user, labels["anon"])
     summary = await press(world, user, labels["skip"])
     assert country_name(code, language) in (summary.text or "")
-    receipt = await press(world, user, labels["send"])
-    match = REF.search(receipt.text or "")
-    assert match, receipt.text
-    ref = match.group(0)
-    card = await world.server.wait_for_message(world.triage.id, lambda m: ref in (m.text or ""))
+    ref, card = await send_report(world, user, language)
     assert f"Country: {english} ({code})" in (card.text or "")  # the rooms' language: en
     assert (await world.app.services.db.casefile.get(ref)).tags == {"country": (code,)}

@@ -51,23 +51,39 @@ LABELS = {
 }
 
 
-@pytest.mark.parametrize("language", ["en", "es", "fr", "ar"])
-async def test_start_to_case_reference_and_card(world: TelegramWorld, language: str) -> None:
+async def start_report(world: TelegramWorld, language: str, what: str) -> FakeUser:
+    """A new defender, whose Telegram is in ``language``, starts a report: what
+    happened, Done, and where (Cauca); the defender."""
     user = world.server.new_user("Defender", language_code=language)
-    labels = LABELS[language]
     await say(world, user, "/report")
-    await say(world, user, "<b>Armed men</b> came to *our* office")
-    await press(world, user, labels["done"])
+    await say(world, user, what)
+    await press(world, user, LABELS[language]["done"])
     await say(world, user, "Cauca")
-    await say(world, user, "Ana & the collective")
-    await press(world, user, labels["days"])
-    await press(world, user, labels["anon"])
-    await press(world, user, labels["skip"])
-    receipt = await press(world, user, labels["send"])
+    return user
+
+
+async def send_report(
+    world: TelegramWorld, user: FakeUser, language: str = "en"
+) -> tuple[str, StoredMessage]:
+    """Send the report from its summary: the case reference on the receipt, and the
+    card with it that the triage room got."""
+    receipt = await press(world, user, LABELS[language]["send"])
     match = REF.search(receipt.text or "")
     assert match, receipt.text
     ref = match.group(0)
     card = await world.server.wait_for_message(world.triage.id, lambda m: ref in (m.text or ""))
+    return ref, card
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr", "ar"])
+async def test_start_to_case_reference_and_card(world: TelegramWorld, language: str) -> None:
+    user = await start_report(world, language, "<b>Armed men</b> came to *our* office")
+    labels = LABELS[language]
+    await say(world, user, "Ana & the collective")
+    await press(world, user, labels["days"])
+    await press(world, user, labels["anon"])
+    await press(world, user, labels["skip"])
+    _, card = await send_report(world, user, language)
     # User text is shown literally: no parse mode, no entity made of it.
     assert "<b>Armed men</b> came to *our* office" in (card.text or "")
     formatting = {"bold", "italic", "underline", "strikethrough", "code", "pre", "text_link"}

@@ -3,15 +3,11 @@ blocked chats, group migration, flood control, and the advisory relay."""
 
 from __future__ import annotations
 
-import re
-
 from handlers.messages import Address
 from storage.records import Account
 from tests.fakes.telegram.server import FakeUser, tiny_png
 from tests.telegram.conftest import TelegramWorld
-from tests.telegram.test_intake_telegram import last_id, press, say
-
-REF = re.compile(r"C-[0-9A-HJKMNP-TV-Z]{6}")
+from tests.telegram.test_intake_telegram import last_id, press, say, send_report
 
 
 async def report(world: TelegramWorld, user: FakeUser, what: str = "Threat by phone") -> str:
@@ -23,15 +19,12 @@ async def report(world: TelegramWorld, user: FakeUser, what: str = "Threat by ph
     await press(world, user, "Within days")
     await press(world, user, "Advisory group only")
     await press(world, user, "Skip")
-    receipt = await press(world, user, "Send the report")
-    match = REF.search(receipt.text or "")
-    assert match, receipt.text
-    await world.server.wait_for_message(world.triage.id, lambda m: match.group(0) in (m.text or ""))
+    ref, _ = await send_report(world, user)
     # The last message of the confirming turn: the turn is over.
     await world.server.wait_for_message(user.id, lambda m: "Matrix" in (m.text or ""))
     # Once a room has the card, the defender is told so.
     await world.server.wait_for_message(user.id, lambda m: "has been alerted" in (m.text or ""))
-    return match.group(0)
+    return ref
 
 
 def raw_database(world: TelegramWorld) -> bytes:

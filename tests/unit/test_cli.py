@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+CSV_HEADER = "name,country,region,languages,working_groups,contacts,groups"
+
 
 def sosbot(
     folder: Path, *args: str, env: dict[str, str] | None = None
@@ -127,14 +129,19 @@ def test_a_missing_config_is_one_line(tmp_path: Path) -> None:
     ]
 
 
+def members_import(folder: Path, *rows: str) -> subprocess.CompletedProcess[str]:
+    """``sosbot members import`` of a registry CSV: its header, then ``rows``."""
+    path = folder / "members.csv"
+    path.write_text("".join(f"{line}\n" for line in (CSV_HEADER, *rows)))
+    return sosbot(folder, "members", "import", str(path))
+
+
 def test_members_import_and_export(initialised: Path) -> None:
-    good = initialised / "members.csv"
-    good.write_text(
-        "name,country,region,languages,working_groups,contacts,groups\n"
-        "Colectivo Tierra,Colombia,Americas,es,land,telegram:123456,telegram:-1001234567890\n"
-        "Réseau Goma,DRC,Africa,fr,,matrix:@amani:example.org,matrix:!room:example.org\n"
+    imported = members_import(
+        initialised,
+        "Colectivo Tierra,Colombia,Americas,es,land,telegram:123456,telegram:-1001234567890",
+        "Réseau Goma,DRC,Africa,fr,,matrix:@amani:example.org,matrix:!room:example.org",
     )
-    imported = sosbot(initialised, "members", "import", str(good))
     assert imported.returncode == 0, imported.stderr
     assert "2 organisations" in imported.stdout
     exported = sosbot(initialised, "members", "export")
@@ -151,13 +158,9 @@ def test_members_import_and_export(initialised: Path) -> None:
 
 
 def test_a_csv_with_one_bad_row_imports_nothing_and_names_the_row(initialised: Path) -> None:
-    bad = initialised / "bad.csv"
-    bad.write_text(
-        "name,country,region,languages,working_groups,contacts,groups\n"
-        "Colectivo Tierra,Colombia,Americas,es,,,\n"
-        "Réseau Goma,DRC,Africa,de,,,\n"
+    result = members_import(
+        initialised, "Colectivo Tierra,Colombia,Americas,es,,,", "Réseau Goma,DRC,Africa,de,,,"
     )
-    result = sosbot(initialised, "members", "import", str(bad))
     assert result.returncode == 1
     assert "nothing imported" in result.stderr
     assert "row 2 (line 3), languages: 'de' is not one of en, es, fr, ar" in result.stderr
