@@ -33,11 +33,7 @@ from typing import Any
 from sqlalchemy import event
 from telegram import Update
 from telegram.ext import (
-    ApplicationBuilder,
-    CallbackQueryHandler,
     ContextTypes,
-    MessageHandler,
-    filters,
 )
 
 from bench import replay as replay_module
@@ -213,21 +209,7 @@ async def run_echo(count: int, per_user: int, run: Run) -> float:
             if update.effective_chat:
                 await context.bot.send_message(update.effective_chat.id, "echo")
 
-        app = (
-            ApplicationBuilder()
-            .token(TOKEN)
-            .base_url(server.base_url)
-            .base_file_url(server.base_file_url)
-            .concurrent_updates(True)
-            .build()
-        )
-        app.add_handler(MessageHandler(filters.ALL, echo))
-        app.add_handler(CallbackQueryHandler(echo))
-        async with app:
-            await app.start()
-            assert app.updater is not None
-            await app.updater.start_polling(poll_interval=0, timeout=1)
-            await server.wait_until_polling()
+        async with replay_module.bare_bot(TOKEN, server, echo):
             users = [server.new_user(f"User {n}") for n in range(count)]
             started = time.perf_counter()
             run.__init__()
@@ -242,8 +224,6 @@ async def run_echo(count: int, per_user: int, run: Run) -> float:
             await asyncio.gather(*(one(u) for u in users))
             elapsed = time.perf_counter() - started
             run.stop()
-            await app.updater.stop()
-            await app.stop()
     return count * per_user / elapsed
 
 

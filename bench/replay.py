@@ -16,10 +16,11 @@ with the fake server; its ratio to the echo bot is the ceiling of sosbot's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,34 @@ def _markup(data: Any) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup.de_json(data, None) if isinstance(data, dict) else None
 
 
+@contextlib.asynccontextmanager
+async def bare_bot(
+    token: str,
+    server: FakeTelegramServer,
+    answer: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]],
+) -> AsyncIterator[None]:
+    """A bare python-telegram-bot application answering every update with ``answer``,
+    long-polling ``server`` (the echo bot and the replaying bot)."""
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(server.base_url)
+        .base_file_url(server.base_file_url)
+        .concurrent_updates(True)
+        .build()
+    )
+    app.add_handler(MessageHandler(tg_filters.ALL, answer))
+    app.add_handler(CallbackQueryHandler(answer))
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        await server.wait_until_polling()
+        yield
+        await app.updater.stop()
+        await app.stop()
+
+
 async def run_replay(
     token: str,
     count: int,
@@ -138,21 +167,7 @@ async def run_replay(
                 in_order([c for c in calls if c.to_triage]),
             )
 
-        app = (
-            ApplicationBuilder()
-            .token(token)
-            .base_url(server.base_url)
-            .base_file_url(server.base_file_url)
-            .concurrent_updates(True)
-            .build()
-        )
-        app.add_handler(MessageHandler(tg_filters.ALL, answer))
-        app.add_handler(CallbackQueryHandler(answer))
-        async with app:
-            await app.start()
-            assert app.updater is not None
-            await app.updater.start_polling(poll_interval=0, timeout=1)
-            await server.wait_until_polling()
+        async with bare_bot(token, server, answer):
             users = [server.new_user(f"Defender {n}") for n in range(count)]
             cards = watch(server, triage)
             watcher = asyncio.create_task(cards.run())
@@ -162,8 +177,6 @@ async def run_replay(
             elapsed = time.perf_counter() - started
             counted.stop()
             watcher.cancel()
-            await app.updater.stop()
-            await app.stop()
         updates = len(server.requests_for("answerCallbackQuery")) + sum(
             1 for u in users for m in server.history(u.id) if not m.from_bot
         )
