@@ -9,7 +9,8 @@ where the appeal allows it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -157,26 +158,36 @@ async def set_fields(turn: Turn, args: Mapping[str, Any]) -> None:
     )
 
 
-async def show(turn: Turn, args: Mapping[str, Any]) -> None:
-    org = await _named(turn, args)
-    if org is not None:
-        await turn.say(await record_line(turn, org))
+OnMember = Callable[[Turn, Mapping[str, Any], Organisation], Awaitable[None]]
 
 
-async def remove(turn: Turn, args: Mapping[str, Any]) -> None:
-    org = await _named(turn, args)
-    if org is None:
-        return
+def on_named(action: OnMember) -> Callable[[Turn, Mapping[str, Any]], Awaitable[None]]:
+    """A ``/member`` action on the organisation the command names (none: said so)."""
+
+    @functools.wraps(action)
+    async def run(turn: Turn, args: Mapping[str, Any]) -> None:
+        org = await _named(turn, args)
+        if org is not None:
+            await action(turn, args, org)
+
+    return run
+
+
+@on_named
+async def show(turn: Turn, args: Mapping[str, Any], org: Organisation) -> None:
+    await turn.say(await record_line(turn, org))
+
+
+@on_named
+async def remove(turn: Turn, args: Mapping[str, Any], org: Organisation) -> None:
     # By the name as typed, the same key the lookup used.
     await turn.services.db.members.remove_organisation(_split_fields(args["name"])[0])
     await turn.services.db.audit.append(str(turn.msg.sender), "member.remove", None)
     await turn.say(turn.t("{name} was removed from the registry.", name=org.name))
 
 
-async def invite(turn: Turn, args: Mapping[str, Any]) -> None:
-    org = await _named(turn, args)
-    if org is None:
-        return
+@on_named
+async def invite(turn: Turn, args: Mapping[str, Any], org: Organisation) -> None:
     code = await turn.services.db.members.invite(org.id, INVITE_LIFETIME)
     await turn.services.db.audit.append(str(turn.msg.sender), "member.invite", None)
     await turn.say(
