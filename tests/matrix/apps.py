@@ -200,3 +200,13 @@ async def confirm_and_see_card(
     messages = advisor.from_sender(triage, bot.user_id)
     assert messages and all(getattr(e, "decrypted", False) for e in messages), "only encrypted"
     return card()[0]
+
+
+async def same_device_sends_the_card(
+    app: App, device: str | None, defender: Peer, dm: str, advisor: Peer, triage: str
+) -> str:
+    """After a restart or a restore: the bot is the same Matrix device, and the
+    report left at its summary is sent to a card (the card's text)."""
+    bot = matrix_bot(app)
+    assert bot.client is not None and bot.client.device_id == device
+    return await confirm_and_see_card(defender, dm, advisor, triage, bot)

@@ -10,7 +10,13 @@ from pathlib import Path
 from bot.app import App
 from bot.transports.matrix import MatrixTransport
 from handlers.clock import FakeClock
-from tests.matrix.apps import answer, confirm_and_see_card, matrix_config, report_to_summary, sos
+from tests.matrix.apps import (
+    answer,
+    matrix_config,
+    report_to_summary,
+    same_device_sends_the_card,
+    sos,
+)
 from tests.matrix.apps import start_app as start_on_synapse
 from tests.matrix.peers import BotKit, Peer
 
@@ -48,10 +54,7 @@ async def test_encrypted_report_to_card_across_a_restart(kit: BotKit, tmp_path: 
         device = bot.client.device_id if bot.client else None
         await app.stop()
         app = await start_app(kit, tmp_path, triage, advisor, clock)
-        bot = bot_of(app)
-        assert bot.client is not None and bot.client.device_id == device
-
-        text = await confirm_and_see_card(defender, dm, advisor, triage, bot)
+        text = await same_device_sends_the_card(app, device, defender, dm, advisor, triage)
         assert "Armed men came to <b>our</b> office" in text and "Tunis" in text
     finally:
         await app.stop()

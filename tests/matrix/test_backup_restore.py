@@ -15,7 +15,12 @@ from bot.backup import backup as take_backup
 from bot.backup import restore
 from bot.config import load_config
 from handlers.clock import FakeClock
-from tests.matrix.apps import confirm_and_see_card, report_to_summary, start_app, write_config
+from tests.matrix.apps import (
+    report_to_summary,
+    same_device_sends_the_card,
+    start_app,
+    write_config,
+)
 from tests.matrix.peers import BotKit
 from tests.matrix.test_app_matrix import bot_of
 
@@ -79,9 +84,7 @@ async def test_a_restored_backup_keeps_the_device_and_the_conversation(
     assert restore(load_config(second), backup).startswith("restore: sqlite database and Matrix")
     app = await start(kit, second, clock)
     try:
-        bot = bot_of(app)
-        assert bot.client is not None and bot.client.device_id == device
-        text = await confirm_and_see_card(defender, dm, advisor, triage, bot)
+        text = await same_device_sends_the_card(app, device, defender, dm, advisor, triage)
         assert "Armed men came to our office" in text and "Tunis" in text
     finally:
         await app.stop()
