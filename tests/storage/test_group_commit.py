@@ -5,6 +5,7 @@ both backends). The transaction's first turn runs without a savepoint."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -22,52 +23,49 @@ async def known(db: Database, address: str) -> bool:
     return await db.accounts.find(address) is not None
 
 
+def turn(
+    db: Database,
+    n: int,
+    *,
+    fails: bool = False,
+    wrote: asyncio.Event | None = None,
+    until: asyncio.Event | None = None,
+) -> Callable[[], Awaitable[None]]:
+    """A unit of work that creates account ``telegram:n`` (then waits for ``until``
+    and raises, as asked)."""
+
+    async def work() -> None:
+        await db.accounts.get_or_create(f"telegram:{n}")
+        if wrote is not None:
+            wrote.set()
+        if until is not None:
+            await until.wait()  # the other turns are waiting for the transaction meanwhile
+        if fails:
+            raise Boom
+
+    return work
+
+
 async def test_a_failing_first_turn_leaves_nothing_and_the_next_commits(db: Database) -> None:
-    wrote = asyncio.Event()
-    go_on = asyncio.Event()
-
-    async def first() -> None:
-        await db.accounts.get_or_create("telegram:1")
-        wrote.set()
-        await go_on.wait()  # the second turn is waiting for the transaction meanwhile
-        raise Boom
-
-    async def second() -> None:
-        await db.accounts.get_or_create("telegram:2")
-
-    failing = asyncio.create_task(db.run(first))
+    wrote, go_on = asyncio.Event(), asyncio.Event()
+    failing = asyncio.create_task(db.run(turn(db, 1, fails=True, wrote=wrote, until=go_on)))
     await wrote.wait()
-    joining = asyncio.create_task(db.run(second))
+    joining = asyncio.create_task(db.run(turn(db, 2)))
     await asyncio.sleep(0)
     go_on.set()
     with pytest.raises(Boom):
         await failing
     await joining
-    assert not await known(db, "telegram:1")
-    assert await known(db, "telegram:2")
+    assert [await known(db, f"telegram:{n}") for n in (1, 2)] == [False, True]
 
 
 async def test_a_failing_later_turn_rolls_back_alone(db: Database) -> None:
     db.group_commit.max_age = 60.0  # the batch stays open while the first turn waits
-    wrote = asyncio.Event()
-    go_on = asyncio.Event()
-
-    async def first() -> None:
-        await db.accounts.get_or_create("telegram:1")
-        wrote.set()
-        await go_on.wait()
-
-    async def second() -> None:
-        await db.accounts.get_or_create("telegram:2")
-        raise Boom
-
-    async def third() -> None:
-        await db.accounts.get_or_create("telegram:3")
-
-    one = asyncio.create_task(db.run(first))
+    wrote, go_on = asyncio.Event(), asyncio.Event()
+    one = asyncio.create_task(db.run(turn(db, 1, wrote=wrote, until=go_on)))
     await wrote.wait()
-    two = asyncio.create_task(db.run(second))
-    three = asyncio.create_task(db.run(third))
+    two = asyncio.create_task(db.run(turn(db, 2, fails=True)))
+    three = asyncio.create_task(db.run(turn(db, 3)))
     await asyncio.sleep(0)
     before = db.group_commit.commits
     go_on.set()
