@@ -1,4 +1,4 @@
-"""SQLAlchemy's aiosqlite dialect, one thread hop per statement.
+"""SQLAlchemy's aiosqlite dialect: most statements inline, the rest one hop each.
 
 aiosqlite runs SQLite in a thread of its own; SQLAlchemy's adapter makes a
 statement four round trips to that thread (make a cursor, execute, fetch
@@ -20,6 +20,16 @@ Two more hops are saved without changing what SQLite runs or in what order:
 - a commit or rollback when SQLite has no transaction open (the pool's
   reset of a connection that was already committed) is not sent: SQLite's
   own module would do nothing for it either.
+
+Most statements then need no hop at all (``_may_wait``): a read, or a write
+inside a transaction whose lock this process already holds, is microseconds of
+SQLite, less than the hop and the event loop's round trip it costs, so it runs
+on the loop's thread. What may block runs in aiosqlite's thread as before:
+commit and rollback (the fsync), the first statement of a write transaction
+(``BEGIN IMMEDIATE`` waits for another process's lock, up to the busy
+timeout), bulk statements, pragmas (a checkpoint) and ``VACUUM``. One
+connection serves one session at a time, which awaits each call, so the two
+threads never use it at once.
 
 The engine uses it for every ``sqlite+aiosqlite://`` URL (``storage.engine``).
 """
@@ -57,18 +67,22 @@ _IN_THE_THREAD = ("PRAGMA", "VACUUM")
 """Statements that may write the file through (a checkpoint) or take long."""
 
 
-def _may_wait(pending: list[str], operation: str, many: bool) -> bool:
+_INLINE_ROWS = 16
+"""A statement run for more parameter sets than this goes to the thread (bulk)."""
+
+
+def _may_wait(pending: list[str], operation: str, parameters: Any, many: bool) -> bool:
     """Whether a statement goes to aiosqlite's thread rather than running inline.
 
     In the thread: the first statement of a write transaction (its ``BEGIN
     IMMEDIATE`` may wait up to the busy timeout for another process, the CLI
-    rotating keys), bulk statements, pragmas and ``VACUUM``. Commit and
+    rotating keys), bulk statements (a broadcast's rows), pragmas and ``VACUUM``. Commit and
     rollback (the fsync) always run there (``OneHopConnection._end``).
     Everything else is a read or a write inside a transaction this process
     holds the lock of: microseconds of SQLite, cheaper inline than the hop.
     """
     return (
-        many
+        (many and len(parameters) > _INLINE_ROWS)
         or operation.startswith(_IN_THE_THREAD)
         or any(control.startswith("BEGIN IMMEDIATE") for control in pending)
     )
@@ -145,7 +159,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             return
         async with adapt._execute_mutex:
             pending, adapt._pending = adapt._pending, []
-            if _may_wait(pending, operation, many):
+            if _may_wait(pending, operation, parameters, many):
                 outcome: Outcome = await connection._execute(
                     lambda: _run(connection._conn, pending, operation, parameters, many)
                 )
