@@ -172,6 +172,10 @@ class Vault:
         for key_id in ids:
             self._cache.pop(key_id, None)
 
+    def holds(self, key_id: int) -> bool:
+        """Whether data key ``key_id`` is in the cache (made or unwrapped, not destroyed)."""
+        return key_id in self._cache
+
     def _remember(self, key_id: int, key: bytes) -> None:
         self._cache[key_id] = key
         self._cache.move_to_end(key_id)

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import CursorResult, Result, select
@@ -59,6 +59,9 @@ class Unit:
     the statement that relies on it, so a rolled-back write cannot mislead."""
 
 
+SHARED_OUTBOX_KEY = timedelta(minutes=1)
+"""How long units seal their outbox rows with one shared data key."""
+
 _UNIT: ContextVar[Unit | None] = ContextVar("sosbot_unit", default=None)
 
 
@@ -95,6 +98,8 @@ class Store:
 
     write_waiting: int = 0
     """Writers waiting for ``write_lock`` (SQLite)."""
+    shared_outbox_key: tuple[int, bytes, datetime] | None = None
+    """The committed outbox data key units reuse (``outbox_key``), with when it was made."""
     posted: Callable[[str, Sequence[OutboxItem]], None] | None = None
     """Called with a platform after a commit that queued messages for it (wakes the
     dispatcher), with the messages themselves where the unit has them at hand."""
@@ -204,13 +209,41 @@ class Store:
             yield fresh.session
 
     async def outbox_key(self, session: AsyncSession) -> tuple[int, bytes]:
-        """The data key for outbox rows queued now: the unit's own, made once per unit."""
+        """The data key for outbox rows queued now.
+
+        Units share one for ``SHARED_OUTBOX_KEY`` after it committed (a key per
+        turn cost a write and a wrap every turn); a unit that finds none fresh
+        makes one, and shares it once it is durable. Outbox keys are destroyed
+        only when every row they sealed is purged, days after the last use.
+        """
         unit = current_unit()
         if unit is None or unit.session is not session:
             return await self.vault.new_key(session, self.now())
         if unit.outbox_key is None:
-            unit.outbox_key = await self.vault.new_key(session, self.now())
+            unit.outbox_key = self._shared_outbox_key() or await self._new_outbox_key(unit)
         return unit.outbox_key
+
+    def _shared_outbox_key(self) -> tuple[int, bytes] | None:
+        shared = self.shared_outbox_key
+        if shared is None:
+            return None
+        key_id, key, made = shared
+        # Not once the vault has let it go (destroyed, or its cache emptied).
+        if self.now() - made > SHARED_OUTBOX_KEY or not self.vault.holds(key_id):
+            self.shared_outbox_key = None
+            return None
+        return key_id, key
+
+    async def _new_outbox_key(self, unit: Unit) -> tuple[int, bytes]:
+        made = self.now()
+        key_id, key = await self.vault.new_key(unit.session, made)
+
+        def share() -> None:  # the unit committed; its key's row is durable
+            if unit.outbox_key is not None and unit.outbox_key[0] == key_id:
+                self.shared_outbox_key = (key_id, key, made)
+
+        unit.after_commit.append(share)
+        return key_id, key
 
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:
