@@ -181,21 +181,9 @@ async def run_sosbot(count: int, run: Run) -> tuple[list[float], float, int]:
             engine = app.services.db._engine.sync_engine
             event.listen(engine, "before_cursor_execute", run.count)
             try:
-                users = [server.new_user(f"Defender {n}") for n in range(count)]
-                cards = CardWatch(server, triage)
-                watcher = asyncio.create_task(cards.run())
-                started = time.perf_counter()
-                run.__init__()
-                latencies = await asyncio.gather(*(defender(server, u, cards) for u in users))
-                elapsed = time.perf_counter() - started
-                run.stop()
-                watcher.cancel()
-                updates = len(server.requests_for("answerCallbackQuery")) + sum(
-                    1 for u in users for m in server.history(u.id) if not m.from_bot
-                )
+                return await replay_module.drive(server, triage, count, defender, CardWatch, run)
             finally:
                 await app.stop()
-    return list(latencies), elapsed, updates
 
 
 async def run_echo(count: int, per_user: int, run: Run) -> float:

@@ -168,16 +168,30 @@ async def run_replay(
             )
 
         async with bare_bot(token, server, answer):
-            users = [server.new_user(f"Defender {n}") for n in range(count)]
-            cards = watch(server, triage)
-            watcher = asyncio.create_task(cards.run())
-            started = time.perf_counter()
-            counted.__init__()
-            latencies = await asyncio.gather(*(defender(server, u, cards) for u in users))
-            elapsed = time.perf_counter() - started
-            counted.stop()
-            watcher.cancel()
-        updates = len(server.requests_for("answerCallbackQuery")) + sum(
-            1 for u in users for m in server.history(u.id) if not m.from_bot
-        )
+            return await drive(server, triage, count, defender, watch, counted)
+
+
+async def drive(
+    server: FakeTelegramServer,
+    triage: FakeChat,
+    count: int,
+    defender: Defender,
+    watch: Callable[[FakeTelegramServer, FakeChat], Any],
+    counted: Any,
+) -> tuple[list[float], float, int]:
+    """``count`` defenders report at once to the bot serving ``server``: each one's
+    seconds from confirm to card, the seconds it all took, the updates handled
+    (``counted`` is started and stopped around it)."""
+    users = [server.new_user(f"Defender {n}") for n in range(count)]
+    cards = watch(server, triage)
+    watcher = asyncio.create_task(cards.run())
+    started = time.perf_counter()
+    counted.__init__()
+    latencies = await asyncio.gather(*(defender(server, u, cards) for u in users))
+    elapsed = time.perf_counter() - started
+    counted.stop()
+    watcher.cancel()
+    updates = len(server.requests_for("answerCallbackQuery")) + sum(
+        1 for u in users for m in server.history(u.id) if not m.from_bot
+    )
     return list(latencies), elapsed, updates

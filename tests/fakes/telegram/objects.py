@@ -10,10 +10,13 @@ import json
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 JSON = dict[str, Any]
+T = TypeVar("T")
+N = TypeVar("N", int, float)
 ChatType = Literal["private", "group", "supergroup", "channel"]
 
 MB = 1024 * 1024
@@ -150,6 +153,17 @@ class StoredFile:
         return len(self.data)
 
 
+class _Field(Generic[T]):
+    """A field of the stored Bot API message, None where the message has none."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, message: StoredMessage, owner: type | None = None) -> T | None:
+        value: T | None = message.data.get(self.name)
+        return value
+
+
 @dataclass
 class StoredMessage:
     """A message as the bot ``bot_id`` sees it in chat ``chat_id``.
@@ -165,13 +179,11 @@ class StoredMessage:
     deleted: bool = False
     edits: int = 0
 
-    @property
-    def text(self) -> str | None:
-        return self.data.get("text")
-
-    @property
-    def caption(self) -> str | None:
-        return self.data.get("caption")
+    text = _Field[str]()
+    caption = _Field[str]()
+    reply_markup = _Field[JSON]()
+    document = _Field[JSON]()
+    photo = _Field[list[JSON]]()
 
     @property
     def entities(self) -> list[JSON]:
@@ -180,18 +192,6 @@ class StoredMessage:
     @property
     def date(self) -> int:
         return int(self.data["date"])
-
-    @property
-    def reply_markup(self) -> JSON | None:
-        return self.data.get("reply_markup")
-
-    @property
-    def document(self) -> JSON | None:
-        return self.data.get("document")
-
-    @property
-    def photo(self) -> list[JSON] | None:
-        return self.data.get("photo")
 
     @property
     def buttons(self) -> list[JSON]:
@@ -267,22 +267,18 @@ class Params:
         return value
 
     def get_int(self, name: str) -> int | None:
-        value = self.raw.get(name)
-        if value is None or value == "":
-            return None
-        try:
-            number = int(value) if not isinstance(value, str) else int(value.strip())
-        except (TypeError, ValueError):
-            raise bad_request(f"invalid {name} specified") from None
-        self.decoded[name] = number
-        return number
+        return self._number(name, lambda v: int(v.strip()) if isinstance(v, str) else int(v))
 
     def get_float(self, name: str) -> float | None:
+        return self._number(name, float)
+
+    def _number(self, name: str, convert: Callable[[Any], N]) -> N | None:
+        """The parameter as a number (absent or empty: None; unreadable: 400)."""
         value = self.raw.get(name)
         if value is None or value == "":
             return None
         try:
-            number = float(value)
+            number = convert(value)
         except (TypeError, ValueError):
             raise bad_request(f"invalid {name} specified") from None
         self.decoded[name] = number
