@@ -24,8 +24,9 @@ Two more hops are saved without changing what SQLite runs or in what order:
 Most statements then need no hop at all (``_may_wait``): a read, or a write
 inside a transaction whose lock this process already holds, is microseconds of
 SQLite, less than the hop and the event loop's round trip it costs, so it runs
-on the loop's thread. What may block runs in aiosqlite's thread as before:
-commit and rollback (the fsync), the first statement of a write transaction
+on the loop's thread, and so does the end of a read transaction (a plain
+``BEGIN``). What may block runs in aiosqlite's thread as before: the commit
+or rollback of a write transaction (the fsync), the first statement of a write transaction
 (``BEGIN IMMEDIATE`` waits for another process's lock, up to the busy
 timeout), bulk statements, pragmas (a checkpoint) and ``VACUUM``. One
 connection serves one session at a time, which awaits each call, so the two
@@ -159,6 +160,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             return
         async with adapt._execute_mutex:
             pending, adapt._pending = adapt._pending, []
+            if pending:
+                adapt._note_begin(pending)
             if _may_wait(pending, operation, parameters, many):
                 outcome: Outcome = await connection._execute(
                     lambda: _run(connection._conn, pending, operation, parameters, many)
@@ -173,13 +176,21 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "_writing")
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._pending: list[str] = []
         """Transaction control kept for the next call (see the module's docstring)."""
+        self._writing = True
+        """The open transaction began with ``BEGIN IMMEDIATE`` (or is not known to be a
+        read): its end may fsync, so it runs in aiosqlite's thread."""
+
+    def _note_begin(self, control: list[str]) -> None:
+        for operation in control:
+            if operation.startswith("BEGIN"):
+                self._writing = operation.startswith("BEGIN IMMEDIATE")
 
     def _end(self, how: str) -> None:
         """Commit or roll back, with the kept control statements first, in one hop."""
@@ -195,10 +206,16 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             _control(raw, pending)
             getattr(raw, how)()
 
+        self._note_begin(pending)
         try:
-            await_only(connection._execute(run))
+            if self._writing:
+                await_only(connection._execute(run))
+            else:  # a read transaction's end writes nothing: inline, as its reads
+                run()
         except Exception as error:
             self._handle_exception(error)
+        finally:
+            self._writing = True
 
     def commit(self) -> None:
         self._end("commit")
