@@ -75,6 +75,38 @@ __all__ = [
 _TABLE = "outbox"
 _CHUNK = 500
 _OUTBOX: Table = Row.__table__  # type: ignore[assignment]
+
+# The journal's statements, built once (SQLAlchemy caches their compiled form).
+_MARK_SENDING = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _OUTBOX.c.status == PENDING)
+    .values(status=SENDING, attempts=_OUTBOX.c.attempts + 1, updated_at=bindparam("b_now"))
+    .returning(_OUTBOX.c.id)
+)
+_FINISH = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        error=bindparam("b_error"),
+        remote_id=bindparam("b_remote"),
+        sent_at=bindparam("b_sent"),
+        claimed_until=None,
+        payload_enc=None,
+        updated_at=bindparam("b_now"),
+    )
+)
+_RETRY = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"))
+    .values(
+        status=PENDING,
+        error=bindparam("b_error"),
+        not_before=bindparam("b_at"),
+        claimed_until=None,
+        updated_at=bindparam("b_now"),
+    )
+)
 MAY_HAVE_ARRIVED = "no_answer"
 """The error of a row whose last attempt may have been delivered (a timeout, a crash)."""
 AT_LEAST_ONCE = frozenset({"card", "alarm"})
@@ -254,15 +286,8 @@ class Outbox(BroadcastHeaders):
         async with self._store.write(savepoint=False) as session:
             await self._apply(session, outcomes, now)
             for start in range(0, len(starting), _CHUNK):
-                result = await session.execute(
-                    update(_OUTBOX)
-                    .where(
-                        _OUTBOX.c.id.in_(starting[start : start + _CHUNK]),
-                        _OUTBOX.c.status == PENDING,
-                    )
-                    .values(status=SENDING, attempts=_OUTBOX.c.attempts + 1, updated_at=now)
-                    .returning(_OUTBOX.c.id)
-                )
+                ids = list(starting[start : start + _CHUNK])
+                result = await session.execute(_MARK_SENDING, {"ids": ids, "b_now": now})
                 marked.update(result.scalars())
         return marked
 
@@ -274,7 +299,9 @@ class Outbox(BroadcastHeaders):
         for o in outcomes:
             error = o.error[:64] if o.error else None
             if o.status == PENDING:
-                retried.append({"b_id": o.item_id, "b_error": error, "b_at": o.retry_at or now})
+                retried.append(
+                    {"b_id": o.item_id, "b_error": error, "b_at": o.retry_at or now, "b_now": now}
+                )
             else:
                 finished.append(
                     {
@@ -283,24 +310,11 @@ class Outbox(BroadcastHeaders):
                         "b_error": error,
                         "b_remote": o.remote_id,
                         "b_sent": now if o.status == SENT else None,
+                        "b_now": now,
                     }
                 )
-        table, match = _OUTBOX, _OUTBOX.c.id == bindparam("b_id")
         if finished:
-            await session.execute(
-                update(table)
-                .where(match)
-                .values(
-                    status=bindparam("b_status"),
-                    error=bindparam("b_error"),
-                    remote_id=bindparam("b_remote"),
-                    sent_at=bindparam("b_sent"),
-                    claimed_until=None,
-                    payload_enc=None,
-                    updated_at=now,
-                ),
-                finished,
-            )
+            await session.execute(_FINISH, finished)
             sent = [
                 o.item_id
                 for o in outcomes
@@ -308,18 +322,7 @@ class Outbox(BroadcastHeaders):
             ]
             await self._release_after(session, sent, now)
         if retried:
-            await session.execute(
-                update(table)
-                .where(match)
-                .values(
-                    status=PENDING,
-                    error=bindparam("b_error"),
-                    not_before=bindparam("b_at"),
-                    claimed_until=None,
-                    updated_at=now,
-                ),
-                retried,
-            )
+            await session.execute(_RETRY, retried)
 
     async def _release_after(
         self, session: AsyncSession, sent: Sequence[int], now: datetime
