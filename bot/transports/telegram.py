@@ -259,7 +259,11 @@ class TelegramTransport:
                 del self._waiting[chat_id], self._locks[chat_id]
 
     async def _from_callback(self, query: CallbackQuery) -> IncomingMessage | None:
-        await query.answer()
+        # The press is answered (the person's spinner stops) while its turn runs: the
+        # turn does not wait for that round trip, and runs even if the answer fails.
+        answering = asyncio.create_task(self._answer(query), name="answer-callback")
+        self._inflight.add(answering)
+        answering.add_done_callback(self._inflight.discard)
         message = query.message
         if message is None or query.data is None:
             return None
@@ -275,6 +279,12 @@ class TelegramTransport:
             language_hint=query.from_user.language_code,
             choice=key,
         )
+
+    async def _answer(self, query: CallbackQuery) -> None:
+        try:
+            await query.answer()
+        except Exception as exc:  # the press is still acted on; the spinner times out
+            log.warning("answering a button press failed: %s", type(exc).__name__)
 
     async def _from_message(self, message: Message, edited: bool) -> IncomingMessage | None:
         if message.migrate_to_chat_id is not None:

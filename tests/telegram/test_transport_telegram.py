@@ -160,3 +160,18 @@ async def test_cleanup_deletes_both_sides_of_the_report_but_keeps_the_receipt(
     assert [t for t in left if ref in t and "case reference" in t], "the receipt stays"
     assert world.server.requests_for("deleteMessage")
     assert all(r.status == 200 for r in world.server.requests_for("deleteMessage"))
+
+
+async def test_a_press_is_acted_on_even_when_answering_it_fails(world: TelegramWorld) -> None:
+    # The spinner's answer goes out beside the turn: a refused answerCallbackQuery
+    # (the query was too old) neither stops nor delays what the press means.
+    user = world.server.new_user("Defender")
+    world.server.user_sends(user, user, "/report")
+    await world.server.wait_for_message(user.id, lambda m: "What is happening" in (m.text or ""))
+    world.server.user_sends(user, user, "Armed men came to the office.")
+    await world.server.wait_for_message(user.id, lambda m: "Noted" in (m.text or ""))
+    world.server.fail_next("answerCallbackQuery", 400, "Bad Request: query is too old")
+    await press(world, user, "Done")
+    await world.server.wait_for_message(user.id, lambda m: "Where" in (m.text or ""))
+    [answer] = world.server.requests_for("answerCallbackQuery")
+    assert answer.status == 400
