@@ -1,14 +1,19 @@
 """Intake benchmark: 100 defenders reporting at once through the fake Bot API.
 
-    .venv/bin/python -m bench.intake [--defenders 100]
+    .venv/bin/python -m bench.intake [--defenders 100] [--runs 5]
     .venv/bin/python -m bench.intake --turns 2000
+
+``--runs N`` repeats the whole comparison and prints the median of each figure
+(the machine's noise moves single runs by a fifth or more).
 
 Prints the time from each defender's confirm to their case card in the
 triage group (median, p99), the updates per second the whole bot handled,
 and the same updates' throughput through a bare python-telegram-bot echo
 bot on the same fake server, as a ratio; and for each run the CPU time of
 the process per update (the fake server and the simulated people included,
-for both) and sosbot's SQL statements per update. Not part of the test suite.
+for both) and sosbot's SQL statements per update; and the ceiling: the same
+defenders served by a bare python-telegram-bot application that makes exactly
+sosbot's requests and nothing else (bench/replay.py). Not part of the test suite.
 
 ``--turns N``: N intake turns as the intake property sends them (the
 in-memory bot of tests/hardening/property_bots.py: each of the six report
@@ -257,46 +262,80 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def one_run(defenders: int) -> dict[str, float]:
+    """sosbot, then the echo bot, then the replaying bot (the ceiling): the figures."""
+    sosbot, echo, replay = Run(), Run(), Run()
+    latencies, elapsed, updates = asyncio.run(run_sosbot(defenders, sosbot))
+    per_user = max(1, updates // defenders)
+    echo_rate = asyncio.run(run_echo(defenders, per_user, echo))
+    script, ref = asyncio.run(replay_module.record(TOKEN, start_sosbot, defender, CardWatch))
+    replayed, replay_elapsed, replay_updates = asyncio.run(
+        replay_module.run_replay(TOKEN, defenders, script, ref, defender, CardWatch, replay)
+    )
+    return {
+        "updates": updates,
+        "seconds": elapsed,
+        "median": statistics.median(latencies) * 1000,
+        "p99": percentile(latencies, 0.99) * 1000,
+        "max": max(latencies) * 1000,
+        "sosbot": updates / elapsed,
+        "echo": echo_rate,
+        "ratio": updates / elapsed / echo_rate,
+        "cpu": sosbot.cpu / updates * 1000,
+        "echo cpu": echo.cpu / (defenders * per_user) * 1000,
+        "statements": sosbot.statements / updates,
+        "ceiling": replay_updates / replay_elapsed,
+        "ceiling ratio": replay_updates / replay_elapsed / echo_rate,
+        "ceiling median": statistics.median(replayed) * 1000,
+        "ceiling p99": percentile(replayed, 0.99) * 1000,
+        "ceiling cpu": replay.cpu / replay_updates * 1000,
+    }
+
+
+def report(defenders: int, f: dict[str, float], label: str) -> None:
+    print(
+        f"{label}defenders: {defenders}, updates handled: {f['updates']:.0f} "
+        f"in {f['seconds']:.1f} s"
+    )
+    print(
+        f"confirm → case card: median {f['median']:.0f} ms, p99 {f['p99']:.0f} ms, "
+        f"max {f['max']:.0f} ms"
+    )
+    print(
+        f"sosbot: {f['sosbot']:.0f} updates/s; bare PTB echo bot: {f['echo']:.0f} updates/s; "
+        f"ratio {f['ratio']:.2f}"
+    )
+    print(
+        f"CPU per update (whole process): sosbot {f['cpu']:.1f} ms, "
+        f"echo bot {f['echo cpu']:.1f} ms; sosbot SQL statements per update: "
+        f"{f['statements']:.1f}"
+    )
+    print(
+        f"ceiling (sosbot's requests from a bot that does nothing else): "
+        f"{f['ceiling']:.0f} updates/s, ratio {f['ceiling ratio']:.2f}; "
+        f"confirm → card median {f['ceiling median']:.0f} ms, p99 {f['ceiling p99']:.0f} ms; "
+        f"CPU per update {f['ceiling cpu']:.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--defenders", type=int, default=100)
+    parser.add_argument(
+        "--runs", type=int, default=1, help="repeat the comparison; print each and the medians"
+    )
     parser.add_argument("--turns", type=int, default=0, help="time N property turns instead")
     args = parser.parse_args()
     if args.turns:
         run_turns(args.turns)
         return
-    sosbot, echo = Run(), Run()
-    latencies, elapsed, updates = asyncio.run(run_sosbot(args.defenders, sosbot))
-    sosbot_rate = updates / elapsed
-    per_user = max(1, updates // args.defenders)
-    echo_rate = asyncio.run(run_echo(args.defenders, per_user, echo))
-    replay = Run()
-    script, ref = asyncio.run(replay_module.record(TOKEN, start_sosbot, defender, CardWatch))
-    replayed, replay_elapsed, replay_updates = asyncio.run(
-        replay_module.run_replay(TOKEN, args.defenders, script, ref, defender, CardWatch, replay)
-    )
-    replay_rate = replay_updates / replay_elapsed
-    print(f"defenders: {args.defenders}, updates handled: {updates} in {elapsed:.1f} s")
-    print(
-        f"confirm → case card: median {statistics.median(latencies) * 1000:.0f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
-    )
-    print(
-        f"sosbot: {sosbot_rate:.0f} updates/s; bare PTB echo bot: {echo_rate:.0f} updates/s; "
-        f"ratio {sosbot_rate / echo_rate:.2f}"
-    )
-    print(
-        f"CPU per update (whole process): sosbot {sosbot.cpu / updates * 1000:.1f} ms, "
-        f"echo bot {echo.cpu / (args.defenders * per_user) * 1000:.1f} ms; "
-        f"sosbot SQL statements per update: {sosbot.statements / updates:.1f}"
-    )
-    print(
-        f"ceiling (sosbot's requests from a bot that does nothing else): "
-        f"{replay_rate:.0f} updates/s, ratio {replay_rate / echo_rate:.2f}; "
-        f"confirm → card median {statistics.median(replayed) * 1000:.0f} ms, "
-        f"p99 {percentile(replayed, 0.99) * 1000:.0f} ms; "
-        f"CPU per update {replay.cpu / replay_updates * 1000:.1f} ms"
-    )
+    runs = []
+    for n in range(args.runs):
+        runs.append(one_run(args.defenders))
+        report(args.defenders, runs[-1], f"run {n + 1}: " if args.runs > 1 else "")
+    if args.runs > 1:
+        medians = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        report(args.defenders, medians, f"median of {args.runs} runs, each figure: ")
 
 
 if __name__ == "__main__":
