@@ -6,11 +6,11 @@ their updates, the requests that answered it (texts, buttons, the case card
 to the triage group). ``run_replay`` then serves the same defenders with a
 bare python-telegram-bot application that makes exactly those requests for
 each update (an ``answerCallbackQuery`` for every button press, every
-``sendMessage`` with its text and keyboard, the card to the group) and does
-nothing else: no storage, no encryption, no outbox, no turn. Its updates per
-second are the most any bot could reach on this bench while telling the
-defenders what sosbot tells them, through python-telegram-bot, in one process
-with the fake server; its ratio to the echo bot is the ceiling of sosbot's.
+``sendMessage`` with its text and keyboard, the card to the group, one chat's
+messages in order as sosbot keeps them) and does nothing else: no storage,
+no encryption, no outbox, no turn. Its figures are the most any bot could
+reach on this bench while telling the defenders what sosbot tells them, in
+order, through python-telegram-bot, in one process with the fake server.
 """
 
 from __future__ import annotations
@@ -145,6 +145,9 @@ async def run_replay(
         server.add_bot(token)
         triage = server.new_group("Advisory group")
         steps: dict[int, int] = {}
+        # One chat's messages one after another, in order, as sosbot sends them: the
+        # cards of all defenders to the one triage group wait for each other.
+        triage_order = asyncio.Lock()
 
         async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             assert update.effective_user is not None
@@ -161,10 +164,14 @@ async def run_replay(
                     text = call.text.replace(ref, own_ref)
                     await context.bot.send_message(chat_id, text, reply_markup=call.markup)
 
+            async def to_triage(calls: list[Call]) -> None:
+                async with triage_order:
+                    await in_order(calls)
+
             calls = script[step]
             await asyncio.gather(
                 in_order([c for c in calls if not c.to_triage]),
-                in_order([c for c in calls if c.to_triage]),
+                to_triage([c for c in calls if c.to_triage]),
             )
 
         async with bare_bot(token, server, answer):
