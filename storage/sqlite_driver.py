@@ -70,6 +70,8 @@ _IN_THE_THREAD = ("PRAGMA", "VACUUM")
 
 _INLINE_ROWS = 16
 """A statement run for more parameter sets than this goes to the thread (bulk)."""
+_INLINE_PARAMETERS = 100
+"""Nor inline: a statement with more values than this (a purge's long ``IN`` list)."""
 
 
 def _may_wait(pending: list[str], operation: str, parameters: Any, many: bool) -> bool:
@@ -77,13 +79,15 @@ def _may_wait(pending: list[str], operation: str, parameters: Any, many: bool) -
 
     In the thread: the first statement of a write transaction (its ``BEGIN
     IMMEDIATE`` may wait up to the busy timeout for another process, the CLI
-    rotating keys), bulk statements (a broadcast's rows), pragmas and ``VACUUM``. Commit and
-    rollback (the fsync) always run there (``OneHopConnection._end``).
+    rotating keys), bulk statements (a broadcast's rows, a purge's long ``IN``
+    list), pragmas and ``VACUUM``. A write transaction's commit and rollback
+    (the fsync) always run there (``OneHopConnection._end``).
     Everything else is a read or a write inside a transaction this process
     holds the lock of: microseconds of SQLite, cheaper inline than the hop.
     """
     return (
         (many and len(parameters) > _INLINE_ROWS)
+        or (not many and parameters is not None and len(parameters) > _INLINE_PARAMETERS)
         or operation.startswith(_IN_THE_THREAD)
         or any(control.startswith("BEGIN IMMEDIATE") for control in pending)
     )
